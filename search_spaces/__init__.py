@@ -1,0 +1,23 @@
+"""Configurations of the study: the paper's grid and the Optuna space around it (pure data)."""
+
+from search_spaces.paper import (
+    PAPER_ALPHA_DISTIL,
+    PAPER_BASELINE,
+    PAPER_MODEL,
+    PAPER_TABLE,
+    PAPER_TEMPERATURE,
+    PaperRow,
+    paper_grid,
+    paper_row,
+)
+
+__all__ = [
+    "PAPER_ALPHA_DISTIL",
+    "PAPER_BASELINE",
+    "PAPER_MODEL",
+    "PAPER_TABLE",
+    "PAPER_TEMPERATURE",
+    "PaperRow",
+    "paper_grid",
+    "paper_row",
+]
