@@ -1,4 +1,4 @@
-"""Metric names shared by the trainable, the study and the analysis: defined once, imported everywhere.
+"""Metric names shared by the trainable, the study and the analysis: defined once, imported.
 
 The same word is the key in ``tune.report``, the column in ``summary.csv`` and the axis of a plot.
 """

@@ -1,0 +1,55 @@
+# Two commands set everything up on a fresh machine:
+#   make demo   virtualenv + install + the main job on CPU with the tiny preset
+#   make test   virtualenv + install (with the dev extra) + the whole test suite
+PYTHON   ?= python3
+VENV     ?= .venv
+BIN      := $(VENV)/bin
+DATA_DIR ?= ../shared/data/mahanews
+VARIANT  ?= lpc
+# torch goes in first so that pip never pulls the multi-GB CUDA build onto a CPU-only machine.
+# Outside this workplace's CPU wheel mirror, use e.g. TORCH_INDEX=https://download.pytorch.org/whl/cpu
+TORCH_SPEC  ?= torch==2.13.0
+TORCH_INDEX ?=
+HAS_GPU := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo 1)
+
+.PHONY: demo test install install-dev lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.torch: | $(BIN)/python
+ifeq ($(HAS_GPU),1)
+	$(BIN)/pip install -q "$(TORCH_SPEC)"
+else
+	$(BIN)/pip install -q "$(TORCH_SPEC)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
+endif
+	touch $@
+
+$(VENV)/.installed: pyproject.toml $(VENV)/.torch
+	$(BIN)/pip install -q -e .
+	@if [ -z "$(HAS_GPU)" ] && $(BIN)/pip list 2>/dev/null | grep -qi '^nvidia-'; then \
+		echo "warning: CUDA packages were installed on a machine without a GPU"; fi
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+demo: install
+	$(BIN)/python -m trainables.teacher --preset tiny --data-dir $(DATA_DIR) --variant $(VARIANT)
+
+test: install-dev
+	$(BIN)/python -m pytest -q
+
+lint: install-dev
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+bench: install
+	$(BIN)/python -m trainables.bench_compaction
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,223 @@
+"""Data loading on the real shared MahaNews files and on broken inputs made in temporary folders."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from trainables.data import (
+    MAHANEWS_LABELS,
+    DataError,
+    download_mahanews,
+    encode_labels,
+    find_split_files,
+    load_splits,
+    tokenize_splits,
+    unknown_token_rate,
+)
+
+# --- the real files, with their quirks ------------------------------------------------------
+
+
+def test_lpc_cleaning_counts_match_the_files(mahanews_dir: Path) -> None:
+    splits = load_splits(mahanews_dir, variant="lpc")
+    raw = pd.read_csv(mahanews_dir / "LPC_Valid.csv", dtype=str)
+    headers = int((raw["labels"] == "Label").sum())
+    empty = int(raw["text"].isna().sum()) - headers
+    rep = splits.report
+    assert rep.header_rows["validation"] == headers == 11
+    assert rep.empty_texts["validation"] == empty
+    assert rep.rows_read["validation"] == len(raw)
+    assert len(splits.train) + len(splits.validation) == len(raw) - headers - empty
+    assert "NO TRAIN SPLIT" in rep.carved
+    assert set(splits.labels) == set(MAHANEWS_LABELS)
+    for split in ("train", "validation", "test"):
+        frame = splits[split]
+        assert list(frame.columns) == ["text", "label"]
+        assert (frame.text.str.len() > 0).all()
+        assert (frame.text == frame.text.str.strip()).all()
+        assert not frame.label.isin(["Label", "labels", "Text"]).any()
+
+
+def test_carved_split_is_stratified_and_deterministic(mahanews_dir: Path) -> None:
+    a = load_splits(mahanews_dir, variant="lpc", seed=7)
+    b = load_splits(mahanews_dir, variant="lpc", seed=7)
+    c = load_splits(mahanews_dir, variant="lpc", seed=8)
+    pd.testing.assert_frame_equal(a.train, b.train)
+    assert a.fingerprint() == b.fingerprint() != c.fingerprint()
+    # every label appears in both carved parts in about the same proportion
+    ratio = a.validation.label.value_counts() / a.train.label.value_counts()
+    assert set(a.validation.label) == set(a.train.label)
+    assert ratio.between(0.15, 0.35).all()
+    # rows grouped by class in the file are shuffled
+    assert a.train.label.iloc[:50].nunique() > 5
+
+
+def test_shc_headlines_keep_and_count_duplicates(mahanews_dir: Path) -> None:
+    splits = load_splits(mahanews_dir, variant="shc")
+    assert splits.report.header_rows["test"] == 11
+    assert splits.report.duplicates["test"] > 300
+    assert splits.test.text.duplicated().sum() == splits.report.duplicates["test"]
+    assert splits.report.stripped["test"] > 0
+
+
+def test_variant_must_be_chosen_when_several(mahanews_dir: Path) -> None:
+    with pytest.raises(DataError, match="--variant"):
+        find_split_files(mahanews_dir)
+    with pytest.raises(DataError, match="LDC.*--variant"):
+        find_split_files(mahanews_dir, variant="ldc")
+
+
+def test_max_rows_keeps_a_stratified_subset(mahanews_dir: Path) -> None:
+    splits = load_splits(mahanews_dir, variant="lpc", max_rows=120)
+    assert len(splits.train) == len(splits.test) == 120
+    assert splits.train.label.nunique() == 12
+
+
+# --- generic layouts -----------------------------------------------------------------------
+
+
+def _write(folder: Path, name: str, rows: list[tuple[str, str]], cols=("text", "label")) -> Path:
+    path = folder / name
+    frame = pd.DataFrame(rows, columns=list(cols))
+    if name.endswith(".parquet"):
+        frame.to_parquet(path)
+    else:
+        frame.to_csv(path, index=False)
+    return path
+
+
+ROWS = [(f"बातमी क्रमांक {i}", MAHANEWS_LABELS[i % 3]) for i in range(30)]
+
+
+def test_generic_names_parquet_and_column_aliases(tmp_path: Path) -> None:
+    _write(tmp_path, "train.parquet", ROWS, cols=("headline", "category"))
+    _write(tmp_path, "dev.csv", ROWS[:9], cols=("headline", "category"))
+    _write(tmp_path, "test.csv", ROWS[:12], cols=("headline", "category"))
+    splits = load_splits(tmp_path)
+    assert (len(splits.train), len(splits.validation), len(splits.test)) == (30, 9, 12)
+    assert splits.report.carved == ""
+
+
+def test_explicit_columns_and_missing_test_split(tmp_path: Path) -> None:
+    rows = [("x", "y", t, lab) for t, lab in ROWS]
+    pd.DataFrame(rows, columns=["id", "src", "body_text", "topic_name"]).to_csv(
+        tmp_path / "train.csv", index=False
+    )
+    splits = load_splits(tmp_path, text_column="body_text", label_column="topic_name")
+    assert len(splits.train) + len(splits.validation) + len(splits.test) == 30
+    assert "no validation split" in splits.report.carved
+    assert "no test split" in splits.report.carved
+
+
+# --- broken inputs: one clear error naming the file, the value and the fix ----------------------
+
+
+def test_empty_folder(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"no \.csv or \.parquet files in .*LPC_Valid"):
+        load_splits(tmp_path)
+
+
+def test_missing_folder(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="does not exist.*--data-dir"):
+        load_splits(tmp_path / "nope")
+
+
+def test_wrong_columns_names_the_file_and_the_columns(tmp_path: Path) -> None:
+    _write(tmp_path, "train.csv", ROWS, cols=("sentence", "stars"))
+    with pytest.raises(DataError) as err:
+        load_splits(tmp_path)
+    msg = str(err.value)
+    assert "train.csv" in msg and "stars" in msg and "--label-column" in msg
+
+
+def test_no_text_column(tmp_path: Path) -> None:
+    _write(tmp_path, "train.csv", ROWS, cols=("id", "label"))
+    with pytest.raises(DataError, match=r"train\.csv has no text column.*id, label.*--text-column"):
+        load_splits(tmp_path)
+
+
+def test_given_column_that_does_not_exist(tmp_path: Path) -> None:
+    _write(tmp_path, "train.csv", ROWS)
+    with pytest.raises(DataError, match=r"no text column 'body'.*--text-column"):
+        load_splits(tmp_path, text_column="body")
+
+
+def test_only_header_rows(tmp_path: Path) -> None:
+    (tmp_path / "LPC_Valid.csv").write_text("text,labels\n,Label\n,Label\ntext,labels\n")
+    with pytest.raises(DataError, match=r"LPC_Valid\.csv has no usable rows.*header rows"):
+        load_splits(tmp_path)
+
+
+def test_unreadable_file_not_utf8(tmp_path: Path) -> None:
+    (tmp_path / "train.csv").write_bytes(b"text,label\n" + "खेळ,Sports\n".encode("utf-16"))
+    with pytest.raises(DataError, match=r"train\.csv is not UTF-8.*re-save"):
+        load_splits(tmp_path)
+
+
+def test_malformed_csv(tmp_path: Path) -> None:
+    (tmp_path / "train.csv").write_text('text,label\n"unclosed quote,Sports\nx,y,z,w\n')
+    with pytest.raises(DataError, match=r"train\.csv"):
+        load_splits(tmp_path)
+
+
+def test_unnamed_files(tmp_path: Path) -> None:
+    _write(tmp_path, "part1.csv", ROWS)
+    with pytest.raises(DataError, match=r"part1\.csv.*train/validation/test"):
+        load_splits(tmp_path)
+
+
+def test_unknown_label_is_named(tmp_path: Path) -> None:
+    _write(tmp_path, "train.csv", [*ROWS, ("नवीन", "Weather")])
+    splits = load_splits(tmp_path)
+    label2id = {label: i for i, label in enumerate(MAHANEWS_LABELS)}
+    with pytest.raises(DataError, match=r"label 'Weather'.*not one the model knows"):
+        encode_labels(splits, label2id)
+
+
+def test_download_failure_names_data_dir(tmp_path: Path) -> None:
+    urls = {"lpc": "http://127.0.0.1:9/{split}.csv"}
+    with pytest.raises(DataError, match=r"cannot download MahaNews LPC.*--data-dir"):
+        download_mahanews("lpc", cache_dir=tmp_path, urls=urls)
+    assert not list((tmp_path / "mahanews" / "lpc").glob("*.csv"))  # nothing half-written
+
+
+def test_unknown_variant(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="unknown MahaNews variant 'xyz'"):
+        download_mahanews("xyz", cache_dir=tmp_path)
+
+
+def test_cli_error_is_one_line_without_traceback(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "trainables.teacher", "--data-dir", str(tmp_path), "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().startswith("error: no .csv or .parquet files")
+
+
+# --- tokenization --------------------------------------------------------------------------
+
+
+def test_tokenization_is_cached_and_knows_devanagari(mahanews_dir: Path, tmp_path: Path) -> None:
+    from trainables.teacher import label2id_for, train_wordpiece
+
+    splits = load_splits(mahanews_dir, variant="lpc", max_rows=150)
+    tokenizer = train_wordpiece(list(splits.train.text), vocab_size=2000)
+    assert unknown_token_rate(tokenizer, list(splits.test.text)) < 0.01
+    label2id = label2id_for(splits.labels)
+    first = tokenize_splits(splits, tokenizer, label2id, max_length=64, cache_dir=tmp_path)
+    files = list(tmp_path.glob("tokens-*.safetensors"))
+    assert len(files) == 1
+    again = tokenize_splits(splits, tokenizer, label2id, max_length=64, cache_dir=tmp_path)
+    assert again["test"].input_ids.equal(first["test"].input_ids)
+    assert first["train"].input_ids.shape == (150, 64)
+    batch = first["train"].batch(first["train"].labels.new_tensor([0, 1, 2]))
+    assert batch["input_ids"].shape[1] <= 64 and batch["labels"].shape == (3,)

@@ -1,0 +1,145 @@
+import math
+import time
+import warnings
+from types import SimpleNamespace
+
+import pytest
+import torch
+from torch import nn
+
+from trainables.measure import EnergyMeter, TimingResult, speedup, time_inference
+
+
+class _Recorder(nn.Module):
+    """A fake model that logs its name on every forward pass."""
+
+    def __init__(self, name: str, log: list[str]) -> None:
+        super().__init__()
+        self.name, self.log = name, log
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        self.log.append(self.name)
+        return input_ids
+
+
+def _batches(n: int) -> list[dict[str, torch.Tensor]]:
+    return [
+        {"input_ids": torch.ones(2, 4), "labels": torch.zeros(2), "idx": torch.arange(2)}
+        for _ in range(n)
+    ]
+
+
+def test_models_are_interleaved_and_the_order_alternates():
+    log: list[str] = []
+    models = {"teacher": _Recorder("T", log), "student": _Recorder("S", log)}
+    results = time_inference(models, _batches(2), device="cpu", repeats=4, warmup=1)
+
+    assert log == ["T", "T", "S", "S"] + ["T", "T", "S", "S", "S", "S", "T", "T"] * 2
+    assert {name: len(result.seconds) for name, result in results.items()} == {
+        "teacher": 4,
+        "student": 4,
+    }
+    assert all(t >= 0 for result in results.values() for t in result.seconds)
+    ordered = sorted(results["teacher"].seconds)
+    assert results["teacher"].median == pytest.approx((ordered[1] + ordered[2]) / 2)
+
+
+def test_every_model_gets_its_turn_first():
+    log: list[str] = []
+    models = {name: _Recorder(name, log) for name in "ABC"}
+    time_inference(models, _batches(1), device="cpu", repeats=3, warmup=0)
+    assert log == ["A", "B", "C", "B", "C", "A", "C", "A", "B"]
+
+
+def test_models_are_timed_in_eval_mode_and_given_back_as_they_were():
+    seen: list[bool] = []
+
+    class Probe(nn.Linear):
+        def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+            seen.append(self.training)
+            return super().forward(input_ids)
+
+    model = Probe(4, 2)
+    time_inference({"m": model}, _batches(1), device="cpu", repeats=2, warmup=0)
+    assert seen == [False, False]
+    assert model.training
+
+
+def test_median_and_speedup():
+    assert TimingResult((3.0, 1.0, 2.0)).median == 2.0
+    assert TimingResult((4.0, 1.0, 2.0, 3.0)).median == 2.5
+    assert TimingResult((4.0, 1.0, 2.0, 3.0)).min == 1.0
+    results = {"teacher": TimingResult((2.0, 9.0, 2.0)), "student": TimingResult((1.0, 1.0, 5.0))}
+    assert speedup(results) == 2.0
+    with pytest.raises(KeyError, match="baseline 'baseline'"):
+        speedup(results, baseline="baseline")
+
+
+def test_fp16_on_cpu_is_refused_before_any_work():
+    log: list[str] = []
+    with pytest.raises(ValueError, match=r"'fp16' needs a CUDA device.*'bf16' or 'fp32'"):
+        time_inference({"m": _Recorder("m", log)}, _batches(1), device="cpu", precision="fp16")
+    assert log == []
+    with pytest.raises(ValueError, match="precision must be one of"):
+        time_inference({"m": _Recorder("m", log)}, _batches(1), device="cpu", precision="int8")
+
+
+def test_bf16_autocast_runs_on_cpu():
+    class Linear(nn.Linear):
+        def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+            assert torch.is_autocast_cpu_enabled()
+            return super().forward(input_ids)
+
+    model = Linear(4, 2)
+    results = time_inference({"m": model}, _batches(1), device="cpu", precision="bf16", repeats=1)
+    assert len(results["m"].seconds) == 1
+
+
+def test_energy_meter_reads_a_small_real_workload(tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # a NaN fallback would fail the test
+        with EnergyMeter(measure_power_secs=0.25, output_dir=tmp_path) as meter:
+            x = torch.randn(256, 256)
+            deadline = time.perf_counter() + 0.5
+            while time.perf_counter() < deadline:
+                x = torch.tanh(x @ x)
+    for value in (meter.energy_kwh, meter.emissions_kg, meter.seconds):
+        assert math.isfinite(value) and value >= 0
+    assert meter.energy_kwh > 0
+    assert (tmp_path / "emissions.csv").exists()
+
+
+def test_disabled_meter_reports_nan_energy_and_real_seconds():
+    with EnergyMeter(enabled=False) as meter:
+        pass
+    assert math.isnan(meter.energy_kwh) and math.isnan(meter.emissions_kg)
+    assert math.isfinite(meter.seconds) and meter.seconds >= 0
+
+
+def test_unknown_country_is_refused_up_front():
+    with pytest.raises(ValueError, match="no energy mix for country_iso_code 'XXX'"):
+        EnergyMeter(country_iso_code="XXX")
+    EnergyMeter(country_iso_code="XXX", enabled=False)  # nothing to check when disabled
+    with pytest.raises(ValueError, match="tracking_mode must be 'machine' or 'process'"):
+        EnergyMeter(tracking_mode="gpu")
+
+
+class _BrokenTracker:
+    """Stands in for a CodeCarbon tracker that the environment broke in one of three ways."""
+
+    def __init__(self, failure: str) -> None:
+        self.failure = failure
+
+    def stop(self) -> None:
+        if self.failure == "raises":
+            raise OSError("no /sys/class/powercap")
+        if self.failure == "nan":
+            self.final_emissions_data = SimpleNamespace(energy_consumed=math.nan, emissions=0.0)
+        # "silent": CodeCarbon caught its own error and left no final measurement
+
+
+@pytest.mark.parametrize("failure", ["raises", "nan", "silent"])
+def test_a_broken_tracker_gives_nan_and_a_warning(failure):
+    with pytest.warns(RuntimeWarning, match="NaN for this region"):
+        energy_kwh, emissions_kg = EnergyMeter._stop_tracker(_BrokenTracker(failure))
+    assert math.isnan(energy_kwh) and math.isnan(emissions_kg)

@@ -1,0 +1,114 @@
+"""Teachers: the tiny one trained here (cached), any local folder, the hub id without network."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from trainables.data import load_splits
+from trainables.presets import TinyTeacherConfig
+from trainables.teacher import (
+    TeacherError,
+    build_tiny_teacher,
+    load_teacher,
+    main,
+    prepare_teacher,
+)
+
+SMALL = TinyTeacherConfig(
+    vocab_size=1500,
+    num_hidden_layers=2,
+    hidden_size=64,
+    num_attention_heads=2,
+    intermediate_size=128,
+    max_length=48,
+    mlm_epochs=1,
+    epochs=6,
+    learning_rate=2e-3,
+)
+
+
+@pytest.fixture(scope="module")
+def small_teacher(tmp_path_factory: pytest.TempPathFactory, mahanews_dir: Path):
+    cache = tmp_path_factory.mktemp("teacher-cache")
+    splits = load_splits(mahanews_dir, variant="shc", max_rows=240)
+    return build_tiny_teacher(splits, SMALL, cache_dir=cache, progress=False), splits, cache
+
+
+def test_tiny_teacher_trains_saves_and_reloads(small_teacher) -> None:
+    teacher, splits, _ = small_teacher
+    m = teacher.metrics
+    assert 0.0 <= m["test_accuracy"] <= 1.0 and m["train_seconds"] > 0
+    # better than always predicting the most frequent class after a few short epochs
+    majority = splits.test.label.value_counts().iloc[0] / len(splits.test)
+    assert m["test_accuracy"] > majority
+    model, tokenizer = load_teacher(teacher.path)
+    assert model.config.num_hidden_layers == 2
+    assert model.config.id2label[7] == "Manoranjan"
+    assert sum(p.numel() for p in model.parameters()) == m["num_parameters"]
+    assert (Path(teacher.path) / "model.safetensors").exists()
+    enc = tokenizer(["खेळाडूंनी सामना जिंकला"], return_tensors="pt")
+    with torch.no_grad():
+        assert model(**enc).logits.shape == (1, 12)
+
+
+def test_tiny_teacher_is_built_once(small_teacher) -> None:
+    teacher, splits, cache = small_teacher
+    info = Path(teacher.path) / "teacher.json"
+    before = info.stat().st_mtime_ns
+    again = build_tiny_teacher(splits, SMALL, cache_dir=cache, progress=False)
+    assert again.path == teacher.path and again.metrics == teacher.metrics
+    assert info.stat().st_mtime_ns == before
+    # other data -> another teacher
+    other = load_splits(splits_dir(teacher), variant="shc", max_rows=200)
+    assert other.fingerprint() != splits.fingerprint()
+
+
+def splits_dir(_teacher) -> Path:
+    from tests.conftest import SHARED_DATA
+
+    return SHARED_DATA
+
+
+def test_paper_preset_without_network_says_how_to_pass_a_path() -> None:
+    with pytest.raises(TeacherError) as err:
+        prepare_teacher("paper")
+    msg = str(err.value)
+    assert "l3cube-pune/marathi-topic-all-doc-v2" in msg and "--model DIR" in msg
+
+
+def test_local_folder_that_is_not_a_model(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(TeacherError, match="not a model folder"):
+        load_teacher(tmp_path)
+
+
+def test_non_bert_model_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
+    with pytest.raises(TeacherError, match="'gpt2' model.*BERT-family"):
+        load_teacher(tmp_path)
+
+
+def test_cli_evaluates_a_given_model(small_teacher, mahanews_dir: Path, capsys) -> None:
+    teacher, _, cache = small_teacher
+    code = main(
+        [
+            "--model",
+            teacher.path,
+            "--data-dir",
+            str(mahanews_dir),
+            "--variant",
+            "shc",
+            "--max-rows",
+            "100",
+            "--cache-dir",
+            str(cache),
+            "--quiet",
+        ]
+    )
+    assert code == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert {"test_accuracy", "macro_f1", "train_seconds", "num_parameters"} <= set(out)

@@ -1,0 +1,46 @@
+"""Accuracy and macro-F1 of a sequence classifier on a tokenized split."""
+
+from __future__ import annotations
+
+import torch
+from sklearn.metrics import f1_score
+from torch import nn
+
+from trainables.data import TokenizedSplit
+
+
+@torch.inference_mode()
+def predict(
+    model: nn.Module, split: TokenizedSplit, *, batch_size: int, device: torch.device | str = "cpu"
+) -> torch.Tensor:
+    """Logits for every example of ``split``, in order (float32, on the CPU)."""
+    was_training = model.training
+    model.eval()
+    out = []
+    for batch in split.batches(batch_size):
+        logits = model(
+            input_ids=batch["input_ids"].to(device, torch.long),
+            attention_mask=batch["attention_mask"].to(device, torch.long),
+        ).logits
+        out.append(logits.float().cpu())
+    model.train(was_training)
+    return torch.cat(out)
+
+
+def classification_metrics(logits: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+    """``accuracy`` and ``macro_f1`` (over the labels present in ``labels`` or predicted)."""
+    pred = logits.argmax(dim=-1).numpy()
+    gold = labels.numpy()
+    return {
+        "accuracy": float((pred == gold).mean()),
+        "macro_f1": float(f1_score(gold, pred, average="macro", zero_division=0)),
+    }
+
+
+def evaluate(
+    model: nn.Module, split: TokenizedSplit, *, batch_size: int, device: torch.device | str = "cpu"
+) -> dict[str, float]:
+    """Accuracy and macro-F1 of ``model`` on ``split``."""
+    return classification_metrics(
+        predict(model, split, batch_size=batch_size, device=device), split.labels
+    )

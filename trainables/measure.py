@@ -1,0 +1,324 @@
+"""Measuring a trial: interleaved inference timing and CodeCarbon energy.
+
+Timing. Speedup is a ratio of two timings taken on a machine that other processes share, so
+the models are timed on the same batches, interleaved (each repeat runs every model once, and
+the order rotates between repeats so no model always goes first), and the ratio of medians is
+reported. Batches are moved to the device before timing; the timed region is forward passes
+only.
+
+Energy. ``EnergyMeter`` wraps CodeCarbon's ``OfflineEmissionsTracker``: the online tracker
+silently falls back to a wrong country and probes cloud metadata addresses. Without RAPL (as on
+this project's machines) CPU power is CodeCarbon's TDP x load estimate; on a GPU it reads NVML.
+
+Example::
+
+    results = time_inference({"teacher": teacher, "student": student}, batches,
+                             device="cuda", precision="fp16")
+    speedup(results)  # teacher median / student median
+
+    with EnergyMeter(country_iso_code="IND") as meter:
+        evaluate(student, test_loader)
+    meter.energy_kwh, meter.emissions_kg, meter.seconds
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import statistics
+import time
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "bf16")
+_AUTOCAST_DTYPES: dict[str, torch.dtype] = {"fp16": torch.float16, "bf16": torch.bfloat16}
+
+# Batch keys that are bookkeeping, not model inputs: the loss is not part of inference time and
+# ``idx`` (the example's position in its split) only serves the teacher-logits cache.
+_NON_INPUT_KEYS = frozenset({"labels", "idx"})
+
+
+def model_inputs(batch: Mapping[str, Any]) -> dict[str, Any]:
+    """The batch without its ``labels`` and ``idx`` entries, ready for ``model(**inputs)``."""
+    return {key: value for key, value in batch.items() if key not in _NON_INPUT_KEYS}
+
+
+def precision_autocast(
+    device: torch.device | str, precision: str
+) -> contextlib.AbstractContextManager[Any]:
+    """The autocast context for ``precision`` on ``device`` (a no-op for ``"fp32"``).
+
+    fp16 autocast is only offered on CUDA: on CPU it is slow and not what the paper measured.
+    """
+    device = torch.device(device)
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    if precision == "fp16" and device.type != "cuda":
+        raise ValueError(
+            f"precision 'fp16' needs a CUDA device, got device {str(device)!r}; "
+            "use 'bf16' or 'fp32' on CPU"
+        )
+    return torch.autocast(device_type=device.type, dtype=_AUTOCAST_DTYPES[precision])
+
+
+@dataclass(frozen=True)
+class TimingResult:
+    """Wall-clock seconds of one model over all batches, one entry per repeat."""
+
+    seconds: tuple[float, ...]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+    @property
+    def min(self) -> float:
+        return min(self.seconds)
+
+
+def time_inference(
+    models: Mapping[str, nn.Module],
+    batches: Sequence[Mapping[str, Tensor]],
+    *,
+    device: torch.device | str,
+    precision: str = "fp32",
+    repeats: int = 5,
+    warmup: int = 1,
+) -> dict[str, TimingResult]:
+    """Time each model's forward passes over the same batches, interleaved.
+
+    Each repeat runs every model once over all ``batches``; repeat ``r`` starts with model
+    ``r mod len(models)`` (with two models: A, B then B, A then A, B ...), so a slow or fast
+    stretch of a shared machine does not always fall on the same model. ``warmup`` untimed
+    passes per model come first. Runs under ``torch.inference_mode()`` and the autocast of
+    ``precision``, with ``torch.cuda.synchronize`` around each timed region on CUDA.
+
+    The models must already be on ``device``; they are put in eval mode for the measurement and
+    given back in the mode they came in. ``labels`` and ``idx`` are dropped from each batch.
+    """
+    device = torch.device(device)
+    autocast = precision_autocast(device, precision)  # validates precision before any work
+    if not models:
+        raise ValueError("time_inference needs at least one model, got none")
+    if not batches:
+        raise ValueError("time_inference needs at least one batch, got none")
+    if repeats < 1 or warmup < 0:
+        raise ValueError(f"need repeats >= 1 and warmup >= 0, got {repeats=}, {warmup=}")
+    for name, model in models.items():
+        _check_device(name, model, device)
+
+    inputs = [
+        {key: _to_device(value, device) for key, value in model_inputs(batch).items()}
+        for batch in batches
+    ]
+    names = list(models)
+    seconds: dict[str, list[float]] = {name: [] for name in names}
+    was_training = {name: model.training for name, model in models.items()}
+    try:
+        for model in models.values():
+            model.eval()
+        with torch.inference_mode(), autocast:
+            for _ in range(warmup):
+                for name in names:
+                    _run(models[name], inputs)
+            for repeat in range(repeats):
+                start = repeat % len(names)
+                for name in names[start:] + names[:start]:
+                    _synchronize(device)
+                    begin = time.perf_counter()
+                    _run(models[name], inputs)
+                    _synchronize(device)
+                    seconds[name].append(time.perf_counter() - begin)
+    finally:
+        for name, model in models.items():
+            model.train(was_training[name])
+    return {name: TimingResult(tuple(seconds[name])) for name in names}
+
+
+def speedup(
+    results: Mapping[str, TimingResult], baseline: str = "teacher", candidate: str = "student"
+) -> float:
+    """Median time of ``baseline`` / median time of ``candidate`` (the paper's speedup)."""
+    for role, name in (("baseline", baseline), ("candidate", candidate)):
+        if name not in results:
+            raise KeyError(f"{role} {name!r} has no timing; timed models: {sorted(results)}")
+    candidate_median = results[candidate].median
+    if candidate_median <= 0:
+        raise ValueError(f"candidate {candidate!r} has median time {candidate_median}; need > 0")
+    return results[baseline].median / candidate_median
+
+
+def _run(model: nn.Module, inputs: list[dict[str, Any]]) -> None:
+    for batch in inputs:
+        model(**batch)
+
+
+def _to_device(value: Any, device: torch.device) -> Any:
+    return value.to(device) if isinstance(value, Tensor) else value
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _check_device(name: str, model: nn.Module, device: torch.device) -> None:
+    parameter = next(model.parameters(), None)
+    if parameter is not None and parameter.device.type != device.type:
+        raise ValueError(
+            f"model {name!r} is on {parameter.device} but timing was asked on {device}; "
+            f"move it first with model.to({str(device)!r})"
+        )
+
+
+def check_country_iso_code(country_iso_code: str) -> None:
+    """Raise if CodeCarbon has no energy mix for ``country_iso_code``.
+
+    CodeCarbon itself only logs an unknown code and goes on with the world-average carbon
+    intensity, which would put wrong emissions in every trial.
+    """
+    from codecarbon.input import DataSource
+
+    known = DataSource().get_global_energy_mix_data()
+    if country_iso_code not in known:
+        raise ValueError(
+            f"CodeCarbon has no energy mix for country_iso_code {country_iso_code!r}; use an "
+            f"ISO 3166-1 alpha-3 code in upper case such as 'IND', 'USA' or 'FRA' "
+            f"({len(known)} are known)"
+        )
+
+
+class EnergyMeter:
+    """Energy and emissions of the code inside a ``with`` block, from CodeCarbon.
+
+    After the block: ``energy_kwh`` (CPU + RAM + GPU), ``emissions_kg`` (CO2-eq for
+    ``country_iso_code``'s grid) and ``seconds`` (wall time of the block itself; the tracker's
+    ~1.5 s start-up happens on entry, before the clock starts).
+
+    - Short regions: CodeCarbon measures once on ``start()`` and again on ``stop()`` when its last
+      sample is older than 50 ms, so even a 0.5 s block gets a finite, non-negative reading (the
+      tail of the block after the last sample, under 50 ms, may go uncounted). The values
+      returned are those of the tracker's final ``stop()`` measurement
+      (``final_emissions_data``); nothing is estimated here.
+    - Failure: CodeCarbon catches its own errors (``start``/``stop`` log them and go on), which
+      can leave no final measurement. Then, or if it raises or reports a non-finite or negative
+      value, the meter emits a ``RuntimeWarning`` and reports NaN for energy and emissions: a
+      broken meter must not kill a trial, and NaN cannot be mistaken for a measurement.
+    - An unknown ``country_iso_code`` or ``tracking_mode`` raises ``ValueError`` when the meter
+      is made: those are mistakes to fix, not failures to survive.
+    - ``enabled=False`` skips CodeCarbon (no start-up cost): energy and emissions are NaN,
+      ``seconds`` is still measured.
+
+    Several meters may run at once on one node (``allow_multiple_runs=True``). In CodeCarbon's
+    ``"machine"`` tracking mode everything the machine does is counted; ``"process"`` tries to
+    isolate this process. With ``gpu_ids=None`` NVML counts every GPU on the node, so pass the
+    trial's GPU indices when trials share a node.
+    """
+
+    def __init__(
+        self,
+        *,
+        country_iso_code: str = "IND",
+        measure_power_secs: float = 1.0,
+        output_dir: str | Path | None = None,
+        project_name: str = "lowres-compress-study",
+        tracking_mode: str = "machine",
+        gpu_ids: Sequence[int] | None = None,
+        enabled: bool = True,
+    ) -> None:
+        if tracking_mode not in ("machine", "process"):
+            raise ValueError(f"tracking_mode must be 'machine' or 'process', got {tracking_mode!r}")
+        if enabled:
+            check_country_iso_code(country_iso_code)
+        self.country_iso_code = country_iso_code
+        self.measure_power_secs = measure_power_secs
+        self.output_dir = None if output_dir is None else Path(output_dir)
+        self.project_name = project_name
+        self.tracking_mode = tracking_mode
+        self.gpu_ids = None if gpu_ids is None else list(gpu_ids)
+        self.enabled = enabled
+        self.energy_kwh = math.nan
+        self.emissions_kg = math.nan
+        self.seconds = math.nan
+        self._tracker: Any = None
+        self._begin: float | None = None
+
+    def __enter__(self) -> EnergyMeter:
+        self.energy_kwh = self.emissions_kg = self.seconds = math.nan
+        self._tracker = self._start_tracker() if self.enabled else None
+        self._begin = time.perf_counter()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._begin is None:
+            raise RuntimeError("EnergyMeter exited without being entered")
+        self.seconds = time.perf_counter() - self._begin
+        self._begin = None
+        if self._tracker is not None:
+            self.energy_kwh, self.emissions_kg = self._stop_tracker(self._tracker)
+            self._tracker = None
+
+    def _start_tracker(self) -> Any:
+        from codecarbon import OfflineEmissionsTracker, OutputMethod
+
+        logging.getLogger("codecarbon").setLevel(logging.ERROR)
+        output: dict[str, Any] = {"output_methods": []}
+        if self.output_dir is not None:
+            self.output_dir.mkdir(parents=True, exist_ok=True)
+            output = {"output_methods": [OutputMethod.CSV], "output_dir": str(self.output_dir)}
+        try:
+            tracker = OfflineEmissionsTracker(
+                country_iso_code=self.country_iso_code,
+                measure_power_secs=self.measure_power_secs,
+                project_name=self.project_name,
+                tracking_mode=self.tracking_mode,
+                gpu_ids=self.gpu_ids,
+                allow_multiple_runs=True,
+                log_level="error",
+                **output,
+            )
+            tracker.start()
+        except Exception as error:  # environmental: no reading rather than a dead trial
+            _warn_no_reading(f"CodeCarbon failed to start: {error!r}")
+            return None
+        return tracker
+
+    @staticmethod
+    def _stop_tracker(tracker: Any) -> tuple[float, float]:
+        try:
+            tracker.stop()
+            data = getattr(tracker, "final_emissions_data", None)
+            if data is None:
+                _warn_no_reading("CodeCarbon made no final measurement")
+                return math.nan, math.nan
+            energy_kwh, emissions_kg = float(data.energy_consumed), float(data.emissions)
+        except Exception as error:  # environmental: no reading rather than a dead trial
+            _warn_no_reading(f"CodeCarbon failed to stop: {error!r}")
+            return math.nan, math.nan
+        if not all(math.isfinite(v) and v >= 0 for v in (energy_kwh, emissions_kg)):
+            _warn_no_reading(f"CodeCarbon reported {energy_kwh=} and {emissions_kg=}")
+            return math.nan, math.nan
+        return energy_kwh, emissions_kg
+
+
+def _warn_no_reading(reason: str) -> None:
+    warnings.warn(
+        f"{reason}; energy_kwh and emissions_kg are NaN for this region",
+        RuntimeWarning,
+        stacklevel=3,
+    )

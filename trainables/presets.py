@@ -1,0 +1,73 @@
+"""Presets: the scale a study runs at. ``tiny`` runs on a laptop CPU, ``paper`` is the real model.
+
+A preset fixes what the teacher is and the sequence length; trial hyperparameters that a search
+may change live in :mod:`trainables.config`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from search_spaces.paper import PAPER_MODEL
+
+
+@dataclass(frozen=True)
+class TinyTeacherConfig:
+    """A small BERT trained here: WordPiece vocabulary, MLM pre-training, then fine-tuning."""
+
+    vocab_size: int = 8000
+    num_hidden_layers: int = 4
+    hidden_size: int = 256
+    num_attention_heads: int = 4
+    intermediate_size: int = 1024
+    max_length: int = 128
+    batch_size: int = 32
+    mlm_epochs: int = 6
+    mlm_learning_rate: float = 1e-3
+    mlm_probability: float = 0.15
+    epochs: int = 8
+    learning_rate: float = 3e-4
+    warmup_fraction: float = 0.06
+    weight_decay: float = 0.01
+    dropout: float = 0.1
+    seed: int = 42
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    # Hub id or local path of a fine-tuned teacher; None: build the tiny teacher from the data.
+    model: str | None
+    max_length: int
+    batch_size: int
+    eval_batch_size: int
+    epochs: int
+    tiny: TinyTeacherConfig | None = field(default=None)
+
+
+PRESETS: dict[str, Preset] = {
+    "tiny": Preset(
+        "tiny",
+        model=None,
+        max_length=128,
+        batch_size=32,
+        eval_batch_size=64,
+        epochs=4,
+        tiny=TinyTeacherConfig(),
+    ),
+    "paper": Preset(
+        "paper", model=PAPER_MODEL, max_length=256, batch_size=16, eval_batch_size=64, epochs=3
+    ),
+}
+
+
+def get_preset(name: str) -> Preset:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown preset {name!r}; use one of {', '.join(PRESETS)} (--preset)"
+        ) from None
