@@ -34,6 +34,9 @@ $(VENV)/.installed: pyproject.toml $(VENV)/.torch
 
 $(VENV)/.installed-dev: $(VENV)/.installed
 	$(BIN)/pip install -q -e '.[dev]'
+	# The reference implementation, for the parity test only: it does not import as released on
+	# Python 3.11 (the test patches a copy), and its pinned requirements must not touch ours.
+	$(BIN)/pip install -q --no-deps nn-pruning==0.1.2
 	touch $@
 
 install: $(VENV)/.installed

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.conftest import SHARED_DATA, SMALL_TEACHER_KW
 from trainables.data import load_splits
 from trainables.presets import TinyTeacherConfig
 from trainables.teacher import (
@@ -16,26 +17,10 @@ from trainables.teacher import (
     load_teacher,
     main,
     prepare_teacher,
+    tiny_teacher_key,
 )
 
-SMALL = TinyTeacherConfig(
-    vocab_size=1500,
-    num_hidden_layers=2,
-    hidden_size=64,
-    num_attention_heads=2,
-    intermediate_size=128,
-    max_length=48,
-    mlm_epochs=1,
-    epochs=6,
-    learning_rate=2e-3,
-)
-
-
-@pytest.fixture(scope="module")
-def small_teacher(tmp_path_factory: pytest.TempPathFactory, mahanews_dir: Path):
-    cache = tmp_path_factory.mktemp("teacher-cache")
-    splits = load_splits(mahanews_dir, variant="shc", max_rows=240)
-    return build_tiny_teacher(splits, SMALL, cache_dir=cache, progress=False), splits, cache
+SMALL = TinyTeacherConfig(**SMALL_TEACHER_KW)
 
 
 def test_tiny_teacher_trains_saves_and_reloads(small_teacher) -> None:
@@ -63,14 +48,8 @@ def test_tiny_teacher_is_built_once(small_teacher) -> None:
     assert again.path == teacher.path and again.metrics == teacher.metrics
     assert info.stat().st_mtime_ns == before
     # other data -> another teacher
-    other = load_splits(splits_dir(teacher), variant="shc", max_rows=200)
-    assert other.fingerprint() != splits.fingerprint()
-
-
-def splits_dir(_teacher) -> Path:
-    from tests.conftest import SHARED_DATA
-
-    return SHARED_DATA
+    other = load_splits(SHARED_DATA, variant="shc", max_rows=200)
+    assert tiny_teacher_key(other, SMALL) != tiny_teacher_key(splits, SMALL)
 
 
 def test_paper_preset_without_network_says_how_to_pass_a_path() -> None:

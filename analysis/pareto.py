@@ -1,0 +1,164 @@
+"""``python -m analysis.pareto RESULTS``: print the Pareto front, write the table and plots.
+
+RESULTS is a summary CSV/parquet, a study directory holding ``summary.csv``, a Ray Tune
+experiment directory, or an Optuna storage URL (``sqlite:///optuna.db``). The front goes to
+stdout (a table, or JSON records with ``--format json``); notes (excluded rows, the reference
+point, the hypervolume, where the files went) go to stderr. Next to the results it writes
+``pareto.png``, ``pareto.html`` (opens offline) and ``pareto.csv`` (every valid row with its rank).
+
+    python -m analysis.pareto results/paper
+    python -m analysis.pareto results/paper/summary.csv --objectives accuracy:max,speedup:max
+    python -m analysis.pareto sqlite:///results/sweep/optuna.db --study-name sweep --format json
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from analysis.front import (
+    RANK,
+    excluded_rows,
+    hypervolume,
+    pareto_front,
+    parse_objectives,
+    reference_point,
+)
+from analysis.plots import config_label, write_plots
+from analysis.readers import find_results, read_results
+from trainables.metrics import NUM_PARAMETERS, OBJECTIVES, PARAM_REDUCTION
+
+_DEFAULT_OBJECTIVES = ",".join(f"{n}:{d}" for n, d in OBJECTIVES.items())
+# Shown in the printed table after the label and the objectives, when the results have them.
+_TABLE_EXTRA = ("density", "distil", "temperature", "alpha_distil", NUM_PARAMETERS, PARAM_REDUCTION)
+
+
+def parse_reference(spec: str) -> dict[str, float]:
+    """Parse ``"accuracy=0.9,speedup=1,emissions_kg=0.001"`` into ``{name: value}``.
+
+    >>> parse_reference("accuracy=0.9,speedup=1")
+    {'accuracy': 0.9, 'speedup': 1.0}
+    """
+    reference: dict[str, float] = {}
+    for item in (part.strip() for part in spec.split(",")):
+        if not item:
+            continue
+        name, sep, value = (s.strip() for s in item.partition("="))
+        try:
+            reference[name] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not name:
+            raise ValueError(f"reference item {item!r} is not NAME=NUMBER, e.g. accuracy=0.9")
+    return reference
+
+
+def _output_directory(source: str) -> Path:
+    kind, where = find_results(source)
+    if kind == "summary":
+        return Path(where).parent
+    if kind == "tune":
+        return Path(where)
+    url = str(where)
+    if url.startswith("sqlite:///"):
+        return Path(url.removeprefix("sqlite:///")).parent
+    return Path.cwd()
+
+
+def _table(front: pd.DataFrame, objectives: dict[str, str], with_rank: bool) -> str:
+    shown = pd.DataFrame({"configuration": [config_label(r) for r in front.to_dict("records")]})
+    for column in ("name", "trial_id"):
+        if column in front.columns:
+            shown[column] = front[column].to_numpy()
+    if with_rank:
+        shown[RANK] = front[RANK].to_numpy()
+    for column in (*objectives, *_TABLE_EXTRA):
+        if column in front.columns and column not in shown.columns:
+            shown[column] = front[column].to_numpy()
+    return shown.to_string(index=False, float_format=lambda v: f"{v:.4g}")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m analysis.pareto",
+        description="Pareto front of a compression study: table, hypervolume, PNG and HTML plots.",
+    )
+    parser.add_argument(
+        "results",
+        help="summary.csv/.parquet, a study or Ray Tune experiment directory, "
+        "or an Optuna storage URL (sqlite:///optuna.db)",
+    )
+    parser.add_argument(
+        "--objectives",
+        default=_DEFAULT_OBJECTIVES,
+        help=f"comma-separated NAME:max|min (default {_DEFAULT_OBJECTIVES})",
+    )
+    parser.add_argument(
+        "--reference",
+        help="hypervolume reference point NAME=VALUE,... for every objective "
+        "(default: the baseline's row), e.g. accuracy=0.7,speedup=1,emissions_kg=0.001",
+    )
+    parser.add_argument("--study-name", help="Optuna study to read when the storage holds several")
+    parser.add_argument("--format", choices=("table", "json"), default="table")
+    parser.add_argument(
+        "--all", action="store_true", help="print every valid row with its rank, not only the front"
+    )
+    parser.add_argument("--out", type=Path, help="where the plots go (default: next to RESULTS)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit status (2 for a bad input, with the reason on stderr)."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        objectives = parse_objectives(args.objectives)
+        given = parse_reference(args.reference) if args.reference else None
+        results = read_results(args.results, args.study_name)
+        excluded = excluded_rows(results, objectives)
+        reference = reference_point(results, objectives, given)
+        volume = hypervolume(results, objectives, reference)
+        ranked = pareto_front(results, objectives, max_rank=len(results))
+        out = args.out or _output_directory(args.results)
+    except ValueError as error:
+        parser.exit(2, f"{parser.prog}: error: {error}\n")
+
+    note = sys.stderr
+    try:
+        written = write_plots(results, out, objectives)
+    except ValueError as error:  # e.g. a single objective: the front is still worth printing
+        written: dict[str, Path] = {}
+        print(f"no plots: {error}", file=note)
+    if len(excluded):
+        counts = ", ".join(f"{n} {r}" for r, n in excluded["reason"].value_counts().items())
+        print(
+            f"excluded {len(excluded)} of {len(results)} rows from the front: {counts}", file=note
+        )
+    source = "given" if given else "the baseline's row"
+    point = ", ".join(f"{n}={v:.4g}" for n, v in reference.items())
+    print(f"hypervolume {volume:.6g} against {point} ({source})", file=note)
+    if volume == 0.0 and not given:
+        print(
+            "  no row beats the baseline in every objective; pass --reference with a lower "
+            "accuracy bound to measure the trade-off",
+            file=note,
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    written["csv"] = out / "pareto.csv"
+    ranked.to_csv(written["csv"], index=False)
+
+    shown = ranked if args.all else ranked[ranked[RANK] == 0]
+    if args.format == "json":
+        print(shown.to_json(orient="records", indent=1))
+    else:
+        print(_table(shown, objectives, with_rank=args.all))
+    print("wrote " + ", ".join(str(p) for p in written.values()), file=note)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

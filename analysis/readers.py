@@ -1,0 +1,206 @@
+"""Read a study's results into one table (one row per trial) without starting Ray.
+
+Three sources: the study's ``summary.csv`` / ``.parquet``; a Ray Tune experiment directory
+(``EXP/<trial>/params.json`` + ``result.json``, read as plain JSON); an Optuna storage URL.
+Every reader returns the same schema: metric columns (``trainables.metrics``), config columns,
+``name``, ``status`` (``TERMINATED`` for a finished trial) and ``trial_id``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from analysis.front import FINISHED, STATUS
+from trainables.metrics import FINAL_METRICS
+
+SUMMARY_NAMES = ("summary.csv", "summary.parquet")
+_TUNE_PARAMS = "params.json"
+_TUNE_RESULT = "result.json"
+_TUNE_ERRORS = ("error.txt", "error.pkl")
+_OPTUNA_STATUS = {"COMPLETE": FINISHED, "FAIL": "ERROR", "WAITING": "PENDING"}
+
+
+def is_storage_url(source: str | Path) -> bool:
+    """Whether ``source`` is a database URL (``sqlite:///...``, ``postgresql://...``), not a path.
+
+    >>> is_storage_url("sqlite:///study.db"), is_storage_url("results/paper")
+    (True, False)
+    """
+    return "://" in str(source)
+
+
+def read_summary(path: str | Path) -> pd.DataFrame:
+    """Read a study's summary table (``.csv`` or ``.parquet``).
+
+    >>> read_summary("results/paper/summary.csv")  # doctest: +SKIP
+    """
+    path = Path(path)
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    if path.suffix == ".csv":
+        return pd.read_csv(path)
+    raise ValueError(f"{path} is neither .csv nor .parquet; give a summary table of the study")
+
+
+def _flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{name}/"))
+        else:
+            flat[name] = value
+    return flat
+
+
+def _last_result(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    for line in reversed(lines):
+        try:
+            return json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a trial killed mid-write leaves a torn last line
+    return {}
+
+
+def _tune_trial(trial_dir: Path) -> dict[str, Any]:
+    result = _last_result(trial_dir / _TUNE_RESULT)
+    params_path = trial_dir / _TUNE_PARAMS
+    config = json.loads(params_path.read_text()) if params_path.is_file() else {}
+    config = config or result.get("config", {})
+    row = {k: v for k, v in result.items() if k != "config"}
+    # A config key that is also a reported metric (e.g. the target `density` vs the measured
+    # one) keeps the metric's column; the target goes to `config/<key>`, as in Tune's own tables.
+    for key, value in _flatten(config).items():
+        row[f"config/{key}" if key in row or key in FINAL_METRICS else key] = value
+    if any((trial_dir / name).exists() for name in _TUNE_ERRORS):
+        row[STATUS] = "ERROR"
+    else:
+        row[STATUS] = FINISHED if result else "PENDING"
+    row.setdefault("trial_id", trial_dir.name)
+    row.setdefault("name", row["trial_id"])
+    row["trial_dir"] = str(trial_dir)
+    return row
+
+
+def _tune_trial_dirs(directory: Path) -> list[Path]:
+    return sorted(
+        {p.parent for p in directory.rglob(_TUNE_PARAMS)}
+        | {p.parent for p in directory.rglob(_TUNE_RESULT)}
+    )
+
+
+def read_tune_experiment(directory: str | Path) -> pd.DataFrame:
+    """Read a Ray Tune experiment directory: the last ``result.json`` line of every trial.
+
+    Trials are found at any depth (``<storage>/<experiment>/<trial>/params.json``). A trial with
+    ``error.txt`` gets status ``ERROR``; one without results ``PENDING``. Ray is not imported.
+
+    >>> read_tune_experiment("~/ray_results/paper")  # doctest: +SKIP
+    """
+    directory = Path(directory).expanduser()
+    trial_dirs = _tune_trial_dirs(directory)
+    if not trial_dirs:
+        raise ValueError(
+            f"{directory} holds no Tune trials (no */{_TUNE_PARAMS} or */{_TUNE_RESULT})"
+        )
+    return pd.DataFrame([_tune_trial(d) for d in trial_dirs])
+
+
+def _optuna_study_name(storage: str, study_name: str | None) -> str:
+    import optuna
+
+    names = optuna.study.get_all_study_names(storage=storage)
+    if study_name is not None:
+        if study_name not in names:
+            raise ValueError(f"no study {study_name!r} in {storage}; studies there: {names}")
+        return study_name
+    if len(names) == 1:
+        return names[0]
+    if not names:
+        raise ValueError(f"{storage} holds no Optuna study")
+    raise ValueError(f"{storage} holds {len(names)} studies {names}; choose one with --study-name")
+
+
+def read_optuna(storage: str, study_name: str | None = None) -> pd.DataFrame:
+    """Read every trial of an Optuna study: objective values, params and user attributes.
+
+    Objective values are named by ``study.metric_names`` when set, else ``values_0``, ...
+    (``value`` for one objective). With one study in the storage ``study_name`` may be omitted.
+
+    >>> read_optuna("sqlite:///results/sweep/optuna.db")  # doctest: +SKIP
+    """
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.load_study(study_name=_optuna_study_name(storage, study_name), storage=storage)
+    n_objectives = len(study.directions)
+    names = study.metric_names or (
+        ["value"] if n_objectives == 1 else [f"values_{i}" for i in range(n_objectives)]
+    )
+    rows = []
+    for trial in study.get_trials(deepcopy=False):
+        row: dict[str, Any] = {"name": f"trial {trial.number}", "trial_id": str(trial.number)}
+        row.update(_flatten(trial.params))
+        row.update(_flatten(trial.user_attrs))
+        if trial.values is not None:
+            row.update(zip(names, trial.values, strict=True))
+        row[STATUS] = _OPTUNA_STATUS.get(trial.state.name, trial.state.name)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def find_results(source: str | Path) -> tuple[str, Path | str]:
+    """Decide what ``source`` is: ``("summary", file)``, ``("tune", dir)`` or ``("optuna", url)``.
+
+    A directory is read through its ``summary.csv`` (or ``.parquet``) if it has one, else through
+    the single ``*/summary.csv`` below it, else as a Tune experiment.
+
+    >>> find_results("sqlite:///study.db")
+    ('optuna', 'sqlite:///study.db')
+    """
+    if is_storage_url(source):
+        return "optuna", str(source)
+    path = Path(source).expanduser()
+    if path.is_file():
+        return "summary", path
+    if not path.is_dir():
+        raise ValueError(
+            f"{path} does not exist; give a summary.csv/.parquet, a study directory, "
+            "a Tune experiment directory or a storage URL such as sqlite:///optuna.db"
+        )
+    for name in SUMMARY_NAMES:
+        if (path / name).is_file():
+            return "summary", path / name
+    below = sorted(p for name in SUMMARY_NAMES for p in path.glob(f"*/{name}"))
+    if len({p.parent for p in below}) > 1:
+        listed = ", ".join(str(p) for p in below)
+        raise ValueError(f"{path} holds several studies ({listed}); give one of them")
+    if below:
+        return "summary", below[0]
+    if _tune_trial_dirs(path):
+        return "tune", path
+    raise ValueError(
+        f"{path} has no summary.csv, summary.parquet or Tune trials (*/params.json); "
+        "give the study's directory or its summary table"
+    )
+
+
+def read_results(source: str | Path, study_name: str | None = None) -> pd.DataFrame:
+    """Read results from a summary CSV/parquet, a study or Tune directory, or an Optuna URL.
+
+    >>> table = read_results("results/paper")  # doctest: +SKIP
+    >>> table = read_results("sqlite:///sweep/optuna.db", study_name="sweep")  # doctest: +SKIP
+    """
+    kind, where = find_results(source)
+    if kind == "optuna":
+        return read_optuna(str(where), study_name)
+    if kind == "tune":
+        return read_tune_experiment(where)
+    return read_summary(where)

@@ -1,0 +1,146 @@
+"""Readers: summary CSV/parquet, a hand-written Tune experiment directory, an Optuna storage."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import optuna
+import pandas as pd
+import pytest
+
+from analysis import pareto_front, read_optuna, read_results, read_tune_experiment
+from analysis.readers import find_results
+from trainables.metrics import ACCURACY, DENSITY, EMISSIONS_KG, SPEEDUP
+
+
+def small_summary() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "name": ["baseline", "50% pruning + KD"],
+            "status": ["TERMINATED", "TERMINATED"],
+            "trial_id": ["a_0", "a_1"],
+            "kind": ["baseline", "prune"],
+            "distil": [False, True],
+            ACCURACY: [0.79, 0.78],
+            SPEEDUP: [1.0, 2.0],
+            EMISSIONS_KG: [2e-6, 1e-6],
+        }
+    )
+
+
+def test_summary_csv_parquet_and_study_directories(tmp_path) -> None:
+    study = tmp_path / "results" / "paper"
+    study.mkdir(parents=True)
+    small_summary().to_csv(study / "summary.csv", index=False)
+    small_summary().to_parquet(tmp_path / "summary.parquet")
+    for source in (
+        study / "summary.csv",
+        study,
+        tmp_path / "results",
+        tmp_path / "summary.parquet",
+    ):
+        table = read_results(source)
+        assert table["name"].tolist() == ["baseline", "50% pruning + KD"]
+        assert table["distil"].tolist() == [False, True]
+    (tmp_path / "results" / "sweep").mkdir()
+    small_summary().to_csv(tmp_path / "results" / "sweep" / "summary.csv", index=False)
+    with pytest.raises(ValueError, match="several studies"):
+        read_results(tmp_path / "results")
+    with pytest.raises(ValueError, match="does not exist"):
+        read_results(tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no summary.csv"):
+        read_results(tmp_path / "empty")
+
+
+def _tune_trial(root, name, config, results=(), error=False, torn=False) -> None:
+    trial = root / name
+    trial.mkdir(parents=True)
+    (trial / "params.json").write_text(json.dumps(config))
+    lines = [json.dumps({**r, "trial_id": name[-5:], "config": config}) for r in results]
+    if torn:
+        lines.append('{"accuracy": 0.7, "spee')
+    (trial / "result.json").write_text("\n".join(lines) + ("\n" if lines else ""))
+    if error:
+        (trial / "error.txt").write_text("Traceback ...\nRuntimeError: out of memory")
+
+
+def test_tune_experiment_directory(tmp_path) -> None:
+    experiment = tmp_path / "storage" / "paper"
+    base = {"kind": "baseline", "name": "baseline", "preset": "tiny", "optim": {"lr": 5e-4}}
+    _tune_trial(
+        experiment,
+        "train_abc_00000",
+        base,
+        [
+            {"epoch": 1, "val_accuracy": 0.6},
+            {"epoch": 2, ACCURACY: 0.79, SPEEDUP: 1.0, EMISSIONS_KG: 2e-6, DENSITY: 1.0},
+        ],
+    )
+    pruned = {"kind": "prune", "name": "50% pruning", DENSITY: 0.5, "distil": False}
+    final = {ACCURACY: 0.77, SPEEDUP: 2.0, EMISSIONS_KG: 1e-6, DENSITY: 0.52}
+    _tune_trial(experiment, "train_abc_00001", pruned, [final], torn=True)
+    _tune_trial(experiment, "train_abc_00002", {**pruned, DENSITY: 0.1}, error=True)
+
+    assert find_results(tmp_path / "storage") == ("tune", tmp_path / "storage")
+    table = read_tune_experiment(tmp_path / "storage").set_index("name")
+    assert table.loc["baseline", ACCURACY] == 0.79
+    assert table.loc["baseline", "optim/lr"] == 5e-4  # nested config flattened
+    # The measured density keeps its column; the target moves aside.
+    measured = table.loc["50% pruning", DENSITY].tolist()
+    assert measured[0] == 0.52 and math.isnan(measured[1])
+    assert table.loc["50% pruning", "config/density"].tolist() == [0.5, 0.1]
+    assert table["status"].tolist() == ["TERMINATED", "TERMINATED", "ERROR"]
+    assert table.loc["baseline", "trial_id"] == "00000"
+    front = pareto_front(table.reset_index())
+    assert front["name"].tolist() == ["baseline", "50% pruning"]
+
+
+def _optuna_storage(tmp_path) -> str:
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    study = optuna.create_study(
+        study_name="sweep", storage=url, directions=["maximize", "maximize", "minimize"]
+    )
+    study.set_metric_names([ACCURACY, SPEEDUP, EMISSIONS_KG])
+    distributions = {
+        DENSITY: optuna.distributions.FloatDistribution(0.1, 1.0),
+        "distil": optuna.distributions.CategoricalDistribution([True, False]),
+    }
+    trials = [
+        ({DENSITY: 0.5, "distil": True}, [0.78, 2.0, 1e-6], optuna.trial.TrialState.COMPLETE),
+        ({DENSITY: 0.9, "distil": False}, [0.79, 1.1, 2e-6], optuna.trial.TrialState.COMPLETE),
+        ({DENSITY: 0.7, "distil": False}, [0.70, 1.2, 3e-6], optuna.trial.TrialState.COMPLETE),
+        ({DENSITY: 0.2, "distil": True}, None, optuna.trial.TrialState.FAIL),
+    ]
+    for params, values, state in trials:
+        study.add_trial(
+            optuna.trial.create_trial(
+                params=params,
+                distributions=distributions,
+                values=values,
+                state=state,
+                user_attrs={"preset": "tiny"},
+            )
+        )
+    return url
+
+
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+def test_optuna_storage(tmp_path) -> None:
+    url = _optuna_storage(tmp_path)
+    table = read_results(url)
+    assert table["status"].tolist() == ["TERMINATED"] * 3 + ["ERROR"]
+    assert table[ACCURACY].tolist()[:3] == [0.78, 0.79, 0.70]
+    assert table["preset"].eq("tiny").all() and table["trial_id"].tolist() == ["0", "1", "2", "3"]
+    front = pareto_front(table, {ACCURACY: "max", SPEEDUP: "max", EMISSIONS_KG: "min"})
+    assert front["trial_id"].tolist() == ["1", "0"]
+
+    optuna.create_study(study_name="other", storage=url)
+    with pytest.raises(ValueError, match="--study-name"):
+        read_optuna(url)
+    assert len(read_optuna(url, "sweep")) == 4
+    other = read_optuna(url, "other")
+    assert other.empty
+    with pytest.raises(ValueError, match="no study 'missing'"):
+        read_optuna(url, "missing")

@@ -1,0 +1,116 @@
+"""The trainable without Ray: a tiny teacher, a data subset, the full trial path."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SMALL_ROWS
+from trainables import metrics as M
+from trainables.compaction import load_compact, parameter_counts
+from trainables.config import TrialConfig
+from trainables.trainable import run_trial
+
+
+def _config(teacher, cache: Path, **overrides) -> dict:
+    base = dict(
+        name="test",
+        teacher=teacher.path,
+        data_dir=str(Path(teacher.path).parents[2] / "unused"),
+        variant="shc",
+        max_rows=SMALL_ROWS,
+        max_length=48,
+        cache_dir=str(cache),
+        density=0.25,
+        epochs=3,
+        block_rows=16,
+        block_cols=16,
+        learning_rate=1e-3,
+        timing_repeats=3,
+    )
+    return {**base, **overrides}
+
+
+@pytest.fixture
+def cfg(small_teacher, mahanews_dir: Path):
+    teacher, _, cache = small_teacher
+
+    def make(**overrides) -> dict:
+        return {**_config(teacher, cache, data_dir=str(mahanews_dir)), **overrides}
+
+    return make
+
+
+def test_pruned_distilled_trial_reports_every_metric(cfg, tmp_path: Path) -> None:
+    reports: list[tuple[dict, Path | None]] = []
+    result = run_trial(
+        cfg(distil=True, measure_energy=True),
+        report=lambda m, c: reports.append((m, c)),
+        trial_dir=tmp_path,
+    )
+    # one report per epoch, each with a checkpoint, then the final one
+    assert [r[0][M.EPOCH] for r in reports] == [1, 2, 3, 3]
+    assert all(c is not None and c.exists() for _, c in reports[:-1]) and reports[-1][1] is None
+    assert reports[-1][0] is result
+    for name in M.FINAL_METRICS:
+        assert math.isfinite(result[name]), name
+    assert abs(result[M.DENSITY] - 0.25) < 0.03
+    assert result[M.NUM_PARAMETERS] < result[M.TEACHER_NUM_PARAMETERS]
+    assert result[M.PARAM_REDUCTION] > 0 and result[M.SPEEDUP_IDEAL] > 1.5
+    assert result[M.ENERGY_KWH] > 0 and result[M.TRAIN_ENERGY_KWH] > 0
+    # the compact model on disk is the one measured
+    model = load_compact(result["model_dir"])
+    assert parameter_counts(model)["total"] == result[M.NUM_PARAMETERS]
+    # every epoch report has the loss parts and the current density, falling to the target
+    densities = [r[0][M.DENSITY] for r in reports[:-1]]
+    assert densities == sorted(densities, reverse=True)
+    for key in (M.LOSS, M.LOSS_CE, M.LOSS_DISTIL, M.VAL_ACCURACY):
+        assert math.isfinite(reports[0][0][key])
+    assert reports[0][0][M.LOSS_DISTIL] > 0
+
+
+def test_baseline_trial_measures_the_teacher(cfg, tmp_path: Path, small_teacher) -> None:
+    result = run_trial(
+        cfg(kind="baseline", measure_energy=False), report=lambda m, c: None, trial_dir=tmp_path
+    )
+    assert result[M.SPEEDUP] == 1.0 and result[M.DENSITY] == 1.0
+    assert result[M.PARAM_REDUCTION] == 0.0 and result[M.TRAIN_SECONDS] == 0.0
+    assert result[M.ACCURACY] == pytest.approx(small_teacher[0].metrics["test_accuracy"])
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_interrupted_trial_resumes_from_its_checkpoint(cfg, tmp_path: Path) -> None:
+    seen: list[int] = []
+
+    def stop_after_first(metrics: dict, checkpoint: Path | None) -> None:
+        seen.append(metrics[M.EPOCH])
+        if metrics[M.EPOCH] == 1:
+            raise _Stop
+
+    config = cfg(measure_energy=False, epochs=2)
+    with pytest.raises(_Stop):
+        run_trial(config, report=stop_after_first, trial_dir=tmp_path)
+    checkpoint = tmp_path / "checkpoints" / "epoch_001"
+    resumed: list[int] = []
+    result = run_trial(
+        config,
+        report=lambda m, c: resumed.append(m[M.EPOCH]),
+        trial_dir=tmp_path,
+        restore_from=checkpoint,
+    )
+    assert seen == [1] and resumed == [2, 2]
+    assert abs(result[M.DENSITY] - 0.25) < 0.03
+
+
+def test_bad_config_keys_and_values_are_named(cfg) -> None:
+    with pytest.raises(ValueError, match="unknown trial config key.*densty"):
+        TrialConfig.from_dict({**cfg(), "densty": 0.5})
+    with pytest.raises(ValueError, match="density is the kept fraction.*1.5"):
+        TrialConfig.from_dict(cfg(density=1.5))
+    with pytest.raises(ValueError, match="fp16.*CUDA"):
+        run_trial(cfg(precision="fp16"), report=lambda m, c: None, trial_dir="/tmp/unused")

@@ -1,0 +1,166 @@
+"""Benchmark: achieved vs ideal speedup of compaction on the real teacher's shape.
+
+A 12-layer, 768-hidden, 197,285-vocabulary BERT classifier with random weights is pruned at each
+density with topk and random scores shaped the way trained pruning ends (all blocks of a head
+share its score, so whole heads go; FFN neurons go one by one), compacted, and timed against the
+baseline: batch 32 x 128 tokens, interleaved repeats in one process, ratio of medians
+(``trainables.measure``); fp32 on CPU, fp16 autocast on CUDA. ``speedup_ideal`` is the FLOP ratio.
+
+    python -m trainables.bench_compaction [--threads 1] [--repeats 5] [--densities 0.75 0.5]
+
+Prints a table, then one JSON line: a list of {density, speedup, speedup_ideal, num_parameters...}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import time
+
+import torch
+from transformers import BertConfig, BertForSequenceClassification
+
+from trainables import measure, metrics
+from trainables.compaction import (
+    compact_model,
+    encoder_density,
+    layer_shapes,
+    parameter_counts,
+    speedup_ideal,
+)
+from trainables.pruning import (
+    ATTENTION_LINEARS,
+    PruningConfig,
+    apply_threshold,
+    encoder_layers,
+    prune_model,
+)
+
+TEACHER_SHAPE = {
+    "vocab_size": 197_285,
+    "hidden_size": 768,
+    "num_hidden_layers": 12,
+    "num_attention_heads": 12,
+    "intermediate_size": 3072,
+    "max_position_embeddings": 512,
+    "num_labels": 12,
+}
+
+
+def main(argv: list[str] | None = None) -> list[dict[str, float]]:
+    args = _parse_args(argv)
+    torch.set_num_threads(args.threads)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    precision = "fp16" if device.type == "cuda" else "fp32"
+    generator = torch.Generator().manual_seed(args.seed)
+    torch.manual_seed(args.seed)
+
+    config = BertConfig(**TEACHER_SHAPE)
+    baseline = BertForSequenceClassification(config).eval()
+    print(f"baseline: {parameter_counts(baseline)['total'] / 1e6:.1f}M parameters", flush=True)
+    models = {"baseline": baseline}
+    for density in args.densities:
+        started = time.perf_counter()
+        masked = prune_model(copy.deepcopy(baseline), PruningConfig(density=density))
+        _structured_random_scores(masked, generator)
+        apply_threshold(masked, density)
+        compact = compact_model(masked)
+        del masked
+        # Same values as the baseline's: share the 150M-parameter table instead of copying it.
+        compact.bert.embeddings = baseline.bert.embeddings
+        models[str(density)] = compact
+        shapes = layer_shapes(compact)
+        heads = sum(shape["heads"] for shape in shapes)
+        neurons = sum(shape["ffn"] for shape in shapes)
+        layers = config.num_hidden_layers
+        print(
+            f"density {density}: heads {heads}/{config.num_attention_heads * layers}, "
+            f"FFN {neurons}/{config.intermediate_size * layers}, "
+            f"ideal {speedup_ideal(baseline, compact, args.seq_len):.2f}x "
+            f"({time.perf_counter() - started:.0f} s)",
+            flush=True,
+        )
+
+    for model in models.values():
+        model.to(device)
+    batch = {
+        "input_ids": torch.randint(1000, config.vocab_size, (args.batch_size, args.seq_len)),
+        "attention_mask": torch.ones(args.batch_size, args.seq_len, dtype=torch.long),
+    }
+    print(
+        f"timing {len(models)} models x {args.repeats} repeats, batch {args.batch_size} x "
+        f"{args.seq_len}, {precision} on {device} ({args.threads} threads)",
+        flush=True,
+    )
+    timings = measure.time_inference(
+        models, [batch], device=device, precision=precision, repeats=args.repeats
+    )
+
+    rows = [
+        {
+            metrics.DENSITY: float(name),
+            "encoder_density": encoder_density(model, config),
+            metrics.SPEEDUP: measure.speedup(timings, "baseline", name),
+            metrics.SPEEDUP_IDEAL: speedup_ideal(baseline, model, args.seq_len),
+            metrics.NUM_PARAMETERS: parameter_counts(model)["total"],
+            "seconds": timings[name].median,
+            "baseline_seconds": timings["baseline"].median,
+        }
+        for name, model in models.items()
+        if name != "baseline"
+    ]
+    print(f"\n{'density':>8} {'encoder':>8} {'speedup':>8} {'ideal':>7} {'ratio':>6} {'params':>8}")
+    for row in rows:
+        print(
+            f"{row[metrics.DENSITY]:>8.2f} {row['encoder_density']:>8.3f} "
+            f"{row[metrics.SPEEDUP]:>7.2f}x {row[metrics.SPEEDUP_IDEAL]:>6.2f}x "
+            f"{row[metrics.SPEEDUP] / row[metrics.SPEEDUP_IDEAL]:>6.2f} "
+            f"{row[metrics.NUM_PARAMETERS] / 1e6:>7.1f}M"
+        )
+    print(f"baseline: {timings['baseline'].median:.3f} s per batch (median)")
+    print(json.dumps(rows))
+    return rows
+
+
+@torch.no_grad()
+def _structured_random_scores(model: torch.nn.Module, generator: torch.Generator) -> None:
+    """Random scores shaped the way trained pruning ends: each head ranks all its blocks the same
+    in Q, K, V and O (so topk drops whole heads), and FFN neurons rank one by one."""
+    for layer in encoder_layers(model):
+        attention = layer.attention.self
+        head_ranks = torch.randperm(attention.num_attention_heads, generator=generator).float()
+        for path in ATTENTION_LINEARS:
+            masked = layer.get_submodule(path)
+            is_output = path == "attention.output.dense"
+            # Heads run along the rows of Q, K and V and along the columns of the output.
+            count = masked.grid[1] if is_output else masked.grid[0]
+            size = masked.block_shape[1] if is_output else masked.block_shape[0]
+            ranks = head_ranks[torch.arange(count) * size // attention.attention_head_size]
+            ranks = ranks.view(1, -1) if is_output else ranks.view(-1, 1)
+            tie_breaker = 0.5 * torch.rand(masked.grid, generator=generator)
+            masked.mask_scores.copy_((ranks + tie_breaker).view_as(masked.mask_scores))
+        neurons = layer.get_submodule("intermediate.dense").mask_scores
+        neurons.copy_(torch.rand(neurons.shape, generator=generator))
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m trainables.bench_compaction", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--densities", type=float, nargs="+", default=[0.75, 0.5, 0.25, 0.1])
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads (torch)")
+    parser.add_argument("--repeats", type=int, default=5, help="timed rounds per model")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--seq-len", type=int, default=128)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    if not all(0 < density <= 1 for density in args.densities):
+        parser.error(f"densities must lie in (0, 1], got {args.densities}")
+    if args.threads < 1 or args.repeats < 1:
+        parser.error("--threads and --repeats must be >= 1")
+    return args
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""The trial config: every key a trial understands, its default and its meaning.
+
+``search_spaces/`` and ``study/`` build plain dicts of these keys (Ray Tune passes dicts);
+:meth:`TrialConfig.from_dict` checks them, so a misspelt key fails loudly instead of being ignored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from trainables.measure import PRECISIONS
+from trainables.pruning import METHODS
+
+KINDS = ("prune", "baseline")
+
+
+@dataclass
+class TrialConfig:
+    # What the trial is.
+    name: str = ""
+    kind: str = "prune"  # "baseline": evaluate and time the teacher, no training
+    preset: str = "tiny"
+    teacher: str = ""  # local folder or hub id of the fine-tuned teacher (prepared by the study)
+
+    # Data (see trainables.data.load_splits).
+    data_dir: str | None = None
+    dataset: str | None = None
+    variant: str | None = None
+    text_column: str | None = None
+    label_column: str | None = None
+    max_rows: int | None = None  # stratified subset of each split, for quick runs
+    max_length: int = 128
+    cache_dir: str | None = None  # tokens and teacher logits are cached here
+
+    # Pruning (see trainables.pruning.PruningConfig).
+    method: str = "topk"
+    density: float = 0.5  # final kept fraction of the encoder weights (topk)
+    regularization_lambda: float = 0.0  # L1 strength on sigmoid(scores) (sigmoid_threshold)
+    final_threshold: float = 0.1  # sigmoid cut-off at the end of the schedule
+    block_rows: int = 32
+    block_cols: int = 32
+    initial_warmup: float = 0.1  # fraction of steps before the threshold starts to move
+    final_warmup: float = 0.2  # fraction of steps at the final threshold
+
+    # Distillation (see trainables.distillation.distillation_loss).
+    distil: bool = False
+    temperature: float = 2.0
+    alpha_distil: float = 0.9
+
+    # Training.
+    precision: str = "fp32"  # fp32 | fp16 (CUDA) | bf16
+    learning_rate: float = 1e-4  # the weights
+    score_learning_rate: float = 1e-2  # the mask scores
+    warmup_fraction: float = 0.1  # linear learning-rate warm-up, then linear decay
+    weight_decay: float = 0.01
+    epochs: int = 4
+    batch_size: int = 32
+    eval_batch_size: int = 64
+    seed: int = 42
+
+    # Measurement.
+    timing_repeats: int = 5
+    timing_batches: int = 0  # 0: every test batch
+    country_iso_code: str = "IND"
+    measure_energy: bool = True
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrialConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(
+                f"unknown trial config key(s) {', '.join(unknown)}; known keys: "
+                f"{', '.join(sorted(known))}"
+            )
+        cfg = cls(**values)
+        cfg.validate()
+        return cfg
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def validate(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
+        if not self.teacher:
+            raise ValueError("teacher is empty: give the folder or hub id of the teacher model")
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if not 0.0 < self.density <= 1.0:
+            raise ValueError(
+                f"density is the kept fraction in (0, 1], got {self.density} "
+                "(the paper's '25% pruning' is density 0.75)"
+            )
+        if self.temperature <= 0:
+            raise ValueError(f"temperature must be > 0, got {self.temperature}")
+        if not 0.0 <= self.alpha_distil <= 1.0:
+            raise ValueError(f"alpha_distil must lie in [0, 1], got {self.alpha_distil}")
+        for name in ("epochs", "batch_size", "eval_batch_size", "timing_repeats"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.learning_rate <= 0 or self.score_learning_rate <= 0:
+            raise ValueError(
+                f"learning rates must be > 0, got learning_rate={self.learning_rate}, "
+                f"score_learning_rate={self.score_learning_rate}"
+            )
+
+    @property
+    def block_shape(self) -> tuple[int, int]:
+        return (self.block_rows, self.block_cols)

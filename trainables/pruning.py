@@ -1,0 +1,443 @@
+"""Block movement pruning for BERT-family encoders (Lagunas et al. 2021, "Block Pruning For Faster
+Transformers"), written natively for current transformers.
+
+Each prunable encoder Linear (attention query/key/value/output, FFN intermediate/output) gets one
+learned score per block of its weight. A binary mask computed from the scores multiplies the weight
+in the forward pass; the scores learn through a straight-through estimator: the gradient reaching
+the mask is handed to the scores unchanged, as in the paper.
+
+- Attention matrices are scored in ``block_shape`` blocks (32x32 in the paper's hybrid recipe). The
+  attention output projection uses the transposed shape, so a block spans the same head dimensions
+  in all four matrices; a block as tall as a head and as wide as the hidden size scores whole heads.
+- FFN neurons are scored one by one (``ffn_block="row"``): one score shared by the neuron's row of
+  the intermediate matrix and its column of the output matrix, so a neuron goes as a whole.
+- ``topk`` keeps the top ``threshold`` fraction of each matrix's blocks (the paper's "25%
+  pruning" is density 0.75); ``sigmoid_threshold`` keeps blocks with ``sigmoid(score) >
+  threshold`` while an L1 penalty on ``sigmoid(scores)`` (its lambda sets the sparsity) pulls the
+  scores down: the hybrid recipe.
+- The threshold follows a cubic schedule between warm-ups (``cubic_threshold``).
+- A row whose blocks are all pruned loses its bias too (nn_pruning's ``bias_mask``): otherwise a
+  head or neuron with no weights left would still emit its bias and could never be removed.
+
+Example::
+
+    config = PruningConfig(method="sigmoid_threshold", regularization_lambda=10.0)
+    model = prune_model(model, config)
+    optimizer = torch.optim.AdamW([
+        {"params": weight_parameters(model), "lr": 3e-5},
+        {"params": mask_score_parameters(model), "lr": config.score_learning_rate},
+    ])
+    for step, batch in enumerate(batches):
+        set_pruning_step(model, step, total_steps)
+        loss = model(**batch).loss + regularization_loss(model)
+        ...
+    set_pruning_step(model, total_steps, total_steps)  # final masks: evaluate, then compact
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+METHODS = ("topk", "sigmoid_threshold")
+FFN_BLOCKS = ("row", "block")
+
+# Paths of the prunable Linear layers inside one BERT-style encoder layer.
+ATTENTION_LINEARS = (
+    "attention.self.query",
+    "attention.self.key",
+    "attention.self.value",
+    "attention.output.dense",
+)
+FFN_LINEARS = ("intermediate.dense", "output.dense")
+
+
+@dataclass
+class PruningConfig:
+    """How to prune: the method, its schedule and the block structure.
+
+    The schedule's ``threshold`` means the kept fraction of each matrix's blocks for ``topk`` and
+    the sigmoid cut-off for ``sigmoid_threshold``. Warm-ups are fractions of the total number of
+    optimisation steps: the threshold holds its initial value for the first ``initial_warmup``
+    fraction and its final value for the last ``final_warmup`` fraction, and follows a cubic in
+    between.
+    """
+
+    method: str = "topk"
+    # Final kept fraction of each matrix's blocks (topk only).
+    density: float = 0.5
+    # Start of the schedule; None means 1.0 (keep all) for topk and 0.0 for sigmoid_threshold.
+    initial_threshold: float | None = None
+    # End of the schedule for sigmoid_threshold (the hybrid recipe's 0.1).
+    final_threshold: float = 0.1
+    # Final lambda of the L1 penalty on sigmoid(scores) (sigmoid_threshold only); it grows with
+    # the threshold, lambda * threshold / final_threshold, as in nn_pruning.
+    regularization_lambda: float = 0.0
+    # (rows, cols) of an attention block; the attention output matrix uses (cols, rows).
+    block_shape: tuple[int, int] = (32, 32)
+    # "row": one score per FFN neuron; "block": FFN matrices scored in block_shape blocks too.
+    ffn_block: str = "row"
+    initial_warmup: float = 0.1
+    final_warmup: float = 0.2
+    # Constant initial value of every score (nn_pruning's constant mask_init with scale 0).
+    score_init: float = 0.0
+    # Learning rate of the scores' own optimizer group (nn_pruning's mask_scores_learning_rate).
+    score_learning_rate: float = 1e-2
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"unknown pruning method {self.method!r}; use one of {METHODS}")
+        if self.ffn_block not in FFN_BLOCKS:
+            raise ValueError(f"unknown ffn_block {self.ffn_block!r}; use one of {FFN_BLOCKS}")
+        if not 0.0 < self.density <= 1.0:
+            raise ValueError(
+                f"density is the kept fraction and must lie in (0, 1], got {self.density}; "
+                "the paper's '25% pruning' is density 0.75"
+            )
+        if self.method == "sigmoid_threshold" and not 0.0 < self.final_threshold < 1.0:
+            raise ValueError(
+                f"final_threshold is a sigmoid cut-off and must lie in (0, 1), got "
+                f"{self.final_threshold}; the hybrid recipe uses 0.1"
+            )
+        if self.initial_threshold is not None and not 0.0 <= self.initial_threshold <= 1.0:
+            raise ValueError(f"initial_threshold must lie in [0, 1], got {self.initial_threshold}")
+        if self.regularization_lambda < 0:
+            raise ValueError(
+                f"regularization_lambda must be >= 0, got {self.regularization_lambda}"
+            )
+        if self.method == "topk" and self.regularization_lambda != 0:
+            raise ValueError(
+                f"regularization_lambda={self.regularization_lambda} has no effect with topk "
+                "(the density is fixed); set it to 0 or use method='sigmoid_threshold'"
+            )
+        shape = tuple(self.block_shape)
+        if len(shape) != 2 or not all(isinstance(side, int) and side > 0 for side in shape):
+            raise ValueError(
+                f"block_shape must be two positive integers (rows, cols), got {self.block_shape}"
+            )
+        self.block_shape = (shape[0], shape[1])
+        for name in ("initial_warmup", "final_warmup"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(
+                    f"{name} is a fraction of the total steps and must lie in [0, 1), "
+                    f"got {getattr(self, name)}"
+                )
+        if self.initial_warmup + self.final_warmup >= 1.0:
+            raise ValueError(
+                f"initial_warmup + final_warmup = {self.initial_warmup + self.final_warmup} "
+                "leaves no steps for the schedule; keep their sum below 1"
+            )
+        if self.score_learning_rate <= 0:
+            raise ValueError(f"score_learning_rate must be > 0, got {self.score_learning_rate}")
+
+    @property
+    def schedule_start(self) -> float:
+        """Threshold at the start of training."""
+        if self.initial_threshold is not None:
+            return self.initial_threshold
+        return 1.0 if self.method == "topk" else 0.0
+
+    @property
+    def schedule_end(self) -> float:
+        """Threshold at the end of training: the density for topk, the cut-off for sigmoid."""
+        return self.density if self.method == "topk" else self.final_threshold
+
+
+class _BinarizeSTE(torch.autograd.Function):
+    """Binary mask from scores; the backward pass is the identity (straight-through estimator)."""
+
+    @staticmethod
+    def forward(ctx: Any, scores: Tensor, method: str, threshold: float) -> Tensor:
+        if method == "topk":
+            # The guard keeps a float product such as 0.7 * 10 = 6.999... from losing a block.
+            keep = math.floor(threshold * scores.numel() + 1e-6)
+            flat = torch.zeros(scores.numel(), dtype=scores.dtype, device=scores.device)
+            flat[scores.flatten().topk(keep).indices] = 1.0
+            return flat.view_as(scores)
+        return (torch.sigmoid(scores) > threshold).to(scores.dtype)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:
+        return grad, None, None
+
+
+class MaskedLinear(nn.Module):
+    """A Linear layer whose weight is multiplied by a binary block mask learned from scores.
+
+    The layer reuses the wrapped Linear's ``weight`` and ``bias`` parameters. ``mask_scores`` holds
+    one score per block (its ``numel`` equals the number of blocks); the two FFN layers of a
+    ``ffn_block="row"`` model share one score Parameter, viewed as a column and as a row.
+    """
+
+    def __init__(
+        self,
+        linear: nn.Linear,
+        block_shape: tuple[int, int],
+        scores: nn.Parameter,
+        config: PruningConfig,
+    ) -> None:
+        super().__init__()
+        rows, cols = linear.weight.shape
+        self.in_features = linear.in_features
+        self.out_features = linear.out_features
+        self.weight = linear.weight
+        self.bias = linear.bias
+        self.block_shape = block_shape
+        self.grid = (rows // block_shape[0], cols // block_shape[1])
+        if scores.numel() != self.grid[0] * self.grid[1]:
+            raise ValueError(f"{scores.numel()} scores for a grid of {self.grid} blocks")
+        self.mask_scores = scores
+        self.config = config
+        self.threshold = config.schedule_start
+
+    def block_mask(self) -> Tensor:
+        """Binary mask of shape ``grid`` (1 keeps a block); gradients pass to ``mask_scores``."""
+        mask = _BinarizeSTE.apply(self.mask_scores, self.config.method, self.threshold)
+        return mask.view(self.grid)
+
+    def masked_weight_and_bias(self) -> tuple[Tensor, Tensor | None]:
+        """The weight and bias the forward pass uses."""
+        blocks = self.block_mask().to(self.weight.dtype)
+        (block_rows, block_cols), (grid_rows, grid_cols) = self.block_shape, self.grid
+        weight = self.weight.view(grid_rows, block_rows, grid_cols, block_cols)
+        weight = (weight * blocks.view(grid_rows, 1, grid_cols, 1)).view_as(self.weight)
+        bias = self.bias
+        if bias is not None:
+            alive_rows = blocks.detach().amax(dim=1).repeat_interleave(block_rows)
+            bias = bias * alive_rows
+        return weight, bias
+
+    def forward(self, hidden_states: Tensor) -> Tensor:
+        weight, bias = self.masked_weight_and_bias()
+        return F.linear(hidden_states, weight, bias)
+
+    def extra_repr(self) -> str:
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"block_shape={self.block_shape}, method={self.config.method}, "
+            f"threshold={self.threshold:.4g}"
+        )
+
+
+def encoder_layers(model: nn.Module) -> nn.ModuleList:
+    """The encoder layers of a BERT-family model (``base_model.encoder.layer``), checked."""
+    base = getattr(model, "base_model", model)
+    layers = getattr(getattr(base, "encoder", None), "layer", None)
+    required = (*ATTENTION_LINEARS, *FFN_LINEARS)
+    if not isinstance(layers, nn.ModuleList) or not all(
+        _has_submodule(layer, path) for layer in layers for path in required
+    ):
+        raise ValueError(
+            f"{type(model).__name__} is not a BERT-family model: expected "
+            f"base_model.encoder.layer[i] with submodules {required}"
+        )
+    return layers
+
+
+def prune_model(model: nn.Module, config: PruningConfig) -> nn.Module:
+    """Replace the encoder's prunable Linear layers by masked ones, in place, and return the model.
+
+    Embeddings, pooler and classifier are left alone. Works for any depth and any BERT-family model
+    whose layers follow BERT's module layout (BERT, RoBERTa, ELECTRA, XLM-R...).
+    """
+    layers = encoder_layers(model)
+    if any(isinstance(module, MaskedLinear) for module in model.modules()):
+        raise ValueError("the model is already pruned: prune_model must be called only once")
+    plans = [_block_shapes(layer, config) for layer in layers]
+    for index, (layer, plan) in enumerate(zip(layers, plans, strict=True)):
+        for path, shape in plan:
+            _check_tiling(layer.get_submodule(path), f"layer {index} {path}", shape, config)
+    for layer, plan in zip(layers, plans, strict=True):
+        shared = None
+        if config.ffn_block == "row":
+            neurons = layer.get_submodule("intermediate.dense").out_features
+            shared = _new_scores((neurons,), layer.get_submodule("intermediate.dense"), config)
+        for path, shape in plan:
+            linear = layer.get_submodule(path)
+            scores = shared if shared is not None and path in FFN_LINEARS else None
+            if scores is None:
+                grid = (linear.out_features // shape[0], linear.in_features // shape[1])
+                scores = _new_scores(grid, linear, config)
+            parent_path, _, name = path.rpartition(".")
+            setattr(
+                layer.get_submodule(parent_path), name, MaskedLinear(linear, shape, scores, config)
+            )
+    return model
+
+
+def masked_layers(model: nn.Module) -> list[MaskedLinear]:
+    """The model's masked layers, in module order."""
+    return [module for module in model.modules() if isinstance(module, MaskedLinear)]
+
+
+def mask_score_parameters(model: nn.Module) -> list[nn.Parameter]:
+    """The mask scores (each shared Parameter once), for their own optimizer group."""
+    return [param for name, param in model.named_parameters() if _is_score(name)]
+
+
+def weight_parameters(model: nn.Module) -> list[nn.Parameter]:
+    """Every parameter that is not a mask score."""
+    return [param for name, param in model.named_parameters() if not _is_score(name)]
+
+
+def cubic_threshold(
+    step: int,
+    total_steps: int,
+    initial: float,
+    final: float,
+    initial_warmup: float,
+    final_warmup: float,
+) -> float:
+    """The paper's cubic schedule: ``initial`` during the initial warm-up, ``final`` during the
+    final one, ``final + (initial - final) * (1 - progress) ** 3`` in between.
+
+    Warm-ups are fractions of ``total_steps``. ``step`` counts from 0; any step past
+    ``total_steps - final_warmup * total_steps`` (``total_steps`` itself included) gives ``final``.
+
+    >>> cubic_threshold(0, 100, 1.0, 0.5, 0.1, 0.2), cubic_threshold(100, 100, 1.0, 0.5, 0.1, 0.2)
+    (1.0, 0.5)
+    """
+    if total_steps < 1:
+        raise ValueError(f"total_steps must be >= 1, got {total_steps}")
+    if step < 0:
+        raise ValueError(f"step must be >= 0, got {step}")
+    warmup = round(initial_warmup * total_steps)
+    cooldown = round(final_warmup * total_steps)
+    if step <= warmup:
+        return initial
+    if step > total_steps - cooldown:
+        return final
+    remaining = 1.0 - (step - warmup) / (total_steps - warmup - cooldown)
+    return final + (initial - final) * remaining**3
+
+
+def apply_threshold(model: nn.Module, threshold: float) -> None:
+    """Set the threshold every masked layer uses from its next forward pass on."""
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"a threshold lies in [0, 1], got {threshold}")
+    for layer in _checked_masked_layers(model):
+        layer.threshold = threshold
+
+
+def set_pruning_step(model: nn.Module, step: int, total_steps: int) -> float:
+    """Apply the scheduled threshold for ``step`` of ``total_steps`` and return it.
+
+    Call it before every training step; call ``set_pruning_step(model, total_steps, total_steps)``
+    for the final masks before evaluating or compacting (nn_pruning evaluates with the final
+    threshold too).
+    """
+    config = pruning_config(model)
+    threshold = cubic_threshold(
+        step,
+        total_steps,
+        config.schedule_start,
+        config.schedule_end,
+        config.initial_warmup,
+        config.final_warmup,
+    )
+    apply_threshold(model, threshold)
+    return threshold
+
+
+def pruning_config(model: nn.Module) -> PruningConfig:
+    """The PruningConfig a model was pruned with."""
+    return _checked_masked_layers(model)[0].config
+
+
+def regularization_loss(model: nn.Module) -> Tensor:
+    """L1 penalty on ``sigmoid(scores)`` for sigmoid_threshold (a zero tensor for topk).
+
+    As in nn_pruning: each score tensor contributes its mean sigmoid; attention and FFN tensors
+    are averaged separately and the two averages are averaged; the result is scaled by
+    ``lambda * threshold / final_threshold``, so the penalty grows with the schedule.
+    """
+    layers = _checked_masked_layers(model)
+    config = layers[0].config
+    zero = layers[0].mask_scores.new_zeros(())
+    if config.method != "sigmoid_threshold" or config.regularization_lambda == 0:
+        return zero
+    groups: dict[str, dict[int, Tensor]] = {"attention": {}, "ffn": {}}
+    for name, module in model.named_modules():
+        if isinstance(module, MaskedLinear):
+            group = "attention" if ".attention." in f".{name}" else "ffn"
+            groups[group][id(module.mask_scores)] = module.mask_scores
+    means = [
+        torch.stack([torch.sigmoid(scores).mean() for scores in tensors.values()]).mean()
+        for tensors in groups.values()
+        if tensors
+    ]
+    strength = config.regularization_lambda * layers[0].threshold / config.final_threshold
+    return strength * torch.stack(means).mean()
+
+
+@torch.no_grad()
+def model_density(model: nn.Module) -> float:
+    """Kept fraction of the prunable encoder weights, from the current binary masks."""
+    kept = total = 0
+    for layer in _checked_masked_layers(model):
+        block_rows, block_cols = layer.block_shape
+        kept += int(layer.block_mask().sum().item()) * block_rows * block_cols
+        total += layer.weight.numel()
+    return kept / total
+
+
+def _block_shapes(layer: nn.Module, config: PruningConfig) -> list[tuple[str, tuple[int, int]]]:
+    """(path, block shape) of each prunable Linear of one encoder layer.
+
+    The output-side matrices use the transposed shape so that a block covers the same heads or
+    neurons in both matrices; a per-neuron FFN block is one row of the intermediate matrix and one
+    column of the output matrix.
+    """
+    rows, cols = config.block_shape
+    shapes = [
+        (path, (cols, rows) if path == "attention.output.dense" else (rows, cols))
+        for path in ATTENTION_LINEARS
+    ]
+    if config.ffn_block == "row":
+        hidden = layer.get_submodule("intermediate.dense").in_features
+        return [*shapes, ("intermediate.dense", (1, hidden)), ("output.dense", (hidden, 1))]
+    return [*shapes, ("intermediate.dense", (rows, cols)), ("output.dense", (cols, rows))]
+
+
+def _check_tiling(
+    linear: nn.Module, where: str, block_shape: tuple[int, int], config: PruningConfig
+) -> None:
+    if not isinstance(linear, nn.Linear):
+        raise ValueError(f"expected an nn.Linear at {where}, found {type(linear).__name__}")
+    rows, cols = linear.weight.shape
+    if rows % block_shape[0] or cols % block_shape[1]:
+        raise ValueError(
+            f"block_shape {config.block_shape} does not tile the {rows}x{cols} weight of {where}: "
+            f"its blocks there are {block_shape[0]}x{block_shape[1]}, and {block_shape[0]} must "
+            f"divide {rows} and {block_shape[1]} must divide {cols}; choose sides that divide the "
+            "hidden size and the FFN width, e.g. (32, 32)"
+        )
+
+
+def _new_scores(shape: tuple[int, ...], linear: nn.Linear, config: PruningConfig) -> nn.Parameter:
+    device = linear.weight.device
+    return nn.Parameter(torch.full(shape, config.score_init, dtype=torch.float32, device=device))
+
+
+def _checked_masked_layers(model: nn.Module) -> list[MaskedLinear]:
+    layers = masked_layers(model)
+    if not layers:
+        raise ValueError(f"{type(model).__name__} has no masked layers: call prune_model first")
+    return layers
+
+
+def _is_score(name: str) -> bool:
+    return name.rpartition(".")[2] == "mask_scores"
+
+
+def _has_submodule(module: nn.Module, path: str) -> bool:
+    try:
+        module.get_submodule(path)
+    except AttributeError:
+        return False
+    return True
