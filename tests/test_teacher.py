@@ -91,3 +91,39 @@ def test_cli_evaluates_a_given_model(small_teacher, mahanews_dir: Path, capsys) 
     assert code == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert {"test_accuracy", "macro_f1", "train_seconds", "num_parameters"} <= set(out)
+
+
+def test_cooccurrence_embeddings_put_related_words_together(mahanews_dir: Path) -> None:
+    from trainables.teacher import cooccurrence_embeddings, train_wordpiece
+
+    splits = load_splits(mahanews_dir, variant="lpc")
+    texts = list(splits.train.text)
+    tokenizer = train_wordpiece(texts, vocab_size=4000)
+    ids = tokenizer(texts, add_special_tokens=False)["input_ids"]
+    vectors = cooccurrence_embeddings(ids, len(tokenizer), 64)
+    assert vectors.shape == (len(tokenizer), 64)
+    assert abs(float(vectors.std()) - 0.02) < 1e-3
+    vocab = tokenizer.get_vocab()
+    unit = torch.nn.functional.normalize(vectors, dim=1)
+
+    def sim(a: str, b: str) -> float:
+        return float(unit[vocab[a]] @ unit[vocab[b]])
+
+    # "police" sits nearer "arrest" than "film" does; "film" nearer "actress" than "police" does
+    assert sim("पोलिसांनी", "अटक") > sim("चित्रपट", "अटक")
+    assert sim("चित्रपट", "अभिनेत्री") > sim("पोलिसांनी", "अभिनेत्री")
+
+
+def test_ngram_soft_labels_are_cross_fitted_probabilities(small_teacher) -> None:
+    from trainables.teacher import label2id_for, ngram_soft_labels
+
+    _, splits, _ = small_teacher
+    label2id = label2id_for(splits.labels)
+    y = torch.tensor([label2id[label] for label in splits.train.label])
+    probs = ngram_soft_labels(list(splits.train.text), y, len(label2id), seed=0)
+    assert probs.shape == (len(y), 12)
+    assert torch.allclose(probs.sum(dim=1), torch.ones(len(y)), atol=1e-5)
+    accuracy = float((probs.argmax(dim=1) == y).float().mean())
+    majority = float(torch.bincount(y).max()) / len(y)
+    # cross-fitted: better than the majority class, short of memorising every label
+    assert majority < accuracy < 0.99

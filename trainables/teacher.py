@@ -2,9 +2,12 @@
 
 ``python -m trainables.teacher --preset tiny --data-dir ../shared/data/mahanews --variant lpc``
 trains (or reads from its cache) the tiny teacher and prints one JSON line with its test metrics.
-The tiny teacher is a WordPiece tokenizer trained on the training texts plus a small BERT that is
-first pre-trained as a masked language model on the same texts, then fine-tuned: on ~2k
-paragraphs, the MLM step is what lifts it above training the classifier from scratch.
+The tiny teacher is a cased WordPiece tokenizer trained on the training texts plus a small BERT
+trained from scratch on ~2k paragraphs. Two things lift it from ~0.77 to ~0.84 test accuracy on
+the LPC paragraphs (measured, see the README): word embeddings initialised from a PPMI + SVD
+factorisation of the training texts' co-occurrences, and a KL term towards the cross-fitted
+probabilities of a character n-gram logistic regression. Masked-LM pre-training is available
+(``mlm_epochs``) but off: in the CPU budget its loss stays near the unigram entropy.
 """
 
 from __future__ import annotations
@@ -186,7 +189,15 @@ def build_tiny_teacher(
         label2id=label2id,
         id2label={i: label for label, i in label2id.items()},
     )
-    mlm = BertForMaskedLM(bert_config).to(device)
+    mlm = BertForMaskedLM(bert_config)
+    if cfg.embedding_init == "ppmi_svd":
+        ids = tokenizer(list(splits.train.text), add_special_tokens=False)["input_ids"]
+        vectors = cooccurrence_embeddings(ids, len(tokenizer), cfg.hidden_size, seed=cfg.seed)
+        special = set(tokenizer.all_special_ids)
+        rows = torch.tensor([i for i in range(len(tokenizer)) if i not in special])
+        with torch.no_grad():
+            mlm.bert.embeddings.word_embeddings.weight[rows] = vectors[rows]
+    mlm.to(device)
     if cfg.mlm_epochs > 0:
         _pretrain_mlm(mlm, tokens["train"], tokenizer, cfg, device, progress)
     classifier = BertForSequenceClassification(bert_config)
@@ -194,7 +205,12 @@ def build_tiny_teacher(
     assert all(k.startswith("pooler.") for k in missing), missing
     del mlm
     classifier.to(device)
-    best = _finetune(classifier, tokens, cfg, device, progress)
+    soft = None
+    if cfg.ngram_distillation > 0:
+        soft = ngram_soft_labels(
+            list(splits.train.text), tokens["train"].labels, len(label2id), seed=cfg.seed
+        )
+    best = _finetune(classifier, tokens, cfg, device, progress, soft)
     train_seconds = time.perf_counter() - start
 
     test = evaluate(classifier, tokens["test"], batch_size=cfg.batch_size * 2, device=device)
@@ -216,6 +232,75 @@ def build_tiny_teacher(
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)
     return Teacher(str(target), metrics)
+
+
+def cooccurrence_embeddings(
+    token_ids: list[list[int]], vocab_size: int, dim: int, *, window: int = 4, seed: int = 0
+) -> torch.Tensor:
+    """Word vectors from the training texts: truncated SVD of the positive PMI matrix.
+
+    A classic count-based embedding (Levy & Goldberg 2014; context distribution smoothed with
+    0.75). It gives a from-scratch model word similarity that a few hundred MLM steps on ~2k
+    paragraphs do not. Rows are scaled to BERT's initialiser scale (std 0.02).
+    """
+    import numpy as np
+    from scipy import sparse
+    from sklearn.decomposition import TruncatedSVD
+
+    rows, cols = [], []
+    for ids in token_ids:
+        arr = np.asarray(ids, dtype=np.int64)
+        for k in range(1, window + 1):
+            if len(arr) > k:
+                rows += [arr[:-k], arr[k:]]
+                cols += [arr[k:], arr[:-k]]
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    counts = sparse.coo_matrix(
+        (np.ones_like(r, dtype=np.float64), (r, c)), shape=(vocab_size, vocab_size)
+    ).tocsr()
+    counts.sum_duplicates()
+    # PMI(w, c) = log(n_wc * sum_c' n_c'^0.75 / (n_w * n_c^0.75)); the corpus total cancels.
+    word = np.asarray(counts.sum(axis=1)).ravel()
+    context = np.asarray(counts.sum(axis=0)).ravel() ** 0.75
+    coo = counts.tocoo()
+    pmi = np.log(coo.data * context.sum() / (word[coo.row] * context[coo.col]))
+    keep = pmi > 0
+    ppmi = sparse.csr_matrix(
+        (pmi[keep], (coo.row[keep], coo.col[keep])), shape=(vocab_size, vocab_size)
+    )
+    svd = TruncatedSVD(n_components=dim, random_state=seed, n_iter=7)
+    vectors = svd.fit_transform(ppmi)  # U * S
+    vectors /= np.sqrt(svd.singular_values_)[None, :] + 1e-12  # U * sqrt(S)
+    vectors *= 0.02 / (vectors.std() + 1e-12)
+    return torch.tensor(vectors, dtype=torch.float32)
+
+
+def ngram_soft_labels(
+    texts: list[str], labels: torch.Tensor, num_labels: int, *, seed: int, folds: int = 5
+) -> torch.Tensor:
+    """Cross-fitted class probabilities of a character n-gram logistic regression.
+
+    Each training example's probabilities come from a model fitted on the other folds, so they
+    carry what a strong bag-of-n-grams model generalises (0.876 test accuracy on the LPC
+    paragraphs), not a memorised label. The tiny teacher distils them alongside the labels.
+    """
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.pipeline import make_pipeline
+
+    y = labels.numpy()
+    model = make_pipeline(
+        TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True),
+        LogisticRegression(C=10.0, max_iter=1000),
+    )
+    smallest = int(np.bincount(y).min()) if len(y) else 0
+    cv = StratifiedKFold(n_splits=max(2, min(folds, smallest)), shuffle=True, random_state=seed)
+    probs = cross_val_predict(model, texts, y, cv=cv, method="predict_proba", n_jobs=-1)
+    out = np.zeros((len(y), num_labels), dtype=np.float32)
+    out[:, np.unique(y)] = probs
+    return torch.from_numpy(out)
 
 
 def _mask_tokens(
@@ -290,8 +375,12 @@ def _finetune(
     cfg: TinyTeacherConfig,
     device: torch.device,
     progress: bool,
+    soft_labels: torch.Tensor | None = None,
 ) -> float:
-    """Fine-tune; keep the weights of the epoch with the best validation accuracy."""
+    """Fine-tune; keep the weights of the epoch with the best validation accuracy.
+
+    With ``soft_labels`` the loss mixes in KL to them with weight ``cfg.ngram_distillation``.
+    """
     generator = torch.Generator().manual_seed(cfg.seed + 1)
     train = tokens["train"]
     steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
@@ -305,11 +394,15 @@ def _finetune(
     for epoch in range(cfg.epochs):
         model.train()
         for batch in train.batches(cfg.batch_size, shuffle=True, generator=generator):
-            loss = model(
+            logits = model(
                 input_ids=batch["input_ids"].to(device, torch.long),
                 attention_mask=batch["attention_mask"].to(device, torch.long),
-                labels=batch["labels"].to(device),
-            ).loss
+            ).logits
+            loss = nn.functional.cross_entropy(logits, batch["labels"].to(device))
+            if soft_labels is not None:
+                target = soft_labels[batch["idx"]].to(device)
+                kl = nn.functional.kl_div(logits.log_softmax(-1), target, reduction="batchmean")
+                loss = (1 - cfg.ngram_distillation) * loss + cfg.ngram_distillation * kl
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
