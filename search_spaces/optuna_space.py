@@ -1,0 +1,109 @@
+"""The multi-objective search space around the paper's grid, and its seed points (pure data).
+
+Ranges are plain dataclasses so this module needs neither Ray nor Optuna; ``study.tuner`` turns
+them into Optuna distributions. The six compression runs of Table I are the search's
+``points_to_evaluate``: the sampler starts from what the paper measured.
+
+>>> space = optuna_space()
+>>> sorted(space)
+['alpha_distil', 'density', 'distil', 'temperature']
+>>> paper_points(space)[0]
+{'density': 0.75, 'distil': False, 'temperature': 2.0, 'alpha_distil': 0.9}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from search_spaces.paper import paper_grid
+
+
+@dataclass(frozen=True)
+class FloatRange:
+    """A float between ``low`` and ``high`` (both included), sampled on a log scale if ``log``."""
+
+    low: float
+    high: float
+    log: bool = False
+
+    def __contains__(self, value: object) -> bool:
+        return isinstance(value, int | float) and self.low <= value <= self.high
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One of a few values."""
+
+    choices: tuple[object, ...]
+
+    def __contains__(self, value: object) -> bool:
+        return value in self.choices
+
+
+Param = FloatRange | Choice
+
+# Around the grid: kept density from near-dense to near-empty, the distillation switch, its
+# temperature on a log scale (2.0 is the block-pruning reference's) and the soft-target weight.
+SPACE: dict[str, Param] = {
+    "density": FloatRange(0.05, 0.95),
+    "distil": Choice((False, True)),
+    "temperature": FloatRange(1.0, 10.0, log=True),
+    "alpha_distil": FloatRange(0.0, 1.0),
+}
+# Searched only when asked for (``--also-search``).
+EXTRA: dict[str, Param] = {
+    # the weights' learning rate; the seed points keep the study's own value
+    "learning_rate": FloatRange(1e-5, 1e-3, log=True),
+    # L1 strength of sigmoid_threshold pruning, which then sets the density instead of `density`
+    "regularization_lambda": FloatRange(0.1, 100.0, log=True),
+}
+# A lambda search prunes by sigmoid threshold, so the target density leaves the space.
+REPLACES = {"regularization_lambda": "density"}
+
+
+def optuna_space(extra: tuple[str, ...] | list[str] = ()) -> dict[str, Param]:
+    """The search space: :data:`SPACE` plus the named :data:`EXTRA` parameters.
+
+    >>> sorted(optuna_space(["regularization_lambda"]))
+    ['alpha_distil', 'distil', 'regularization_lambda', 'temperature']
+    """
+    unknown = [name for name in extra if name not in EXTRA]
+    if unknown:
+        raise ValueError(
+            f"cannot search {', '.join(unknown)}; searchable besides the paper's parameters: "
+            f"{', '.join(EXTRA)}"
+        )
+    space = dict(SPACE)
+    for name in extra:
+        space.pop(REPLACES.get(name, ""), None)
+        space[name] = EXTRA[name]
+    return space
+
+
+def paper_points(
+    space: Mapping[str, Param], defaults: Mapping[str, object] | None = None
+) -> list[dict[str, object]]:
+    """The paper's six compression runs as points of ``space``, in Table I order.
+
+    A point needs a value for every parameter of the space: parameters the paper's grid does not
+    set come from ``defaults`` (e.g. the study's learning rate). With no way to express the
+    paper's runs (a lambda search has no target density) there are no points.
+
+    >>> paper_points(optuna_space(["learning_rate"]), {"learning_rate": 1e-4})[3]["learning_rate"]
+    0.0001
+    """
+    defaults = dict(defaults or {})
+    points = []
+    for run in paper_grid():
+        if run["kind"] == "baseline":
+            continue  # the teacher itself: nothing to search
+        values = {**defaults, **run}
+        if any(name not in values for name in space):
+            return []
+        point = {name: values[name] for name in space}
+        outside = [f"{n}={v}" for n, v in point.items() if v not in space[n]]
+        if outside:
+            raise ValueError(f"paper point {run['name']!r} lies outside the space: {outside}")
+        points.append(point)
+    return points
