@@ -42,8 +42,12 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
+# Each demo is a new study (the tiny teacher is cached, so only the first run trains it).
+DEMO_NAME ?= demo-$(shell date +%Y%m%d-%H%M%S)
+
 demo: install
-	$(BIN)/python -m trainables.teacher --preset tiny --data-dir $(DATA_DIR) --variant $(VARIANT)
+	$(BIN)/python -m study.run --grid paper --preset tiny --data-dir $(DATA_DIR) \
+		--variant $(VARIANT) --storage-path $(CURDIR)/results --name $(DEMO_NAME)
 
 test: install-dev
 	$(BIN)/python -m pytest -q

@@ -45,14 +45,18 @@ def cfg(small_teacher, mahanews_dir: Path):
 
 def test_pruned_distilled_trial_reports_every_metric(cfg, tmp_path: Path) -> None:
     reports: list[tuple[dict, Path | None]] = []
-    result = run_trial(
-        cfg(distil=True, measure_energy=True),
-        report=lambda m, c: reports.append((m, c)),
-        trial_dir=tmp_path,
-    )
+    existed: list[bool] = []
+
+    def report(metrics: dict, checkpoint: Path | None) -> None:
+        reports.append((metrics, checkpoint))
+        existed.append(checkpoint is not None and (checkpoint / "trial_state.pt").exists())
+
+    result = run_trial(cfg(distil=True, measure_energy=True), report=report, trial_dir=tmp_path)
     # one report per epoch, each with a checkpoint, then the final one
     assert [r[0][M.EPOCH] for r in reports] == [1, 2, 3, 3]
-    assert all(c is not None and c.exists() for _, c in reports[:-1]) and reports[-1][1] is None
+    assert existed == [True, True, True, False] and reports[-1][1] is None
+    # only the latest checkpoint stays in the trial directory (Tune keeps its own copies)
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["epoch_003"]
     assert reports[-1][0] is result
     for name in M.FINAL_METRICS:
         assert math.isfinite(result[name]), name
@@ -112,5 +116,7 @@ def test_bad_config_keys_and_values_are_named(cfg) -> None:
         TrialConfig.from_dict({**cfg(), "densty": 0.5})
     with pytest.raises(ValueError, match="density is the kept fraction.*1.5"):
         TrialConfig.from_dict(cfg(density=1.5))
+    with pytest.raises(ValueError, match="initial_warmup \+ final_warmup = 1.1"):
+        TrialConfig.from_dict(cfg(initial_warmup=0.6, final_warmup=0.5))
     with pytest.raises(ValueError, match="fp16.*CUDA"):
         run_trial(cfg(precision="fp16"), report=lambda m, c: None, trial_dir="/tmp/unused")

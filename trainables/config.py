@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from trainables.measure import PRECISIONS
-from trainables.pruning import METHODS
+from trainables.pruning import METHODS, PruningConfig
 
 KINDS = ("prune", "baseline")
 
@@ -102,6 +102,7 @@ class TrialConfig:
         for name in ("epochs", "batch_size", "eval_batch_size", "timing_repeats"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        self.pruning()  # block shape, warm-ups, thresholds: fail now, not inside the trial
         if self.learning_rate <= 0 or self.score_learning_rate <= 0:
             raise ValueError(
                 f"learning rates must be > 0, got learning_rate={self.learning_rate}, "
@@ -111,3 +112,16 @@ class TrialConfig:
     @property
     def block_shape(self) -> tuple[int, int]:
         return (self.block_rows, self.block_cols)
+
+    def pruning(self) -> PruningConfig:
+        """The pruning settings of this trial (validated by PruningConfig itself)."""
+        return PruningConfig(
+            method=self.method,
+            density=self.density,
+            final_threshold=self.final_threshold,
+            regularization_lambda=self.regularization_lambda if self.method != "topk" else 0.0,
+            block_shape=self.block_shape,
+            initial_warmup=self.initial_warmup,
+            final_warmup=self.final_warmup,
+            score_learning_rate=self.score_learning_rate,
+        )

@@ -14,6 +14,7 @@ import copy
 import json
 import math
 import random
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +37,6 @@ from trainables.distillation import TeacherLogitsCache, distillation_loss, tenso
 from trainables.evaluation import classification_metrics, predict
 from trainables.measure import EnergyMeter, precision_autocast, time_inference
 from trainables.pruning import (
-    PruningConfig,
     mask_score_parameters,
     model_density,
     prune_model,
@@ -143,7 +143,7 @@ def run_trial(
         )
 
     # Student: a copy of the teacher whose encoder linears carry learnable block masks.
-    student = prune_model(copy.deepcopy(teacher), _pruning_config(cfg)).to(device)
+    student = prune_model(copy.deepcopy(teacher), cfg.pruning()).to(device)
     train, steps_per_epoch = tokens["train"], math.ceil(len(tokens["train"]) / cfg.batch_size)
     total_steps = steps_per_epoch * cfg.epochs
     optimizer = torch.optim.AdamW(
@@ -252,6 +252,10 @@ def run_trial(
         checkpoint_dir = trial_dir / "checkpoints" / f"epoch_{progress.epoch:03d}"
         _save_checkpoint(checkpoint_dir, student, optimizer, scheduler, scaler, generator, progress)
         report(epoch_metrics, checkpoint_dir)
+        # Tune has its own copy now; keep only the latest here (a paper-size one is ~3 GB).
+        for old in (trial_dir / "checkpoints").glob("epoch_*"):
+            if old != checkpoint_dir:
+                shutil.rmtree(old, ignore_errors=True)
 
     # The final masks, then the genuinely smaller model.
     set_pruning_step(student, total_steps, total_steps)
@@ -351,19 +355,6 @@ def _report_final(
 
 # --------------------------------------------------------------------------------------------
 # Helpers
-
-
-def _pruning_config(cfg: TrialConfig) -> PruningConfig:
-    return PruningConfig(
-        method=cfg.method,
-        density=cfg.density,
-        final_threshold=cfg.final_threshold,
-        regularization_lambda=cfg.regularization_lambda if cfg.method != "topk" else 0.0,
-        block_shape=cfg.block_shape,
-        initial_warmup=cfg.initial_warmup,
-        final_warmup=cfg.final_warmup,
-        score_learning_rate=cfg.score_learning_rate,
-    )
 
 
 def _teacher_id(teacher: str) -> str:
