@@ -238,6 +238,7 @@ def _base_config(args: argparse.Namespace, teacher: str, cache_dir: Path) -> dic
         "epochs": args.epochs or preset.epochs,
         "batch_size": preset.batch_size,
         "eval_batch_size": preset.eval_batch_size,
+        "learning_rate": preset.learning_rate,
         "seed": args.seed,
         **_parse_set(args.set),
     }

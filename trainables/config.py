@@ -61,7 +61,10 @@ class TrialConfig:
 
     # Measurement.
     timing_repeats: int = 5
-    timing_batches: int = 0  # 0: every test batch
+    # CPU threads while timing (0: leave torch's setting). One thread gives stable ratios: with
+    # every core busy, any other process (Ray, CodeCarbon) stalls the whole parallel matmul.
+    timing_threads: int = 1
+    timing_batches: int = 8  # test batches timed per repeat (0: every test batch)
     country_iso_code: str = "IND"
     measure_energy: bool = True
 

@@ -51,6 +51,7 @@ class Preset:
     batch_size: int
     eval_batch_size: int
     epochs: int
+    learning_rate: float  # of the student's weights (the mask scores have their own)
     tiny: TinyTeacherConfig | None = field(default=None)
 
 
@@ -62,10 +63,18 @@ PRESETS: dict[str, Preset] = {
         batch_size=32,
         eval_batch_size=64,
         epochs=4,
+        # The tiny teacher was trained from scratch at 5e-4; pruning damage needs a similar rate.
+        learning_rate=3e-4,
         tiny=TinyTeacherConfig(),
     ),
     "paper": Preset(
-        "paper", model=PAPER_MODEL, max_length=256, batch_size=16, eval_batch_size=64, epochs=3
+        "paper",
+        model=PAPER_MODEL,
+        max_length=256,
+        batch_size=16,
+        eval_batch_size=64,
+        epochs=3,
+        learning_rate=5e-5,
     ),
 }
 

@@ -10,12 +10,13 @@ Ray (tests, notebooks): it takes a ``report`` callback and a trial directory.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import math
 import random
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -306,9 +307,10 @@ def _finish(
 
     timed = test_batches[: cfg.timing_batches] if cfg.timing_batches else test_batches
     models = {"teacher": teacher} if is_baseline else {"teacher": teacher, "student": model}
-    timings = time_inference(
-        models, timed, device=device, precision=cfg.precision, repeats=cfg.timing_repeats
-    )
+    with _cpu_threads(cfg.timing_threads if device.type == "cpu" else 0):
+        timings = time_inference(
+            models, timed, device=device, precision=cfg.precision, repeats=cfg.timing_repeats
+        )
     teacher_time = timings["teacher"].median
     model_time = timings["student"].median if not is_baseline else teacher_time
 
@@ -355,6 +357,18 @@ def _report_final(
 
 # --------------------------------------------------------------------------------------------
 # Helpers
+
+
+@contextlib.contextmanager
+def _cpu_threads(threads: int) -> Iterator[None]:
+    """Run the block with ``threads`` torch CPU threads (0: unchanged)."""
+    before = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _teacher_id(teacher: str) -> str:
