@@ -116,7 +116,7 @@ def test_bad_config_keys_and_values_are_named(cfg) -> None:
         TrialConfig.from_dict({**cfg(), "densty": 0.5})
     with pytest.raises(ValueError, match="density is the kept fraction.*1.5"):
         TrialConfig.from_dict(cfg(density=1.5))
-    with pytest.raises(ValueError, match="initial_warmup \+ final_warmup = 1.1"):
+    with pytest.raises(ValueError, match=r"initial_warmup \+ final_warmup = 1.1"):
         TrialConfig.from_dict(cfg(initial_warmup=0.6, final_warmup=0.5))
     with pytest.raises(ValueError, match="fp16.*CUDA"):
         run_trial(cfg(precision="fp16"), report=lambda m, c: None, trial_dir="/tmp/unused")
