@@ -270,13 +270,9 @@ def _prepare_teacher(args: argparse.Namespace, splits: Any, cache_dir: Path) -> 
     from trainables.teacher import prepare_teacher
 
     overrides = {
-        k: v
-        for k, v in {
-            "epochs": args.teacher_epochs,
-            "mlm_epochs": args.teacher_mlm_epochs,
-            "seed": args.seed,
-        }.items()
-        if v is not None
+        "epochs": args.teacher_epochs,
+        "mlm_epochs": args.teacher_mlm_epochs,
+        "seed": args.seed,
     }
     teacher = prepare_teacher(
         args.preset,

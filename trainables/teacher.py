@@ -440,7 +440,11 @@ def prepare_teacher(
     progress: bool = True,
     tiny_overrides: dict[str, object] | None = None,
 ) -> Teacher:
-    """The study's teacher: ``model`` if given, else the preset's (the tiny preset trains one)."""
+    """The study's teacher: ``model`` if given, else the preset's (the tiny preset trains one).
+
+    ``tiny_overrides`` replaces fields of the preset's :class:`TinyTeacherConfig`; ``None``
+    values (flags not given) keep the preset's.
+    """
     spec = get_preset(preset)
     source = model or spec.model
     if source is not None:
@@ -449,7 +453,8 @@ def prepare_teacher(
     if splits is None:
         raise ValueError("the tiny preset trains its teacher on the data: pass splits")
     assert spec.tiny is not None
-    cfg = TinyTeacherConfig(**{**spec.tiny.to_dict(), **(tiny_overrides or {})})
+    given = {k: v for k, v in (tiny_overrides or {}).items() if v is not None}
+    cfg = TinyTeacherConfig(**{**spec.tiny.to_dict(), **given})
     return build_tiny_teacher(splits, cfg, cache_dir=cache_dir, progress=progress)
 
 
@@ -493,15 +498,7 @@ def main(argv: list[str] | None = None) -> int:
         _say(splits.summary(), not args.quiet)
         for line in splits.report.lines():
             _say("  " + line, not args.quiet)
-        overrides = {
-            k: v
-            for k, v in {
-                "epochs": args.epochs,
-                "mlm_epochs": args.mlm_epochs,
-                "seed": args.seed,
-            }.items()
-            if v is not None
-        }
+        overrides = {"epochs": args.epochs, "mlm_epochs": args.mlm_epochs, "seed": args.seed}
         teacher = prepare_teacher(
             args.preset,
             splits=splits,
