@@ -9,7 +9,6 @@ from search_spaces.paper import (
     PAPER_TEMPERATURE,
     PaperRow,
     paper_grid,
-    paper_row,
 )
 
 __all__ = [
@@ -24,5 +23,4 @@ __all__ = [
     "optuna_space",
     "paper_grid",
     "paper_points",
-    "paper_row",
 ]

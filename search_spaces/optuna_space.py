@@ -6,9 +6,9 @@ them into Optuna distributions. The six compression runs of Table I are the sear
 
 >>> space = optuna_space()
 >>> sorted(space)
-['alpha_distil', 'density', 'distil', 'temperature']
+['alpha_distil', 'distil', 'target_density', 'temperature']
 >>> paper_points(space)[0]
-{'density': 0.75, 'distil': False, 'temperature': 2.0, 'alpha_distil': 0.9}
+{'target_density': 0.75, 'distil': False, 'temperature': 2.0, 'alpha_distil': 0.9}
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ Param = FloatRange | Choice
 # Around the grid: kept density from near-dense to near-empty, the distillation switch, its
 # temperature on a log scale (2.0 is the block-pruning reference's) and the soft-target weight.
 SPACE: dict[str, Param] = {
-    "density": FloatRange(0.05, 0.95),
+    "target_density": FloatRange(0.05, 0.95),
     "distil": Choice((False, True)),
     "temperature": FloatRange(1.0, 10.0, log=True),
     "alpha_distil": FloatRange(0.0, 1.0),
@@ -55,11 +55,11 @@ SPACE: dict[str, Param] = {
 EXTRA: dict[str, Param] = {
     # the weights' learning rate; the seed points keep the study's own value
     "learning_rate": FloatRange(1e-5, 1e-3, log=True),
-    # L1 strength of sigmoid_threshold pruning, which then sets the density instead of `density`
+    # L1 strength of sigmoid_threshold pruning; it sets the density in place of `target_density`
     "regularization_lambda": FloatRange(0.1, 100.0, log=True),
 }
 # A lambda search prunes by sigmoid threshold, so the target density leaves the space.
-REPLACES = {"regularization_lambda": "density"}
+REPLACES = {"regularization_lambda": "target_density"}
 
 
 def optuna_space(extra: tuple[str, ...] | list[str] = ()) -> dict[str, Param]:

@@ -1,7 +1,7 @@
 """The paper's grid and its reported Table I: one source of truth for both.
 
 Mirashi et al. 2024 (L3Cube-IndicNews / MahaNews), model ``l3cube-pune/marathi-topic-all-doc-v2``.
-"25% pruning" means a final kept density of 0.75. The paper does not state its distillation
+"25% pruning" means a target (final kept) density of 0.75. The paper does not state its distillation
 settings; temperature 2.0 and alpha 0.9 are the block-pruning reference's (Lagunas et al. 2021).
 Speedup in the paper is baseline GPU inference time / model time.
 """
@@ -20,7 +20,7 @@ class PaperRow:
     """One row of the paper's Table I."""
 
     name: str
-    density: float  # kept fraction of encoder weights; 1.0 for the baseline
+    target_density: float  # kept fraction of encoder weights; 1.0 for the baseline
     distil: bool
     num_parameters: float  # as printed in the paper (rounded to millions)
     speedup: float
@@ -28,7 +28,7 @@ class PaperRow:
 
     @property
     def is_baseline(self) -> bool:
-        return self.density >= 1.0 and not self.distil
+        return self.target_density >= 1.0 and not self.distil
 
 
 PAPER_TABLE: tuple[PaperRow, ...] = (
@@ -61,19 +61,10 @@ def paper_grid() -> list[dict[str, object]]:
             {
                 "name": row.name,
                 "kind": "prune",
-                "density": row.density,
+                "target_density": row.target_density,
                 "distil": row.distil,
                 "temperature": PAPER_TEMPERATURE,
                 "alpha_distil": PAPER_ALPHA_DISTIL,
             }
         )
     return grid
-
-
-def paper_row(name: str) -> PaperRow:
-    """Look a Table I row up by its name (e.g. ``"25% pruning + KD"``)."""
-    for row in PAPER_TABLE:
-        if row.name == name:
-            return row
-    known = ", ".join(r.name for r in PAPER_TABLE)
-    raise KeyError(f"no paper row named {name!r}; known rows: {known}")
