@@ -26,11 +26,11 @@ from transformers import BertConfig, BertForSequenceClassification
 
 from trainables.pruning import (
     PruningConfig,
+    apply_threshold,
     cubic_threshold,
     mask_score_parameters,
     prune_model,
     regularization_loss,
-    set_pruning_step,
     weight_parameters,
 )
 
@@ -146,7 +146,7 @@ RECIPES = {
             "final_threshold": 0.5,
             "regularization": "disabled",
         },
-        {"method": "topk", "density": 0.5},
+        {"method": "topk", "target_density": 0.5},
         {"warmup_steps": 1, "initial_warmup": 20, "final_warmup": 19},
     ),
 }
@@ -200,12 +200,14 @@ def test_learned_masks_match_nn_pruning(nn_pruning: ModuleType, recipe: str) -> 
     for step, batch in enumerate(batches()):
         coordinator.schedule_threshold(step, TOTAL_STEPS, warmup_steps, training=True)
         expected_threshold = coordinator.patcher_context.get_context_data("threshold")
-        assert set_pruning_step(ours, step, TOTAL_STEPS) == pytest.approx(expected_threshold)
+        threshold = cubic_threshold(step, TOTAL_STEPS, config)
+        assert threshold == pytest.approx(expected_threshold)
+        apply_threshold(ours, threshold)
 
         reference_loss = reference(**batch).loss  # before regularization_loss, as nn_pruning
         regularization, strength, _ = coordinator.regularization_loss(reference)
         reference_loss = reference_loss + regularization * strength
-        our_loss = ours(**batch).loss + regularization_loss(ours)
+        our_loss = ours(**batch).loss + regularization_loss(ours, config, threshold)
         torch.testing.assert_close(our_loss, reference_loss, rtol=1e-5, atol=1e-5)
         for optimizer, loss in zip(optimizers, (reference_loss, our_loss), strict=True):
             optimizer.zero_grad()
@@ -214,7 +216,7 @@ def test_learned_masks_match_nn_pruning(nn_pruning: ModuleType, recipe: str) -> 
 
     coordinator.schedule_threshold(training=False)  # nn_pruning's final masks
     threshold = coordinator.patcher_context.get_context_data("threshold")
-    set_pruning_step(ours, TOTAL_STEPS, TOTAL_STEPS)
+    apply_threshold(ours, config.schedule_end)
     kept = pruned = 0
     for name, module in ours.named_modules():
         if not hasattr(module, "block_mask"):
@@ -239,4 +241,5 @@ def test_cubic_schedule_matches_nn_pruning(nn_pruning: ModuleType) -> None:
     for step in range(101):
         coordinator.schedule_threshold(step, 100, 10, training=True)
         expected = coordinator.patcher_context.get_context_data("threshold")
-        assert cubic_threshold(step, 100, 1.0, 0.25, 0.1, 0.2) == pytest.approx(expected)
+        config = PruningConfig(target_density=0.25, initial_warmup=0.1, final_warmup=0.2)
+        assert cubic_threshold(step, 100, config) == pytest.approx(expected)

@@ -25,9 +25,7 @@ from trainables.pruning import (
     masked_layers,
     model_density,
     prune_model,
-    pruning_config,
     regularization_loss,
-    set_pruning_step,
     weight_parameters,
 )
 
@@ -61,8 +59,8 @@ def inputs(seed: int = 1, batch: int = 3, length: int = 9) -> dict[str, torch.Te
     ("kwargs", "message"),
     [
         ({"method": "magnitude"}, "unknown pruning method"),
-        ({"density": 0.0}, "density"),
-        ({"density": 1.5}, "density"),
+        ({"target_density": 0.0}, "target_density"),
+        ({"target_density": 1.5}, "target_density"),
         ({"method": "sigmoid_threshold", "final_threshold": 1.0}, "final_threshold"),
         ({"regularization_lambda": 1.0}, "no effect with topk"),
         ({"method": "sigmoid_threshold", "regularization_lambda": -1.0}, ">= 0"),
@@ -80,7 +78,7 @@ def test_config_rejects_bad_values(kwargs: dict, message: str) -> None:
 
 
 def test_config_schedule_ends() -> None:
-    topk = PruningConfig(density=0.75)
+    topk = PruningConfig(target_density=0.75)
     assert (topk.schedule_start, topk.schedule_end) == (1.0, 0.75)
     sigmoid = PruningConfig(method="sigmoid_threshold", regularization_lambda=5.0)
     assert (sigmoid.schedule_start, sigmoid.schedule_end) == (0.0, 0.1)
@@ -116,7 +114,7 @@ def test_prune_model_rejects_a_non_bert_model() -> None:
 
 
 def test_topk_keeps_the_density_per_matrix_and_whole_neurons() -> None:
-    model = prune_model(small_model(), PruningConfig(block_shape=(16, 16), density=0.75))
+    model = prune_model(small_model(), PruningConfig(block_shape=(16, 16), target_density=0.75))
     with torch.no_grad():
         for scores in mask_score_parameters(model):
             scores.normal_()
@@ -149,7 +147,7 @@ def test_ffn_block_scores_ffn_matrices_separately() -> None:
 
 def test_scores_learn_through_a_straight_through_estimator() -> None:
     torch.manual_seed(0)
-    config = PruningConfig(block_shape=(4, 8), density=0.5)
+    config = PruningConfig(block_shape=(4, 8), target_density=0.5)
     layer = MaskedLinear(nn.Linear(16, 8), (4, 8), nn.Parameter(torch.randn(2, 2)), config)
     layer.threshold = 0.5
     x = torch.randn(5, 16)
@@ -181,13 +179,14 @@ def test_sigmoid_threshold_and_its_l1_penalty() -> None:
     )
     model = prune_model(small_model(), config)
     assert model_density(model) == 1.0  # sigmoid(0) = 0.5 > threshold 0
-    assert regularization_loss(model).item() == 0.0  # lambda grows with the threshold from 0
+    # lambda grows with the threshold from 0
+    assert regularization_loss(model, config, 0.0).item() == 0.0
     layer = model.bert.encoder.layer[1]
     with torch.no_grad():
         layer.attention.self.key.mask_scores[0, :] = -3.0  # sigmoid(-3) = 0.047 < 0.1
         layer.intermediate.dense.mask_scores[:32] = -3.0
     apply_threshold(model, 0.05)
-    penalty = regularization_loss(model)
+    penalty = regularization_loss(model, config, 0.05)
 
     layers = model.bert.encoder.layer
     attention = [each.get_submodule(p).mask_scores for each in layers for p in ATTENTION_LINEARS]
@@ -206,34 +205,41 @@ def test_sigmoid_threshold_and_its_l1_penalty() -> None:
 
 
 def test_topk_has_no_penalty() -> None:
-    model = prune_model(small_model(), PruningConfig(block_shape=(16, 16)))
-    assert regularization_loss(model).item() == 0.0
+    config = PruningConfig(block_shape=(16, 16))
+    model = prune_model(small_model(), config)
+    assert regularization_loss(model, config, 0.5).item() == 0.0
 
 
 def test_cubic_threshold_follows_warmups_and_cubic() -> None:
-    values = [cubic_threshold(step, 100, 1.0, 0.25, 0.1, 0.2) for step in range(101)]
+    topk = PruningConfig(target_density=0.25, initial_warmup=0.1, final_warmup=0.2)
+    values = [cubic_threshold(step, 100, topk) for step in range(101)]
     assert values[:11] == [1.0] * 11  # initial warm-up: steps 0..10
     assert values[80:] == [0.25] * 21  # final warm-up: steps 80..100
     assert all(a >= b for a, b in itertools.pairwise(values))
     # Halfway through the 70 scheduled steps, 1/8 of the way is left.
-    assert cubic_threshold(45, 100, 1.0, 0.25, 0.1, 0.2) == pytest.approx(0.25 + 0.75 / 8)
-    rising = [cubic_threshold(step, 50, 0.0, 0.1, 0.0, 0.0) for step in range(51)]
+    assert cubic_threshold(45, 100, topk) == pytest.approx(0.25 + 0.75 / 8)
+    sigmoid = PruningConfig(
+        method="sigmoid_threshold", final_threshold=0.1, initial_warmup=0.0, final_warmup=0.0
+    )
+    rising = [cubic_threshold(step, 50, sigmoid) for step in range(51)]
     assert rising[0] == 0.0 and rising[-1] == 0.1
     assert all(a <= b for a, b in itertools.pairwise(rising))
     with pytest.raises(ValueError, match="total_steps"):
-        cubic_threshold(0, 0, 1.0, 0.5, 0.1, 0.1)
+        cubic_threshold(0, 0, topk)
     with pytest.raises(ValueError, match="step"):
-        cubic_threshold(-1, 10, 1.0, 0.5, 0.1, 0.1)
+        cubic_threshold(-1, 10, topk)
 
 
-def test_set_pruning_step_applies_the_schedule() -> None:
-    config = PruningConfig(block_shape=(16, 16), density=0.5, initial_warmup=0.1, final_warmup=0.2)
+def test_apply_threshold_sets_every_masked_layer() -> None:
+    config = PruningConfig(
+        block_shape=(16, 16), target_density=0.5, initial_warmup=0.1, final_warmup=0.2
+    )
     model = prune_model(small_model(), config)
-    assert pruning_config(model) is config
-    value = set_pruning_step(model, 45, 100)
+    value = cubic_threshold(45, 100, config)
     assert value == pytest.approx(0.5 + 0.5 / 8)
+    apply_threshold(model, value)
     assert all(layer.threshold == value for layer in masked_layers(model))
-    assert set_pruning_step(model, 100, 100) == 0.5
+    assert cubic_threshold(100, 100, config) == config.schedule_end == 0.5
     with pytest.raises(ValueError, match="threshold"):
         apply_threshold(model, 1.5)
 
@@ -247,7 +253,7 @@ def test_parameter_groups_split_scores_from_weights() -> None:
 
 
 def test_a_short_training_run_follows_the_schedule() -> None:
-    config = PruningConfig(block_shape=(16, 16), density=0.5, score_learning_rate=0.1)
+    config = PruningConfig(block_shape=(16, 16), target_density=0.5, score_learning_rate=0.1)
     model = prune_model(small_model(), config).train()
     optimizer = torch.optim.AdamW(
         [
@@ -258,15 +264,17 @@ def test_a_short_training_run_follows_the_schedule() -> None:
     labels = torch.tensor([0, 1, 2])
     total_steps = 10
     for step in range(total_steps):
-        threshold = set_pruning_step(model, step, total_steps)
-        loss = model(**inputs(seed=step), labels=labels).loss + regularization_loss(model)
+        threshold = cubic_threshold(step, total_steps, config)
+        apply_threshold(model, threshold)
+        loss = model(**inputs(seed=step), labels=labels).loss
+        loss = loss + regularization_loss(model, config, threshold)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         assert torch.isfinite(loss)
         # Each attention matrix keeps floor(threshold x 16) of its 16 blocks.
         assert threshold - 1 / 16 <= model_density(model) <= threshold
-    set_pruning_step(model, total_steps, total_steps)
+    apply_threshold(model, config.schedule_end)
     assert model_density(model) == pytest.approx(0.5)
     assert all(bool((scores != 0).any()) for scores in mask_score_parameters(model))
 
@@ -275,7 +283,7 @@ def test_works_on_another_bert_family_model() -> None:
     torch.manual_seed(0)
     config = RobertaConfig(**{**SMALL, "vocab_size": 100, "pad_token_id": 1})
     model = RobertaForSequenceClassification(config).eval()
-    prune_model(model, PruningConfig(block_shape=(16, 16), density=0.5))
+    prune_model(model, PruningConfig(block_shape=(16, 16), target_density=0.5))
     apply_threshold(model, 0.5)
     assert model_density(model) == pytest.approx(0.5)
     assert torch.isfinite(model(input_ids=torch.randint(3, 100, (2, 6))).logits).all()

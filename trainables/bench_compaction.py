@@ -8,7 +8,8 @@ baseline: batch 32 x 128 tokens, interleaved repeats in one process, ratio of me
 
     python -m trainables.bench_compaction [--threads 1] [--repeats 5] [--densities 0.75 0.5]
 
-Prints a table, then one JSON line: a list of {density, speedup, speedup_ideal, num_parameters...}.
+Prints a table, then one JSON line: a list of {target_density, density (the compact encoder's
+realised kept fraction), speedup, speedup_ideal, num_parameters...}.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, float]]:
     models = {"baseline": baseline}
     for density in args.densities:
         started = time.perf_counter()
-        masked = prune_model(copy.deepcopy(baseline), PruningConfig(density=density))
+        masked = prune_model(copy.deepcopy(baseline), PruningConfig(target_density=density))
         _structured_random_scores(masked, generator)
         apply_threshold(masked, density)
         compact = compact_model(masked)
@@ -99,8 +100,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, float]]:
 
     rows = [
         {
-            metrics.DENSITY: float(name),
-            "encoder_density": encoder_density(model, config),
+            "target_density": float(name),
+            metrics.DENSITY: encoder_density(model, config),
             metrics.SPEEDUP: measure.speedup(timings, "baseline", name),
             metrics.SPEEDUP_IDEAL: speedup_ideal(baseline, model, args.seq_len),
             metrics.NUM_PARAMETERS: parameter_counts(model)["total"],
@@ -110,10 +111,10 @@ def main(argv: list[str] | None = None) -> list[dict[str, float]]:
         for name, model in models.items()
         if name != "baseline"
     ]
-    print(f"\n{'density':>8} {'encoder':>8} {'speedup':>8} {'ideal':>7} {'ratio':>6} {'params':>8}")
+    print(f"\n{'target':>8} {'density':>8} {'speedup':>8} {'ideal':>7} {'ratio':>6} {'params':>8}")
     for row in rows:
         print(
-            f"{row[metrics.DENSITY]:>8.2f} {row['encoder_density']:>8.3f} "
+            f"{row['target_density']:>8.2f} {row[metrics.DENSITY]:>8.3f} "
             f"{row[metrics.SPEEDUP]:>7.2f}x {row[metrics.SPEEDUP_IDEAL]:>6.2f}x "
             f"{row[metrics.SPEEDUP] / row[metrics.SPEEDUP_IDEAL]:>6.2f} "
             f"{row[metrics.NUM_PARAMETERS] / 1e6:>7.1f}M"
@@ -146,14 +147,22 @@ def _structured_random_scores(model: torch.nn.Module, generator: torch.Generator
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m trainables.bench_compaction", description=__doc__.split("\n\n")[0]
+        prog="python -m trainables.bench_compaction",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--densities", type=float, nargs="+", default=[0.75, 0.5, 0.25, 0.1])
+    parser.add_argument(
+        "--densities",
+        type=float,
+        nargs="+",
+        default=[0.75, 0.5, 0.25, 0.1],
+        help="target densities (kept fractions) to prune to",
+    )
     parser.add_argument("--threads", type=int, default=1, help="CPU threads (torch)")
     parser.add_argument("--repeats", type=int, default=5, help="timed rounds per model")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--seq-len", type=int, default=128)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--batch-size", type=int, default=32, help="sequences per timed batch")
+    parser.add_argument("--seq-len", type=int, default=128, help="tokens per sequence")
+    parser.add_argument("--seed", type=int, default=0, help="seed of weights, scores and inputs")
     args = parser.parse_args(argv)
     if not all(0 < density <= 1 for density in args.densities):
         parser.error(f"densities must lie in (0, 1], got {args.densities}")

@@ -12,7 +12,7 @@ the mask is handed to the scores unchanged, as in the paper.
 - FFN neurons are scored one by one (``ffn_block="row"``): one score shared by the neuron's row of
   the intermediate matrix and its column of the output matrix, so a neuron goes as a whole.
 - ``topk`` keeps the top ``threshold`` fraction of each matrix's blocks (the paper's "25%
-  pruning" is density 0.75); ``sigmoid_threshold`` keeps blocks with ``sigmoid(score) >
+  pruning" is target_density 0.75); ``sigmoid_threshold`` keeps blocks with ``sigmoid(score) >
   threshold`` while an L1 penalty on ``sigmoid(scores)`` (its lambda sets the sparsity) pulls the
   scores down: the hybrid recipe.
 - The threshold follows a cubic schedule between warm-ups (``cubic_threshold``).
@@ -28,10 +28,11 @@ Example::
         {"params": mask_score_parameters(model), "lr": config.score_learning_rate},
     ])
     for step, batch in enumerate(batches):
-        set_pruning_step(model, step, total_steps)
-        loss = model(**batch).loss + regularization_loss(model)
+        threshold = cubic_threshold(step, total_steps, config)
+        apply_threshold(model, threshold)
+        loss = model(**batch).loss + regularization_loss(model, config, threshold)
         ...
-    set_pruning_step(model, total_steps, total_steps)  # final masks: evaluate, then compact
+    apply_threshold(model, config.schedule_end)  # final masks: evaluate, then compact
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ class PruningConfig:
 
     method: str = "topk"
     # Final kept fraction of each matrix's blocks (topk only).
-    density: float = 0.5
+    target_density: float = 0.5
     # Start of the schedule; None means 1.0 (keep all) for topk and 0.0 for sigmoid_threshold.
     initial_threshold: float | None = None
     # End of the schedule for sigmoid_threshold (the hybrid recipe's 0.1).
@@ -94,10 +95,10 @@ class PruningConfig:
             raise ValueError(f"unknown pruning method {self.method!r}; use one of {METHODS}")
         if self.ffn_block not in FFN_BLOCKS:
             raise ValueError(f"unknown ffn_block {self.ffn_block!r}; use one of {FFN_BLOCKS}")
-        if not 0.0 < self.density <= 1.0:
+        if not 0.0 < self.target_density <= 1.0:
             raise ValueError(
-                f"density is the kept fraction and must lie in (0, 1], got {self.density}; "
-                "the paper's '25% pruning' is density 0.75"
+                f"target_density is the kept fraction and must lie in (0, 1], got "
+                f"{self.target_density}; the paper's '25% pruning' is target_density 0.75"
             )
         if self.method == "sigmoid_threshold" and not 0.0 < self.final_threshold < 1.0:
             raise ValueError(
@@ -144,8 +145,9 @@ class PruningConfig:
 
     @property
     def schedule_end(self) -> float:
-        """Threshold at the end of training: the density for topk, the cut-off for sigmoid."""
-        return self.density if self.method == "topk" else self.final_threshold
+        """Threshold at the end of training: the target density for topk, the sigmoid cut-off
+        for sigmoid_threshold. Evaluation and compaction use the masks at this threshold."""
+        return self.target_density if self.method == "topk" else self.final_threshold
 
 
 class _BinarizeSTE(torch.autograd.Function):
@@ -285,35 +287,33 @@ def weight_parameters(model: nn.Module) -> list[nn.Parameter]:
     return [param for name, param in model.named_parameters() if not _is_score(name)]
 
 
-def cubic_threshold(
-    step: int,
-    total_steps: int,
-    initial: float,
-    final: float,
-    initial_warmup: float,
-    final_warmup: float,
-) -> float:
-    """The paper's cubic schedule: ``initial`` during the initial warm-up, ``final`` during the
-    final one, ``final + (initial - final) * (1 - progress) ** 3`` in between.
+def cubic_threshold(step: int, total_steps: int, config: PruningConfig) -> float:
+    """The threshold at ``step`` of ``total_steps``: the paper's cubic schedule.
 
-    Warm-ups are fractions of ``total_steps``. ``step`` counts from 0; any step past
-    ``total_steps - final_warmup * total_steps`` (``total_steps`` itself included) gives ``final``.
+    ``config.schedule_start`` during the initial warm-up, ``config.schedule_end`` during the
+    final one, ``end + (start - end) * (1 - progress) ** 3`` in between. Warm-ups are fractions
+    of ``total_steps``. ``step`` counts from 0; any step past
+    ``total_steps - final_warmup * total_steps`` (``total_steps`` itself included) gives the end.
+    Like a learning-rate schedule, the training loop asks for it every step and applies it with
+    :func:`apply_threshold`.
 
-    >>> cubic_threshold(0, 100, 1.0, 0.5, 0.1, 0.2), cubic_threshold(100, 100, 1.0, 0.5, 0.1, 0.2)
+    >>> config = PruningConfig(target_density=0.5, initial_warmup=0.1, final_warmup=0.2)
+    >>> cubic_threshold(0, 100, config), cubic_threshold(100, 100, config)
     (1.0, 0.5)
     """
     if total_steps < 1:
         raise ValueError(f"total_steps must be >= 1, got {total_steps}")
     if step < 0:
         raise ValueError(f"step must be >= 0, got {step}")
-    warmup = round(initial_warmup * total_steps)
-    cooldown = round(final_warmup * total_steps)
+    start, end = config.schedule_start, config.schedule_end
+    warmup = round(config.initial_warmup * total_steps)
+    cooldown = round(config.final_warmup * total_steps)
     if step <= warmup:
-        return initial
+        return start
     if step > total_steps - cooldown:
-        return final
+        return end
     remaining = 1.0 - (step - warmup) / (total_steps - warmup - cooldown)
-    return final + (initial - final) * remaining**3
+    return end + (start - end) * remaining**3
 
 
 def apply_threshold(model: nn.Module, threshold: float) -> None:
@@ -324,32 +324,7 @@ def apply_threshold(model: nn.Module, threshold: float) -> None:
         layer.threshold = threshold
 
 
-def set_pruning_step(model: nn.Module, step: int, total_steps: int) -> float:
-    """Apply the scheduled threshold for ``step`` of ``total_steps`` and return it.
-
-    Call it before every training step; call ``set_pruning_step(model, total_steps, total_steps)``
-    for the final masks before evaluating or compacting (nn_pruning evaluates with the final
-    threshold too).
-    """
-    config = pruning_config(model)
-    threshold = cubic_threshold(
-        step,
-        total_steps,
-        config.schedule_start,
-        config.schedule_end,
-        config.initial_warmup,
-        config.final_warmup,
-    )
-    apply_threshold(model, threshold)
-    return threshold
-
-
-def pruning_config(model: nn.Module) -> PruningConfig:
-    """The PruningConfig a model was pruned with."""
-    return _checked_masked_layers(model)[0].config
-
-
-def regularization_loss(model: nn.Module) -> Tensor:
+def regularization_loss(model: nn.Module, config: PruningConfig, threshold: float) -> Tensor:
     """L1 penalty on ``sigmoid(scores)`` for sigmoid_threshold (a zero tensor for topk).
 
     As in nn_pruning: each score tensor contributes its mean sigmoid; attention and FFN tensors
@@ -357,7 +332,6 @@ def regularization_loss(model: nn.Module) -> Tensor:
     ``lambda * threshold / final_threshold``, so the penalty grows with the schedule.
     """
     layers = _checked_masked_layers(model)
-    config = layers[0].config
     zero = layers[0].mask_scores.new_zeros(())
     if config.method != "sigmoid_threshold" or config.regularization_lambda == 0:
         return zero
@@ -371,7 +345,7 @@ def regularization_loss(model: nn.Module) -> Tensor:
         for tensors in groups.values()
         if tensors
     ]
-    strength = config.regularization_lambda * layers[0].threshold / config.final_threshold
+    strength = config.regularization_lambda * threshold / config.final_threshold
     return strength * torch.stack(means).mean()
 
 
