@@ -5,6 +5,10 @@ experiment directory, or an Optuna storage URL (``sqlite:///optuna.db``). The fr
 stdout (a table, or JSON records with ``--format json``); notes (excluded rows, the reference
 point, the hypervolume, where the files went) go to stderr. Next to the results it writes
 ``pareto.png``, ``pareto.html`` (opens offline) and ``pareto.csv`` (every valid row with its rank).
+The relative view shows the paper's Table I when the results carry the paper's numbers
+(``--paper auto``), or as ``--paper yes|no`` says. Without a baseline row everything is still
+computed except the hypervolume, which then needs ``--reference``. Every option's default is in
+``--help``.
 
     python -m analysis.pareto results/paper
     python -m analysis.pareto results/paper/summary.csv --objectives accuracy:max,speedup:max
@@ -28,13 +32,23 @@ from analysis.front import (
     parse_objectives,
     reference_point,
 )
-from analysis.plots import config_label, write_plots
+from analysis.labels import config_label
+from analysis.plots import write_plots
 from analysis.readers import find_results, read_results
-from trainables.metrics import NUM_PARAMETERS, OBJECTIVES, PARAM_REDUCTION
+from trainables.metrics import NUM_PARAMETERS, OBJECTIVES, PARAM_REDUCTION, TARGET_DENSITY
 
 _DEFAULT_OBJECTIVES = ",".join(f"{n}:{d}" for n, d in OBJECTIVES.items())
 # Shown in the printed table after the label and the objectives, when the results have them.
-_TABLE_EXTRA = ("density", "distil", "temperature", "alpha_distil", NUM_PARAMETERS, PARAM_REDUCTION)
+_TABLE_EXTRA = (
+    TARGET_DENSITY,
+    "distil",
+    "temperature",
+    "alpha_distil",
+    NUM_PARAMETERS,
+    PARAM_REDUCTION,
+)
+# --paper: None lets write_plots decide from the table (its paper_* columns).
+_PAPER = {"auto": None, "yes": True, "no": False}
 
 
 def parse_reference(spec: str) -> dict[str, float]:
@@ -95,24 +109,66 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--objectives",
         default=_DEFAULT_OBJECTIVES,
-        help=f"comma-separated NAME:max|min (default {_DEFAULT_OBJECTIVES})",
+        help="comma-separated NAME:max|min (default: %(default)s)",
     )
     parser.add_argument(
         "--reference",
-        help="hypervolume reference point NAME=VALUE,... for every objective "
-        "(default: the baseline's row), e.g. accuracy=0.7,speedup=1,emissions_kg=0.001",
+        help="hypervolume reference point NAME=VALUE,... for every objective, e.g. "
+        "accuracy=0.7,speedup=1,emissions_kg=0.001 (default: the baseline's row; without a "
+        "baseline row the hypervolume is left out)",
     )
-    parser.add_argument("--study-name", help="Optuna study to read when the storage holds several")
-    parser.add_argument("--format", choices=("table", "json"), default="table")
     parser.add_argument(
-        "--all", action="store_true", help="print every valid row with its rank, not only the front"
+        "--study-name",
+        help="Optuna study to read when the storage holds several "
+        "(default: the storage's only study)",
     )
-    parser.add_argument("--out", type=Path, help="where the plots go (default: next to RESULTS)")
+    parser.add_argument(
+        "--format",
+        choices=("table", "json"),
+        default="table",
+        help="how the front is printed on stdout (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--all",
+        action="store_true",
+        help="print every valid row with its rank (default: the front only)",
+    )
+    parser.add_argument(
+        "--paper",
+        choices=tuple(_PAPER),
+        default="auto",
+        help="draw the paper's Table I in the relative view; auto: when the results carry the "
+        "paper's numbers (paper_accuracy, written by a study on the paper's data) "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="where the plots and pareto.csv go (default: next to RESULTS; for a storage URL "
+        "other than sqlite, the current directory)",
+    )
     return parser
 
 
+def _one_line(error: Exception) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+def _reference(
+    results: pd.DataFrame, objectives: dict[str, str], given: dict[str, float] | None
+) -> dict[str, float] | None:
+    """The hypervolume reference point; ``None`` when none is given and there is no baseline."""
+    try:
+        return reference_point(results, objectives, given)
+    except ValueError:
+        if given is not None:
+            raise
+        return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit status (2 for a bad input, with the reason on stderr)."""
+    """Run the CLI; returns 0. A bad input exits 2 with one line on stderr saying what was wrong."""
     parser = _parser()
     args = parser.parse_args(argv)
     try:
@@ -120,16 +176,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         given = parse_reference(args.reference) if args.reference else None
         results = read_results(args.results, args.study_name)
         excluded = excluded_rows(results, objectives)
-        reference = reference_point(results, objectives, given)
-        volume = hypervolume(results, objectives, reference)
+        reference = _reference(results, objectives, given)
+        volume = None if reference is None else hypervolume(results, objectives, reference)
         ranked = pareto_front(results, objectives, max_rank=len(results))
         out = args.out or _output_directory(args.results)
-    except ValueError as error:
-        parser.exit(2, f"{parser.prog}: error: {error}\n")
+    except (ValueError, OSError) as error:
+        parser.exit(2, f"{parser.prog}: error: {_one_line(error)}\n")
 
     note = sys.stderr
     try:
-        written = write_plots(results, out, objectives)
+        written = write_plots(results, out, objectives, paper=_PAPER[args.paper])
     except ValueError as error:  # e.g. a single objective: the front is still worth printing
         written: dict[str, Path] = {}
         print(f"no plots: {error}", file=note)
@@ -138,15 +194,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             f"excluded {len(excluded)} of {len(results)} rows from the front: {counts}", file=note
         )
-    source = "given" if given else "the baseline's row"
-    point = ", ".join(f"{n}={v:.4g}" for n, v in reference.items())
-    print(f"hypervolume {volume:.6g} against {point} ({source})", file=note)
-    if volume == 0.0 and not given:
+    if volume is None:
+        example = ",".join(f"{n}=..." for n in objectives)
         print(
-            "  no row beats the baseline in every objective; pass --reference with a lower "
-            "accuracy bound to measure the trade-off",
+            f"hypervolume: no finished baseline row; pass --reference {example} to compute it",
             file=note,
         )
+    else:
+        source = "given" if given else "the baseline's row"
+        point = ", ".join(f"{n}={v:.4g}" for n, v in reference.items())
+        print(f"hypervolume {volume:.6g} against {point} ({source})", file=note)
+        if volume == 0.0 and not given:
+            print(
+                "  no row beats the baseline in every objective; pass --reference with a lower "
+                "accuracy bound to measure the trade-off",
+                file=note,
+            )
     out.mkdir(parents=True, exist_ok=True)
     written["csv"] = out / "pareto.csv"
     ranked.to_csv(written["csv"], index=False)

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from analysis.front import FINISHED, STATUS
 from trainables.metrics import FINAL_METRICS
+
+if TYPE_CHECKING:
+    import optuna
 
 SUMMARY_NAMES = ("summary.csv", "summary.parquet")
 _TUNE_PARAMS = "params.json"
@@ -39,11 +42,13 @@ def read_summary(path: str | Path) -> pd.DataFrame:
     >>> read_summary("results/paper/summary.csv")  # doctest: +SKIP
     """
     path = Path(path)
-    if path.suffix == ".parquet":
-        return pd.read_parquet(path)
-    if path.suffix == ".csv":
-        return pd.read_csv(path)
-    raise ValueError(f"{path} is neither .csv nor .parquet; give a summary table of the study")
+    if path.suffix not in (".csv", ".parquet"):
+        raise ValueError(f"{path} is neither .csv nor .parquet; give a summary table of the study")
+    try:
+        return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    except (ValueError, OSError) as error:  # not a table, empty, unreadable
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ValueError(f"cannot read {path} as a table: {reason}") from error
 
 
 def _flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -75,8 +80,8 @@ def _tune_trial(trial_dir: Path) -> dict[str, Any]:
     config = json.loads(params_path.read_text()) if params_path.is_file() else {}
     config = config or result.get("config", {})
     row = {k: v for k, v in result.items() if k != "config"}
-    # A config key that is also a reported metric (e.g. the target `density` vs the measured
-    # one) keeps the metric's column; the target goes to `config/<key>`, as in Tune's own tables.
+    # A config key that is also a reported metric keeps the metric's column; the config value
+    # goes to `config/<key>`, as in Tune's own tables.
     for key, value in _flatten(config).items():
         row[f"config/{key}" if key in row or key in FINAL_METRICS else key] = value
     if any((trial_dir / name).exists() for name in _TUNE_ERRORS):
@@ -128,6 +133,35 @@ def _optuna_study_name(storage: str, study_name: str | None) -> str:
     raise ValueError(f"{storage} holds {len(names)} studies {names}; choose one with --study-name")
 
 
+def load_optuna_study(storage: str, study_name: str | None = None) -> optuna.Study:
+    """Open an existing Optuna study; any failure to open the storage is a one-line ValueError.
+
+    A ``sqlite:///`` file that does not exist is refused rather than created. With one study in
+    the storage ``study_name`` may be omitted.
+
+    >>> load_optuna_study("foo://bar")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: cannot open the Optuna storage 'foo://bar' (NoSuchModuleError: ...); give ...
+    """
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if storage.startswith("sqlite:///") and not Path(storage.removeprefix("sqlite:///")).is_file():
+        raise ValueError(f"{storage}: the database file does not exist")
+    try:
+        name = _optuna_study_name(storage, study_name)
+        return optuna.load_study(study_name=name, storage=storage)
+    except ValueError:
+        raise
+    except Exception as error:  # SQLAlchemy, a missing database driver, a refused connection
+        reason = f"{type(error).__name__}: {str(error).strip().splitlines()[0]}"
+        raise ValueError(
+            f"cannot open the Optuna storage {storage!r} ({reason}); give a database URL "
+            "such as sqlite:///results/sweep/optuna.db"
+        ) from error
+
+
 def read_optuna(storage: str, study_name: str | None = None) -> pd.DataFrame:
     """Read every trial of an Optuna study: objective values, params and user attributes.
 
@@ -136,10 +170,7 @@ def read_optuna(storage: str, study_name: str | None = None) -> pd.DataFrame:
 
     >>> read_optuna("sqlite:///results/sweep/optuna.db")  # doctest: +SKIP
     """
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.load_study(study_name=_optuna_study_name(storage, study_name), storage=storage)
+    study = load_optuna_study(storage, study_name)
     n_objectives = len(study.directions)
     names = study.metric_names or (
         ["value"] if n_objectives == 1 else [f"values_{i}" for i in range(n_objectives)]

@@ -12,12 +12,23 @@ import numpy as np
 import pandas as pd
 
 from analysis.front import baseline_rows
-from search_spaces.paper import PAPER_BASELINE, PAPER_TABLE
-from trainables.metrics import ACCURACY, EMISSIONS_KG, NUM_PARAMETERS, SPEEDUP
+from search_spaces.paper import PAPER_ACCURACY, PAPER_BASELINE, PAPER_TABLE
+from trainables.metrics import ACCURACY, EMISSIONS_KG, NUM_PARAMETERS, SPEEDUP, TARGET_DENSITY
 
 ACCURACY_CHANGE = "accuracy_change_points"
 SPEEDUP_VS_BASELINE = "speedup_vs_baseline"
 EMISSIONS_RATIO = "emissions_ratio"
+# The study writes the paper's numbers beside its own (`paper_accuracy`, ...) only when its data
+# is the paper's (MahaNews): the column's presence says that the comparison is like with like.
+
+
+def compares_with_paper(results: pd.DataFrame) -> bool:
+    """Whether the paper's Table I belongs beside these results: they carry ``paper_accuracy``.
+
+    >>> compares_with_paper(pd.DataFrame({"accuracy": [0.8], "paper_accuracy": [0.9243]}))
+    True
+    """
+    return PAPER_ACCURACY in results.columns
 
 
 def accuracy_percent(accuracy: pd.Series) -> pd.Series:
@@ -91,7 +102,7 @@ def paper_relative() -> pd.DataFrame:
         {
             "name": row.name,
             "kind": "baseline" if row.is_baseline else "prune",
-            "density": row.density,
+            TARGET_DENSITY: row.target_density,
             "distil": row.distil,
             NUM_PARAMETERS: row.num_parameters,
             SPEEDUP: row.speedup,

@@ -1,11 +1,11 @@
 """The study's summary: one row per trial, written as ``summary.csv`` and ``summary.md``.
 
 Columns are the trainable's metric names (``trainables.metrics``), then ``name``, ``status``,
-``trial_id``, ``wall_seconds``, ``error`` and the trial's config keys. The target density is a
-config key *and* the measured density a metric: the metric keeps ``density``, the target becomes
-``config/density`` (as in Tune's own tables and ``analysis.read_tune_experiment``). For the paper
-grid the paper's Table I numbers stand next to ours as ``paper_*`` columns (accuracy as a
-fraction, like ours). No Ray needed: records are plain data.
+``trial_id``, ``wall_seconds``, ``error`` and the trial's config keys (the data spec flattened as
+``data/<key>``). ``target_density`` is the parameter a trial was given, ``density`` the kept
+fraction its compact model has. Where the study compares like with like (MahaNews data) the
+paper's Table I numbers stand next to ours as ``paper_*`` columns (accuracy as a fraction, like
+ours). No Ray needed: records are plain data.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from search_spaces.paper import PAPER_BASELINE, PAPER_TABLE
+from search_spaces.paper import PAPER_BASELINE, PAPER_COLUMNS, PAPER_TABLE
 from trainables import metrics as M
 
 FINISHED = "TERMINATED"
@@ -37,7 +37,7 @@ WALL_SECONDS = "wall_seconds"
 # Config keys first in the table; any other key the trials had follows in sorted order.
 CONFIG_ORDER = (
     "kind",
-    "config/density",
+    "target_density",
     "distil",
     "temperature",
     "alpha_distil",
@@ -49,17 +49,14 @@ CONFIG_ORDER = (
     "seed",
     "preset",
     "teacher",
-    "data_dir",
-    "dataset",
-    "variant",
-    "max_rows",
+    "data/data_dir",
+    "data/dataset",
+    "data/variant",
+    "data/text_column",
+    "data/label_column",
+    "data/max_rows",
+    "data/split_seed",
     "max_length",
-)
-PAPER_COLUMNS = (
-    "paper_num_parameters",
-    "paper_param_reduction",
-    "paper_speedup",
-    "paper_accuracy",
 )
 
 
@@ -85,11 +82,11 @@ def status_of(metrics: Mapping[str, Any], error: object | None) -> str:
 def summary_table(records: Iterable[TrialRecord], *, paper: bool = False) -> pd.DataFrame:
     """One row per trial; ``paper=True`` adds the paper's Table I row of the same name.
 
-    >>> record = TrialRecord("t1", "TERMINATED", {"accuracy": 0.8, "density": 0.74},
-    ...                      {"name": "25% pruning", "density": 0.75})
+    >>> record = TrialRecord("t1", "TERMINATED", {"accuracy": 0.8, "density": 0.76},
+    ...                      {"name": "25% pruning", "target_density": 0.75})
     >>> row = summary_table([record], paper=True).iloc[0]
-    >>> [float(row[c]) for c in ("density", "config/density", "paper_accuracy")]
-    [0.74, 0.75, 0.9229]
+    >>> [float(row[c]) for c in ("density", "target_density", "paper_accuracy")]
+    [0.76, 0.75, 0.9229]
     """
     rows = []
     for record in records:
@@ -103,7 +100,7 @@ def summary_table(records: Iterable[TrialRecord], *, paper: bool = False) -> pd.
         row[WALL_SECONDS] = record.metrics.get("time_total_s", math.nan)
         row["model_dir"] = record.metrics.get("model_dir", "")
         row["error"] = record.error
-        for key, value in record.config.items():
+        for key, value in _flat(record.config).items():
             if key != "name":
                 row[f"config/{key}" if key in row else key] = value
         if paper:
@@ -117,6 +114,17 @@ def summary_table(records: Iterable[TrialRecord], *, paper: bool = False) -> pd.
     paper_cols = [c for c in PAPER_COLUMNS if c in table.columns]
     rest = sorted(set(table.columns) - {*head, *config, *paper_cols, "model_dir", "error"})
     return table[[*head, *paper_cols, *config, *rest, "model_dir", "error"]]
+
+
+def _flat(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested config dicts (the data spec) as ``data/<key>`` columns."""
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        if isinstance(value, Mapping):
+            out.update(_flat(value, f"{prefix}{key}/"))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
 
 
 def _paper_columns(name: str) -> dict[str, float]:
@@ -150,7 +158,7 @@ def _config_text(row: Mapping[str, Any]) -> str:
     if row.get("kind") == "baseline":
         return "teacher"
     parts = []
-    density = row.get("config/density")
+    density = row.get("target_density")
     if density is not None and not (isinstance(density, float) and math.isnan(density)):
         parts.append(f"d={float(density):.3g}")
     if row.get("method") == "sigmoid_threshold":

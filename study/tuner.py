@@ -34,15 +34,14 @@ DASHBOARD_PORT = 8265
 PROGRESS_METRICS = (
     M.EPOCH,
     M.VAL_ACCURACY,
+    M.MASK_DENSITY,
     M.DENSITY,
     M.ACCURACY,
     M.SPEEDUP,
     M.EMISSIONS_KG,
 )
-# The target density is a parameter and the measured one a metric: the table says which is which.
 PROGRESS_PARAMETERS = {
-    "name": "name",
-    "density": "target density",
+    "target_density": "target density",
     "distil": "distil",
     "temperature": "temperature",
     "alpha_distil": "alpha_distil",
@@ -155,11 +154,9 @@ class _RecordingOptunaSearch(OptunaSearch):
         trial = self._ot_trials.get(trial_id)
         if trial is not None and result and not error and trial_id not in self._completed_trials:
             trial.set_user_attr("trial_id", trial_id)
-            # a metric named like a parameter (the measured vs the target density) would
-            # shadow the parameter in readers that merge the two: the parameter wins
             for key in (*M.FINAL_METRICS, "name", "kind", "model_dir"):
                 value = result.get(key)
-                if key in trial.params or value in ("", None):
+                if value in ("", None):
                     continue
                 if isinstance(value, int | float | str) and _finite(value):
                     trial.set_user_attr(key, value)
@@ -197,34 +194,6 @@ def optuna_storage(url: str) -> optuna.storages.RDBStorage:
     return optuna.storages.RDBStorage(url)
 
 
-def unqueued_points(
-    storage: optuna.storages.BaseStorage, study_name: str, points: Sequence[Mapping[str, Any]]
-) -> list[dict[str, Any]]:
-    """The points not yet in the study: ``points_to_evaluate`` would enqueue them again."""
-    try:
-        study = optuna.load_study(study_name=study_name, storage=storage)
-    except KeyError:  # no such study yet
-        return [dict(p) for p in points]
-    seen = [t.params or t.system_attrs.get("fixed_params", {}) for t in study.get_trials()]
-    return [dict(p) for p in points if not any(_same_point(p, s) for s in seen)]
-
-
-def _same_point(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
-    if set(a) != set(b):
-        return False
-    for key, value in a.items():
-        other = b[key]
-        if isinstance(value, float) or isinstance(other, float):
-            if isinstance(value, bool) or isinstance(other, bool):
-                if value != other:
-                    return False
-            elif not math.isclose(float(value), float(other), rel_tol=1e-9):
-                return False
-        elif value != other:
-            return False
-    return True
-
-
 def optuna_searcher(
     *,
     space: Mapping[str, Param],
@@ -238,12 +207,12 @@ def optuna_searcher(
     """A multi-objective ``OptunaSearch`` whose study lives in ``storage``.
 
     The metric and mode lists go to the searcher only: a single metric/mode in ``TuneConfig``
-    as well would silently make the study single-objective. Points already in the stored study
-    are not enqueued again.
+    as well would silently make the study single-objective. The seed ``points`` are enqueued
+    in the stored study (``skip_if_exists``: a restarted study does not run them again);
+    Optuna's ``ask`` hands them out first.
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     names, modes = list(objectives), list(objectives.values())
-    points = unqueued_points(storage, study_name, points)
     # Create (or load) the study first to name its objectives; OptunaSearch then loads it.
     study = optuna.create_study(
         storage=storage,
@@ -255,11 +224,12 @@ def optuna_searcher(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             study.set_metric_names(names)
+    for point in points:
+        study.enqueue_trial(dict(point), skip_if_exists=True)
     return _RecordingOptunaSearch(
         space=optuna_distributions(space),
         metric=names,
         mode=modes,
-        points_to_evaluate=points or None,
         sampler=optuna_sampler(sampler, seed),
         study_name=study_name,
         storage=storage,
@@ -283,6 +253,15 @@ def progress_reporter(max_rows: int = 20):
         max_report_frequency=10,
         sort_by_metric=False,
     )
+
+
+def trial_name(trial: Any) -> str:
+    """What the progress table and the dashboard call a trial: the grid's run name
+    (``25% pruning + KD``), or a search trial's configuration in the paper's words."""
+    from analysis import config_label
+
+    name = trial.config.get("name") or config_label(trial.config)
+    return name if trial.config.get("name") else f"{name} [{trial.trial_id}]"
 
 
 def trial_dirname(trial: Any) -> str:
@@ -316,6 +295,7 @@ def build_tuner(
         param_space=param_space,
         tune_config=tune.TuneConfig(
             search_alg=searcher,
+            trial_name_creator=trial_name,
             trial_dirname_creator=trial_dirname,
             num_samples=num_samples,
             max_concurrent_trials=resources.max_concurrent,

@@ -40,7 +40,7 @@ def golden_table() -> pd.DataFrame:
     ]
     table = pd.DataFrame(rows, columns=["name", "kind", "status", ACCURACY, SPEEDUP, EMISSIONS_KG])
     table["trial_id"] = [f"t{i}" for i in range(len(table))]
-    table["density"] = [1.0, 0.5, 0.5, 0.25, 0.1, 0.6, 0.3, 0.3]
+    table["target_density"] = [1.0, 0.5, 0.5, 0.25, 0.1, 0.6, 0.3, 0.3]
     table["distil"] = [False, True, True, False, False, False, True, True]
     return table
 
@@ -104,12 +104,12 @@ def test_reference_point_errors() -> None:
 def test_any_metric_by_name_and_errors() -> None:
     table = golden_table()
     assert parse_objectives("speedup,emissions_kg") == {SPEEDUP: "max", EMISSIONS_KG: "min"}
-    # One objective: plain sorting. "no energy" (density 0.3) counts now that emissions do not.
-    ranks = pareto_ranks(table, parse_objectives("density:min"))
+    # One objective: plain sorting. "no energy" (0.3) counts now that emissions do not.
+    ranks = pareto_ranks(table, parse_objectives("target_density:min"))
     assert ranks.tolist() == [5, 3, 3, 1, 0, 4, pd.NA, 2]
     with pytest.raises(ValueError, match="not in the results"):
         pareto_ranks(table, {"macro_f1": "max"})
-    for bad in ("accuracy:up", "density", "", "speedup,speedup:max"):
+    for bad in ("accuracy:up", "target_density", "", "speedup,speedup:max"):
         with pytest.raises(ValueError):
             parse_objectives(bad)
     with pytest.raises(ValueError, match="NAME=NUMBER"):
@@ -233,17 +233,57 @@ def test_cli_table_json_and_files(tmp_path, capsys) -> None:
     assert "hypervolume 1.81" in err
 
 
-def test_cli_errors_are_clear(tmp_path, capsys) -> None:
+def test_cli_without_a_baseline_row(tmp_path, capsys) -> None:
     table = golden_table()
     table[table["kind"] != "baseline"].to_csv(tmp_path / "summary.csv", index=False)
+    assert main([str(tmp_path / "summary.csv")]) == 0
+    out, err = capsys.readouterr()
+    assert "90% pruning" in out
+    hypervolume_lines = [line for line in err.splitlines() if "hypervolume" in line]
+    assert hypervolume_lines == [
+        "hypervolume: no finished baseline row; pass --reference "
+        "accuracy=...,speedup=...,emissions_kg=... to compute it"
+    ]
+    assert pd.read_csv(tmp_path / "pareto.csv")["rank"].tolist() == [0, 0, 0, 1, 2]
+    assert (tmp_path / "pareto.png").stat().st_size > 0
+    reference = "accuracy=0.6,speedup=0.5,emissions_kg=5"
+    assert main([str(tmp_path / "summary.csv"), "--reference", reference]) == 0
+    assert "(given)" in capsys.readouterr().err
+
+
+def _exit_line(argv: list[str], capsys) -> str:
+    """Run the CLI expecting exit 2; the one line it wrote on stderr."""
     with pytest.raises(SystemExit) as exit_info:
-        main([str(tmp_path / "summary.csv")])
+        main(argv)
     assert exit_info.value.code == 2
-    assert "no finished baseline row" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        main([str(tmp_path / "summary.csv"), "--objectives", "accuracy:max,latency:min"])
-    assert "latency" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        main([str(tmp_path / "missing")])
-    assert "does not exist" in capsys.readouterr().err
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    return err
+
+
+def test_cli_errors_are_one_line(tmp_path, capsys) -> None:
+    golden_table().to_csv(tmp_path / "summary.csv", index=False)
+    summary = str(tmp_path / "summary.csv")
+    assert "latency" in _exit_line([summary, "--objectives", "accuracy:max,latency:min"], capsys)
+    assert "does not exist" in _exit_line([str(tmp_path / "missing")], capsys)
+    assert "foo://bar" in _exit_line(["foo://bar"], capsys)
+    assert "mysql" in _exit_line(["mysql://nobody@127.0.0.1:1/none"], capsys)
+    assert "does not exist" in _exit_line([f"sqlite:///{tmp_path / 'none.db'}"], capsys)
+    assert not (tmp_path / "none.db").exists()  # reading never creates a database
+    (tmp_path / "junk.db").write_bytes(b"not a database")
+    assert "cannot open" in _exit_line([f"sqlite:///{tmp_path / 'junk.db'}"], capsys)
+    (tmp_path / "empty.csv").write_text("")
+    assert "cannot read" in _exit_line([str(tmp_path / "empty.csv")], capsys)
+    assert "emissions_kg" in _exit_line([summary, "--reference", "accuracy=0.5"], capsys)
     assert not (tmp_path / "pareto.png").exists()
+
+
+def test_cli_help_shows_every_default(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    options = text.split("options:", 1)[1]
+    for option in ("--objectives", "--reference", "--study-name", "--format", "--all", "--paper"):
+        assert option in options
+    assert options.count("(default:") == 7  # every option but --help
+    assert "(default: auto)" in options and "(default: accuracy:max,speedup:max," in options

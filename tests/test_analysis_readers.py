@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from analysis import pareto_front, read_optuna, read_results, read_tune_experiment
+from analysis.labels import TARGET_DENSITY
 from analysis.readers import find_results
 from trainables.metrics import ACCURACY, DENSITY, EMISSIONS_KG, SPEEDUP
 
@@ -68,7 +69,8 @@ def _tune_trial(root, name, config, results=(), error=False, torn=False) -> None
 
 def test_tune_experiment_directory(tmp_path) -> None:
     experiment = tmp_path / "storage" / "paper"
-    base = {"kind": "baseline", "name": "baseline", "preset": "tiny", "optim": {"lr": 5e-4}}
+    base = {"kind": "baseline", "name": "baseline", "preset": "tiny", "optim": {"lr": 5e-4},
+            "data": {"data_dir": "/data/mahanews", "variant": "lpc"}, "epoch": 9}  # fmt: skip
     _tune_trial(
         experiment,
         "train_abc_00000",
@@ -78,19 +80,23 @@ def test_tune_experiment_directory(tmp_path) -> None:
             {"epoch": 2, ACCURACY: 0.79, SPEEDUP: 1.0, EMISSIONS_KG: 2e-6, DENSITY: 1.0},
         ],
     )
-    pruned = {"kind": "prune", "name": "50% pruning", DENSITY: 0.5, "distil": False}
+    pruned = {"kind": "prune", "name": "50% pruning", TARGET_DENSITY: 0.5, "distil": False}
     final = {ACCURACY: 0.77, SPEEDUP: 2.0, EMISSIONS_KG: 1e-6, DENSITY: 0.52}
     _tune_trial(experiment, "train_abc_00001", pruned, [final], torn=True)
-    _tune_trial(experiment, "train_abc_00002", {**pruned, DENSITY: 0.1}, error=True)
+    _tune_trial(experiment, "train_abc_00002", {**pruned, TARGET_DENSITY: 0.1}, error=True)
 
     assert find_results(tmp_path / "storage") == ("tune", tmp_path / "storage")
     table = read_tune_experiment(tmp_path / "storage").set_index("name")
     assert table.loc["baseline", ACCURACY] == 0.79
     assert table.loc["baseline", "optim/lr"] == 5e-4  # nested config flattened
-    # The measured density keeps its column; the target moves aside.
+    assert table.loc["baseline", "data/variant"] == "lpc"  # data settings arrive flattened
+    # The measured density is a metric; the target is the trial parameter, each in its column.
     measured = table.loc["50% pruning", DENSITY].tolist()
     assert measured[0] == 0.52 and math.isnan(measured[1])
-    assert table.loc["50% pruning", "config/density"].tolist() == [0.5, 0.1]
+    assert table.loc["50% pruning", TARGET_DENSITY].tolist() == [0.5, 0.1]
+    # A config key that is also a reported value keeps the reported one; the config moves aside.
+    assert table.loc["baseline", "epoch"] == 2 and table.loc["baseline", "config/epoch"] == 9
+    assert [c for c in table.columns if c.startswith("config/")] == ["config/epoch"]
     assert table["status"].tolist() == ["TERMINATED", "TERMINATED", "ERROR"]
     assert table.loc["baseline", "trial_id"] == "00000"
     front = pareto_front(table.reset_index())
@@ -104,14 +110,26 @@ def _optuna_storage(tmp_path) -> str:
     )
     study.set_metric_names([ACCURACY, SPEEDUP, EMISSIONS_KG])
     distributions = {
-        DENSITY: optuna.distributions.FloatDistribution(0.1, 1.0),
+        TARGET_DENSITY: optuna.distributions.FloatDistribution(0.1, 1.0),
         "distil": optuna.distributions.CategoricalDistribution([True, False]),
     }
     trials = [
-        ({DENSITY: 0.5, "distil": True}, [0.78, 2.0, 1e-6], optuna.trial.TrialState.COMPLETE),
-        ({DENSITY: 0.9, "distil": False}, [0.79, 1.1, 2e-6], optuna.trial.TrialState.COMPLETE),
-        ({DENSITY: 0.7, "distil": False}, [0.70, 1.2, 3e-6], optuna.trial.TrialState.COMPLETE),
-        ({DENSITY: 0.2, "distil": True}, None, optuna.trial.TrialState.FAIL),
+        (
+            {TARGET_DENSITY: 0.5, "distil": True},
+            [0.78, 2.0, 1e-6],
+            optuna.trial.TrialState.COMPLETE,
+        ),
+        (
+            {TARGET_DENSITY: 0.9, "distil": False},
+            [0.79, 1.1, 2e-6],
+            optuna.trial.TrialState.COMPLETE,
+        ),
+        (
+            {TARGET_DENSITY: 0.7, "distil": False},
+            [0.70, 1.2, 3e-6],
+            optuna.trial.TrialState.COMPLETE,
+        ),
+        ({TARGET_DENSITY: 0.2, "distil": True}, None, optuna.trial.TrialState.FAIL),
     ]
     for params, values, state in trials:
         study.add_trial(
@@ -133,6 +151,7 @@ def test_optuna_storage(tmp_path) -> None:
     assert table["status"].tolist() == ["TERMINATED"] * 3 + ["ERROR"]
     assert table[ACCURACY].tolist()[:3] == [0.78, 0.79, 0.70]
     assert table["preset"].eq("tiny").all() and table["trial_id"].tolist() == ["0", "1", "2", "3"]
+    assert table[TARGET_DENSITY].tolist() == [0.5, 0.9, 0.7, 0.2]
     front = pareto_front(table, {ACCURACY: "max", SPEEDUP: "max", EMISSIONS_KG: "min"})
     assert front["trial_id"].tolist() == ["1", "0"]
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -12,19 +14,26 @@ import pytest
 from trainables.data import (
     MAHANEWS_LABELS,
     DataError,
+    DataSpec,
+    DataSplits,
     download_mahanews,
     encode_labels,
     find_split_files,
     load_splits,
     tokenize_splits,
-    unknown_token_rate,
 )
+
+
+def _local(folder: Path, **settings) -> DataSplits:
+    """The splits of a local folder; ``settings`` are the other DataSpec fields."""
+    return load_splits(DataSpec(data_dir=str(folder), **settings))
+
 
 # --- the real files, with their quirks ------------------------------------------------------
 
 
 def test_lpc_cleaning_counts_match_the_files(mahanews_dir: Path) -> None:
-    splits = load_splits(mahanews_dir, variant="lpc")
+    splits = _local(mahanews_dir, variant="lpc")
     raw = pd.read_csv(mahanews_dir / "LPC_Valid.csv", dtype=str)
     headers = int((raw["labels"] == "Label").sum())
     empty = int(raw["text"].isna().sum()) - headers
@@ -44,9 +53,9 @@ def test_lpc_cleaning_counts_match_the_files(mahanews_dir: Path) -> None:
 
 
 def test_carved_split_is_stratified_and_deterministic(mahanews_dir: Path) -> None:
-    a = load_splits(mahanews_dir, variant="lpc", seed=7)
-    b = load_splits(mahanews_dir, variant="lpc", seed=7)
-    c = load_splits(mahanews_dir, variant="lpc", seed=8)
+    a = _local(mahanews_dir, variant="lpc", split_seed=7)
+    b = _local(mahanews_dir, variant="lpc", split_seed=7)
+    c = _local(mahanews_dir, variant="lpc", split_seed=8)
     pd.testing.assert_frame_equal(a.train, b.train)
     assert a.fingerprint() == b.fingerprint() != c.fingerprint()
     # every label appears in both carved parts in about the same proportion
@@ -58,7 +67,7 @@ def test_carved_split_is_stratified_and_deterministic(mahanews_dir: Path) -> Non
 
 
 def test_shc_headlines_keep_and_count_duplicates(mahanews_dir: Path) -> None:
-    splits = load_splits(mahanews_dir, variant="shc")
+    splits = _local(mahanews_dir, variant="shc")
     assert splits.report.header_rows["test"] == 11
     assert splits.report.duplicates["test"] > 300
     assert splits.test.text.duplicated().sum() == splits.report.duplicates["test"]
@@ -73,9 +82,44 @@ def test_variant_must_be_chosen_when_several(mahanews_dir: Path) -> None:
 
 
 def test_max_rows_keeps_a_stratified_subset(mahanews_dir: Path) -> None:
-    splits = load_splits(mahanews_dir, variant="lpc", max_rows=120)
+    splits = _local(mahanews_dir, variant="lpc", max_rows=120)
     assert len(splits.train) == len(splits.test) == 120
     assert splits.train.label.nunique() == 12
+
+
+# --- the data spec: one source, one shape everywhere ----------------------------------------
+
+
+def test_spec_needs_exactly_one_source() -> None:
+    with pytest.raises(DataError, match="exactly one data source.*--data-dir.*--dataset"):
+        DataSpec()
+    with pytest.raises(DataError, match="exactly one data source"):
+        DataSpec(data_dir="data", dataset="mahanews-lpc")
+
+
+def test_spec_max_rows_must_be_positive() -> None:
+    with pytest.raises(DataError, match=r"max_rows must be >= 1, got 0.*--max-rows"):
+        DataSpec(dataset="mahanews-lpc", max_rows=0)
+
+
+def test_spec_round_trips_through_json_with_an_absolute_folder(
+    mahanews_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(mahanews_dir.parent)
+    spec = DataSpec(data_dir=mahanews_dir.name, variant="shc", max_rows=50, split_seed=3)
+    assert spec.data_dir == str(mahanews_dir.resolve())
+    stored = json.loads(json.dumps(spec.to_dict()))
+    assert stored["split_seed"] == 3 and stored["dataset"] is None
+    # a trial reads the spec in another working directory and gets the same splits
+    monkeypatch.chdir(tmp_path)
+    again = DataSpec.from_dict(stored)
+    assert again == spec
+    assert load_splits(again).fingerprint() == load_splits(spec).fingerprint()
+
+
+def test_spec_names_an_unknown_key_and_the_known_ones() -> None:
+    with pytest.raises(ValueError, match=r"unknown data setting\(s\) seed; known keys: data_dir, "):
+        DataSpec.from_dict({"data_dir": "data", "seed": 1})
 
 
 # --- generic layouts -----------------------------------------------------------------------
@@ -98,7 +142,7 @@ def test_generic_names_parquet_and_column_aliases(tmp_path: Path) -> None:
     _write(tmp_path, "train.parquet", ROWS, cols=("headline", "category"))
     _write(tmp_path, "dev.csv", ROWS[:9], cols=("headline", "category"))
     _write(tmp_path, "test.csv", ROWS[:12], cols=("headline", "category"))
-    splits = load_splits(tmp_path)
+    splits = _local(tmp_path)
     assert (len(splits.train), len(splits.validation), len(splits.test)) == (30, 9, 12)
     assert splits.report.carved == ""
 
@@ -108,7 +152,7 @@ def test_explicit_columns_and_missing_test_split(tmp_path: Path) -> None:
     pd.DataFrame(rows, columns=["id", "src", "body_text", "topic_name"]).to_csv(
         tmp_path / "train.csv", index=False
     )
-    splits = load_splits(tmp_path, text_column="body_text", label_column="topic_name")
+    splits = _local(tmp_path, text_column="body_text", label_column="topic_name")
     assert len(splits.train) + len(splits.validation) + len(splits.test) == 30
     assert "no validation split" in splits.report.carved
     assert "no test split" in splits.report.carved
@@ -119,18 +163,18 @@ def test_explicit_columns_and_missing_test_split(tmp_path: Path) -> None:
 
 def test_empty_folder(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"no \.csv or \.parquet files in .*LPC_Valid"):
-        load_splits(tmp_path)
+        _local(tmp_path)
 
 
 def test_missing_folder(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="does not exist.*--data-dir"):
-        load_splits(tmp_path / "nope")
+        _local(tmp_path / "nope")
 
 
 def test_wrong_columns_names_the_file_and_the_columns(tmp_path: Path) -> None:
     _write(tmp_path, "train.csv", ROWS, cols=("sentence", "stars"))
     with pytest.raises(DataError) as err:
-        load_splits(tmp_path)
+        _local(tmp_path)
     msg = str(err.value)
     assert "train.csv" in msg and "stars" in msg and "--label-column" in msg
 
@@ -138,42 +182,42 @@ def test_wrong_columns_names_the_file_and_the_columns(tmp_path: Path) -> None:
 def test_no_text_column(tmp_path: Path) -> None:
     _write(tmp_path, "train.csv", ROWS, cols=("id", "label"))
     with pytest.raises(DataError, match=r"train\.csv has no text column.*id, label.*--text-column"):
-        load_splits(tmp_path)
+        _local(tmp_path)
 
 
 def test_given_column_that_does_not_exist(tmp_path: Path) -> None:
     _write(tmp_path, "train.csv", ROWS)
     with pytest.raises(DataError, match=r"no text column 'body'.*--text-column"):
-        load_splits(tmp_path, text_column="body")
+        _local(tmp_path, text_column="body")
 
 
 def test_only_header_rows(tmp_path: Path) -> None:
     (tmp_path / "LPC_Valid.csv").write_text("text,labels\n,Label\n,Label\ntext,labels\n")
     with pytest.raises(DataError, match=r"LPC_Valid\.csv has no usable rows.*header rows"):
-        load_splits(tmp_path)
+        _local(tmp_path)
 
 
 def test_unreadable_file_not_utf8(tmp_path: Path) -> None:
     (tmp_path / "train.csv").write_bytes(b"text,label\n" + "खेळ,Sports\n".encode("utf-16"))
     with pytest.raises(DataError, match=r"train\.csv is not UTF-8.*re-save"):
-        load_splits(tmp_path)
+        _local(tmp_path)
 
 
 def test_malformed_csv(tmp_path: Path) -> None:
     (tmp_path / "train.csv").write_text('text,label\n"unclosed quote,Sports\nx,y,z,w\n')
     with pytest.raises(DataError, match=r"train\.csv"):
-        load_splits(tmp_path)
+        _local(tmp_path)
 
 
 def test_unnamed_files(tmp_path: Path) -> None:
     _write(tmp_path, "part1.csv", ROWS)
     with pytest.raises(DataError, match=r"part1\.csv.*train/validation/test"):
-        load_splits(tmp_path)
+        _local(tmp_path)
 
 
 def test_unknown_label_is_named(tmp_path: Path) -> None:
     _write(tmp_path, "train.csv", [*ROWS, ("नवीन", "Weather")])
-    splits = load_splits(tmp_path)
+    splits = _local(tmp_path)
     label2id = {label: i for i, label in enumerate(MAHANEWS_LABELS)}
     with pytest.raises(DataError, match=r"label 'Weather'.*not one the model knows"):
         encode_labels(splits, label2id)
@@ -203,15 +247,32 @@ def test_cli_error_is_one_line_without_traceback(tmp_path: Path) -> None:
     assert proc.stderr.strip().startswith("error: no .csv or .parquet files")
 
 
+def test_cli_without_a_source_names_both_flags(capsys: pytest.CaptureFixture[str]) -> None:
+    from trainables.teacher import main
+
+    assert main(["--quiet"]) == 2
+    assert capsys.readouterr().err.startswith("error: give exactly one data source: --data-dir")
+
+
 # --- tokenization --------------------------------------------------------------------------
 
 
-def test_tokenization_is_cached_and_knows_devanagari(mahanews_dir: Path, tmp_path: Path) -> None:
-    from trainables.teacher import label2id_for, train_wordpiece
+def _unknown_token_rate(tokenizer, texts: Sequence[str], max_length: int = 128) -> float:
+    """Fraction of produced tokens that are ``[UNK]`` (a broken vocabulary shows up here)."""
+    enc = tokenizer(list(texts), max_length=max_length, truncation=True, add_special_tokens=False)
+    unk = tokenizer.unk_token_id
+    total = sum(len(ids) for ids in enc["input_ids"])
+    hits = sum(sum(1 for i in ids if i == unk) for ids in enc["input_ids"])
+    return hits / max(1, total)
 
-    splits = load_splits(mahanews_dir, variant="lpc", max_rows=150)
+
+def test_tokenization_is_cached_and_knows_devanagari(mahanews_dir: Path, tmp_path: Path) -> None:
+    from trainables.teacher import label2id_for
+    from trainables.tiny_teacher import train_wordpiece
+
+    splits = _local(mahanews_dir, variant="lpc", max_rows=150)
     tokenizer = train_wordpiece(list(splits.train.text), vocab_size=2000)
-    assert unknown_token_rate(tokenizer, list(splits.test.text)) < 0.01
+    assert _unknown_token_rate(tokenizer, list(splits.test.text)) < 0.01
     label2id = label2id_for(splits.labels)
     first = tokenize_splits(splits, tokenizer, label2id, max_length=64, cache_dir=tmp_path)
     files = list(tmp_path.glob("tokens-*.safetensors"))

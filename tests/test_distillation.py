@@ -147,8 +147,9 @@ def test_cache_computes_once_and_reloads_from_disk(tmp_path):
     cache = TeacherLogitsCache(teacher, "tiny-teacher", device="cpu", cache_dir=tmp_path)
     first = cache.get("train", loader, fingerprint)
     calls = teacher.calls
-    assert cache.get("train", loader, fingerprint) is first  # memory
+    torch.testing.assert_close(cache.get("train", loader, fingerprint), first)  # from disk
     assert teacher.calls == calls
+    assert not list(tmp_path.glob("*.tmp"))  # the temporary file was renamed, not left behind
     assert len(list(tmp_path.glob("*.safetensors"))) == 1
 
     other_teacher = _Teacher()  # a fresh process: same id and data -> read from disk

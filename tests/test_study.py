@@ -27,11 +27,11 @@ REPO = Path(__file__).resolve().parents[1]
 
 def test_space_holds_the_six_paper_points() -> None:
     space = optuna_space()
-    assert space["density"] == FloatRange(0.05, 0.95)
+    assert space["target_density"] == FloatRange(0.05, 0.95)
     assert space["temperature"] == FloatRange(1.0, 10.0, log=True)
     points = paper_points(space)
-    expected = [(r.density, r.distil) for r in PAPER_TABLE if not r.is_baseline]
-    assert [(p["density"], p["distil"]) for p in points] == expected
+    expected = [(r.target_density, r.distil) for r in PAPER_TABLE if not r.is_baseline]
+    assert [(p["target_density"], p["distil"]) for p in points] == expected
     assert all(p["temperature"] == 2.0 and p["alpha_distil"] == 0.9 for p in points)
 
 
@@ -41,7 +41,7 @@ def test_extra_parameters_take_their_seed_value_from_the_defaults() -> None:
     points = paper_points(space, {"learning_rate": 3e-4})
     assert len(points) == 6 and {p["learning_rate"] for p in points} == {3e-4}
     lam = optuna_space(["regularization_lambda"])
-    assert "density" not in lam and "regularization_lambda" in lam
+    assert "target_density" not in lam and "regularization_lambda" in lam
     with pytest.raises(ValueError, match="cannot search dropout"):
         optuna_space(["dropout"])
 
@@ -71,7 +71,7 @@ def test_optuna_searcher_is_multi_objective_seeded_and_not_seeded_twice(tmp_path
     searcher = make()
     configs = [searcher.suggest(f"t{i}") for i in range(8)]
     assert configs[:6] == paper_points(space)
-    assert all(0.05 <= c["density"] <= 0.95 for c in configs[6:])
+    assert all(0.05 <= c["target_density"] <= 0.95 for c in configs[6:])
     for i in range(7):
         searcher.on_trial_complete(f"t{i}", result=_final(0.8, 1.0 + i, 1e-6))
     # a last report without the objectives (the trial died after an epoch report) is a failure
@@ -86,7 +86,9 @@ def test_optuna_searcher_is_multi_objective_seeded_and_not_seeded_twice(tmp_path
     states = [t.state.name for t in study.trials]
     assert states == ["COMPLETE"] * 7 + ["FAIL"]
     assert study.trials[0].user_attrs["trial_id"] == "t0"
-    assert "density" not in study.trials[0].user_attrs  # the parameter keeps its name
+    # the measured density is a metric beside the parameter, under its own name
+    assert study.trials[0].user_attrs[M.DENSITY] == 0.5
+    assert "target_density" in study.trials[0].params
     # a second searcher on the same study enqueues none of the paper points again
     make().suggest("u0")
     trials = optuna.load_study(study_name="s", storage=url).trials
@@ -119,22 +121,24 @@ def _records() -> list[TrialRecord]:
     base = {"kind": "prune", "distil": False, "temperature": 2.0, "alpha_distil": 0.9}
     finished = _final(0.79, 1.4, 2e-6) | {M.DENSITY: 0.74, M.NUM_PARAMETERS: 3.2e6}
     teacher = {"name": "baseline", "kind": "baseline"}
+    p25 = {"name": "25% pruning", "target_density": 0.75, **base}
+    p50 = {"name": "50% pruning", "target_density": 0.5, **base}
     return [
         TrialRecord("b1", "TERMINATED", _final(0.8, 1.0, 3e-6), teacher),
-        TrialRecord("p1", "TERMINATED", finished, {"name": "25% pruning", "density": 0.75, **base}),
-        TrialRecord("p2", "ERROR", {M.EPOCH: 1}, {"name": "50% pruning", "density": 0.5, **base},
-                    error="ValueError: boom"),
-    ]  # fmt: skip
+        TrialRecord("p1", "TERMINATED", finished, p25),
+        TrialRecord("p2", "ERROR", {M.EPOCH: 1}, p50, error="ValueError: boom"),
+    ]
 
 
 def test_summary_has_metric_config_and_paper_columns(tmp_path: Path) -> None:
     table = summary_table(_records(), paper=True)
     assert list(table["name"]) == ["baseline", "25% pruning", "50% pruning"]
     assert list(table["status"]) == ["TERMINATED", "TERMINATED", "ERROR"]
-    for name in (*M.FINAL_METRICS, "trial_id", "config/density", "distil", "paper_accuracy"):
+    for name in (*M.FINAL_METRICS, "trial_id", "target_density", "distil", "paper_accuracy"):
         assert name in table.columns, name
+    assert not any(c.startswith("config/") for c in table.columns)
     row = table.iloc[1]
-    assert row[M.DENSITY] == 0.74 and row["config/density"] == 0.75  # measured vs target
+    assert row[M.DENSITY] == 0.74 and row["target_density"] == 0.75  # measured vs target
     assert row["paper_speedup"] == 1.43 and row["paper_accuracy"] == pytest.approx(0.9229)
     assert math.isnan(table.iloc[2][M.ACCURACY]) and table.iloc[2]["error"] == "ValueError: boom"
 

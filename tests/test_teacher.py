@@ -9,15 +9,15 @@ import pytest
 import torch
 
 from tests.conftest import SHARED_DATA, SMALL_TEACHER_KW
-from trainables.data import load_splits
+from trainables.data import DataSpec, load_splits
 from trainables.presets import TinyTeacherConfig
-from trainables.teacher import (
-    TeacherError,
+from trainables.teacher import TeacherError, label2id_for, load_teacher, main, prepare_teacher
+from trainables.tiny_teacher import (
     build_tiny_teacher,
-    load_teacher,
-    main,
-    prepare_teacher,
+    cooccurrence_embeddings,
+    ngram_soft_labels,
     tiny_teacher_key,
+    train_wordpiece,
 )
 
 SMALL = TinyTeacherConfig(**SMALL_TEACHER_KW)
@@ -48,13 +48,23 @@ def test_tiny_teacher_is_built_once(small_teacher) -> None:
     assert again.path == teacher.path and again.metrics == teacher.metrics
     assert info.stat().st_mtime_ns == before
     # other data -> another teacher
-    other = load_splits(SHARED_DATA, variant="shc", max_rows=200)
+    other = load_splits(DataSpec(data_dir=str(SHARED_DATA), variant="shc", max_rows=200))
     assert tiny_teacher_key(other, SMALL) != tiny_teacher_key(splits, SMALL)
 
 
+def test_tiny_preset_reads_the_cached_teacher_of_its_splits(small_teacher) -> None:
+    teacher, splits, cache = small_teacher
+    overrides = {**SMALL_TEACHER_KW, "seed": None}  # None: a flag not given keeps the preset's
+    again = prepare_teacher(
+        "tiny", splits, cache_dir=cache, progress=False, tiny_overrides=overrides
+    )
+    assert again == teacher  # the same config on the same splits: read from the cache
+
+
 def test_paper_preset_without_network_says_how_to_pass_a_path() -> None:
+    splits = load_splits(DataSpec(data_dir=str(SHARED_DATA), variant="shc", max_rows=50))
     with pytest.raises(TeacherError) as err:
-        prepare_teacher("paper")
+        prepare_teacher("paper", splits)
     msg = str(err.value)
     assert "l3cube-pune/marathi-topic-all-doc-v2" in msg and "--model DIR" in msg
 
@@ -94,9 +104,7 @@ def test_cli_evaluates_a_given_model(small_teacher, mahanews_dir: Path, capsys) 
 
 
 def test_cooccurrence_embeddings_put_related_words_together(mahanews_dir: Path) -> None:
-    from trainables.teacher import cooccurrence_embeddings, train_wordpiece
-
-    splits = load_splits(mahanews_dir, variant="lpc")
+    splits = load_splits(DataSpec(data_dir=str(mahanews_dir), variant="lpc"))
     texts = list(splits.train.text)
     tokenizer = train_wordpiece(texts, vocab_size=4000)
     ids = tokenizer(texts, add_special_tokens=False)["input_ids"]
@@ -115,8 +123,6 @@ def test_cooccurrence_embeddings_put_related_words_together(mahanews_dir: Path) 
 
 
 def test_ngram_soft_labels_are_cross_fitted_probabilities(small_teacher) -> None:
-    from trainables.teacher import label2id_for, ngram_soft_labels
-
     _, splits, _ = small_teacher
     label2id = label2id_for(splits.labels)
     y = torch.tensor([label2id[label] for label in splits.train.label])

@@ -1,7 +1,13 @@
 """The trial config: every key a trial understands, its default and its meaning.
 
-``search_spaces/`` and ``study/`` build plain dicts of these keys (Ray Tune passes dicts);
+``search_spaces/`` and ``study/`` build plain dicts of these keys (Ray Tune passes dicts; the
+data settings travel as one nested ``data`` dict, a :class:`~trainables.data.DataSpec`);
 :meth:`TrialConfig.from_dict` checks them, so a misspelt key fails loudly instead of being ignored.
+
+>>> cfg = TrialConfig.from_dict({"teacher": "t", "data": {"data_dir": "/d"},
+...                               "target_density": 0.75})
+>>> cfg.pruning().schedule_end, cfg.data.split_seed
+(0.75, 42)
 """
 
 from __future__ import annotations
@@ -9,6 +15,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from trainables.data import DataSpec
 from trainables.measure import PRECISIONS
 from trainables.pruning import METHODS, PruningConfig
 
@@ -23,19 +30,14 @@ class TrialConfig:
     preset: str = "tiny"
     teacher: str = ""  # local folder or hub id of the fine-tuned teacher (prepared by the study)
 
-    # Data (see trainables.data.load_splits).
-    data_dir: str | None = None
-    dataset: str | None = None
-    variant: str | None = None
-    text_column: str | None = None
-    label_column: str | None = None
-    max_rows: int | None = None  # stratified subset of each split, for quick runs
+    # Data: which files, which columns, how split (the same spec the teacher was prepared on).
+    data: DataSpec | None = None
     max_length: int = 128
     cache_dir: str | None = None  # tokens and teacher logits are cached here
 
     # Pruning (see trainables.pruning.PruningConfig).
     method: str = "topk"
-    density: float = 0.5  # final kept fraction of the encoder weights (topk)
+    target_density: float = 0.5  # final kept fraction of the encoder weights (topk)
     regularization_lambda: float = 0.0  # L1 strength on sigmoid(scores) (sigmoid_threshold)
     final_threshold: float = 0.1  # sigmoid cut-off at the end of the schedule
     block_rows: int = 32
@@ -57,7 +59,7 @@ class TrialConfig:
     epochs: int = 4
     batch_size: int = 32
     eval_batch_size: int = 64
-    seed: int = 42
+    seed: int = 42  # the student's: initial scores, data order, dropout (not the splits)
 
     # Measurement.
     timing_repeats: int = 5
@@ -77,6 +79,9 @@ class TrialConfig:
                 f"unknown trial config key(s) {', '.join(unknown)}; known keys: "
                 f"{', '.join(sorted(known))}"
             )
+        values = dict(values)
+        if isinstance(values.get("data"), dict):
+            values["data"] = DataSpec.from_dict(values["data"])
         cfg = cls(**values)
         cfg.validate()
         return cfg
@@ -85,18 +90,18 @@ class TrialConfig:
         return asdict(self)
 
     def validate(self) -> None:
+        """Check every setting; ``teacher`` and ``data`` may still be unset (the study adds them
+        once the data is loaded and the teacher prepared; a trial needs both)."""
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
-        if not self.teacher:
-            raise ValueError("teacher is empty: give the folder or hub id of the teacher model")
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
-        if not 0.0 < self.density <= 1.0:
+        if self.data is not None and not isinstance(self.data, DataSpec):
             raise ValueError(
-                f"density is the kept fraction in (0, 1], got {self.density} "
-                "(the paper's '25% pruning' is density 0.75)"
+                f"data must be a DataSpec (or a dict of its fields) naming data_dir or dataset, "
+                f"got {self.data!r}"
             )
         if self.temperature <= 0:
             raise ValueError(f"temperature must be > 0, got {self.temperature}")
@@ -120,7 +125,7 @@ class TrialConfig:
         """The pruning settings of this trial (validated by PruningConfig itself)."""
         return PruningConfig(
             method=self.method,
-            density=self.density,
+            target_density=self.target_density,
             final_threshold=self.final_threshold,
             regularization_lambda=self.regularization_lambda if self.method != "topk" else 0.0,
             block_shape=self.block_shape,

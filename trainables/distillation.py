@@ -23,7 +23,6 @@ them in one pass and the training loop indexes them by example. The split's batc
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -35,6 +34,7 @@ from safetensors.torch import save_file
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
+from trainables.atomic import atomic_write
 from trainables.measure import model_inputs, precision_autocast
 
 
@@ -163,14 +163,14 @@ def tensor_fingerprint(*tensors: Tensor) -> str:
 
 
 class TeacherLogitsCache:
-    """The teacher's logits per split, computed once, kept in memory and optionally on disk.
+    """The teacher's logits per split, computed once and, with ``cache_dir``, kept on disk.
 
     An entry is keyed by ``teacher_id``, ``precision``, the split name and a data fingerprint
     (e.g. ``tensor_fingerprint(input_ids)``). ``teacher_id`` must change whenever the teacher's
     weights do (a hub id with revision, or a path plus a checkpoint hash): the cache cannot see
-    the weights. With ``cache_dir`` the logits are saved as safetensors (written to a temporary
-    file and renamed, so parallel trials never read a half-written file) and later trials load
-    them instead of running the teacher.
+    the weights. The logits are saved as safetensors (through ``atomic_write``, so parallel
+    trials never read a half-written file) and later trials load them instead of running the
+    teacher. A trial asks once per split, so nothing is kept in memory.
     """
 
     def __init__(
@@ -188,13 +188,9 @@ class TeacherLogitsCache:
         self.device = torch.device(device)
         self.precision = precision
         self.cache_dir = None if cache_dir is None else Path(cache_dir)
-        self._memory: dict[tuple[str, str], Tensor] = {}
 
     def get(self, split: str, dataloader: Iterable[Mapping[str, Any]], fingerprint: str) -> Tensor:
-        """Logits [N, C] for ``split``: from memory, else from disk, else run the teacher."""
-        key = (split, fingerprint)
-        if key in self._memory:
-            return self._memory[key]
+        """Logits [N, C] for ``split``: from disk, else run the teacher (and save them)."""
         metadata = {
             "teacher_id": self.teacher_id,
             "precision": self.precision,
@@ -206,11 +202,8 @@ class TeacherLogitsCache:
         if logits is None:
             logits = compute_teacher_logits(self.teacher, dataloader, self.device, self.precision)
             if path is not None:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-                save_file({"logits": logits}, str(partial), metadata=metadata)
-                os.replace(partial, path)
-        self._memory[key] = logits
+                with atomic_write(path) as tmp:
+                    save_file({"logits": logits}, str(tmp), metadata=metadata)
         return logits
 
     def _path(self, metadata: dict[str, str]) -> Path | None:

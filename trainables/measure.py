@@ -14,7 +14,7 @@ Example::
 
     results = time_inference({"teacher": teacher, "student": student}, batches,
                              device="cuda", precision="fp16")
-    speedup(results)  # teacher median / student median
+    speedup(results, "teacher", "student")  # teacher median / student median
 
     with EnergyMeter(country_iso_code="IND") as meter:
         evaluate(student, test_loader)
@@ -80,10 +80,6 @@ class TimingResult:
     @property
     def median(self) -> float:
         return statistics.median(self.seconds)
-
-    @property
-    def min(self) -> float:
-        return min(self.seconds)
 
 
 def time_inference(
@@ -231,7 +227,6 @@ class EnergyMeter:
         country_iso_code: str = "IND",
         measure_power_secs: float = 1.0,
         output_dir: str | Path | None = None,
-        project_name: str = "lowres-compress-study",
         tracking_mode: str = "machine",
         gpu_ids: Sequence[int] | None = None,
         enabled: bool = True,
@@ -243,7 +238,6 @@ class EnergyMeter:
         self.country_iso_code = country_iso_code
         self.measure_power_secs = measure_power_secs
         self.output_dir = None if output_dir is None else Path(output_dir)
-        self.project_name = project_name
         self.tracking_mode = tracking_mode
         self.gpu_ids = None if gpu_ids is None else list(gpu_ids)
         self.enabled = enabled
@@ -285,7 +279,7 @@ class EnergyMeter:
             tracker = OfflineEmissionsTracker(
                 country_iso_code=self.country_iso_code,
                 measure_power_secs=self.measure_power_secs,
-                project_name=self.project_name,
+                project_name="lowres-compress-study",
                 tracking_mode=self.tracking_mode,
                 gpu_ids=self.gpu_ids,
                 allow_multiple_runs=True,

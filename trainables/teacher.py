@@ -1,47 +1,40 @@
-"""Teachers: the real L3Cube model (hub id or local path), or a tiny BERT trained here.
+"""Teachers: a fine-tuned BERT-family classifier (hub id or local folder), or the tiny one.
 
 ``python -m trainables.teacher --preset tiny --data-dir ../shared/data/mahanews --variant lpc``
-trains (or reads from its cache) the tiny teacher and prints one JSON line with its test metrics.
-The tiny teacher is a cased WordPiece tokenizer trained on the training texts plus a small BERT
-trained from scratch on ~2k paragraphs. Two things lift it from ~0.77 to ~0.84 test accuracy on
-the LPC paragraphs (measured, see the README): word embeddings initialised from a PPMI + SVD
-factorisation of the training texts' co-occurrences, and a KL term towards the cross-fitted
-probabilities of a character n-gram logistic regression. Masked-LM pre-training is available
-(``mlm_epochs``) but off: in the CPU budget its loss stays near the unigram entropy.
+trains (or reads from its cache) the tiny teacher (:mod:`trainables.tiny_teacher`) and prints
+one JSON line with its test metrics; with ``--model`` it evaluates that model instead.
+
+>>> spec = DataSpec(data_dir="../shared/data/mahanews", variant="lpc")
+>>> teacher = prepare_teacher("tiny", load_splits(spec))  # doctest: +SKIP
+>>> teacher.metrics["test_accuracy"]  # doctest: +SKIP
+0.849
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import math
-import shutil
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from trainables.data import (
     MAHANEWS_LABELS,
     DataError,
+    DataSpec,
     DataSplits,
-    TokenizedSplit,
     default_cache_dir,
     load_splits,
     tokenize_splits,
 )
 from trainables.evaluation import evaluate
 from trainables.presets import PRESETS, TinyTeacherConfig, get_preset
-from trainables.schedule import linear_warmup_decay
 
-# Bump when the tiny teacher's recipe changes, so stale caches are not reused.
-_TINY_RECIPE_VERSION = "1"
 _SUPPORTED_MODEL_TYPES = ("bert",)
+# Beside a built teacher's weights: its test metrics, recipe config and data source.
 TEACHER_INFO = "teacher.json"
 
 
@@ -115,332 +108,20 @@ def label2id_for(labels: list[str]) -> dict[str, int]:
 
 
 # --------------------------------------------------------------------------------------------
-# The tiny teacher
-
-
-def train_wordpiece(texts: list[str], vocab_size: int):
-    """A cased WordPiece tokenizer for Devanagari (no lower-casing, no accent stripping).
-
-    Accent stripping would delete the vowel signs (matras): Devanagari needs both off.
-    """
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
-    from transformers import BertTokenizerFast
-
-    special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(
-        clean_text=True, handle_chinese_chars=True, strip_accents=False, lowercase=False
-    )
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    trainer = trainers.WordPieceTrainer(
-        vocab_size=vocab_size, special_tokens=special, min_frequency=2, show_progress=False
-    )
-    tok.train_from_iterator(texts, trainer=trainer)
-    vocab = tok.get_vocab()
-    return BertTokenizerFast(vocab=vocab, do_lower_case=False, strip_accents=False)
-
-
-def tiny_teacher_key(splits: DataSplits, cfg: TinyTeacherConfig) -> str:
-    h = hashlib.sha256()
-    h.update(_TINY_RECIPE_VERSION.encode())
-    h.update(splits.fingerprint().encode())
-    h.update(json.dumps(cfg.to_dict(), sort_keys=True).encode())
-    return h.hexdigest()[:16]
-
-
-def build_tiny_teacher(
-    splits: DataSplits,
-    cfg: TinyTeacherConfig,
-    *,
-    cache_dir: str | Path | None = None,
-    device: str | torch.device | None = None,
-    progress: bool = True,
-) -> Teacher:
-    """Train the tiny teacher once per (data, config) and cache it; later calls read the cache."""
-    root = Path(cache_dir) if cache_dir else default_cache_dir()
-    target = root / "teachers" / f"tiny-{tiny_teacher_key(splits, cfg)}"
-    info_path = target / TEACHER_INFO
-    if info_path.exists():
-        info = json.loads(info_path.read_text())
-        _say(f"tiny teacher: cached at {target}", progress)
-        return Teacher(str(target), info["metrics"])
-
-    from transformers import BertConfig, BertForMaskedLM, BertForSequenceClassification
-
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    torch.manual_seed(cfg.seed)
-    start = time.perf_counter()
-    tokenizer = train_wordpiece(list(splits.train.text), cfg.vocab_size)
-    label2id = label2id_for(splits.labels)
-    tokens = tokenize_splits(
-        splits, tokenizer, label2id, max_length=cfg.max_length, cache_dir=root / "tokens"
-    )
-    bert_config = BertConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=cfg.hidden_size,
-        num_hidden_layers=cfg.num_hidden_layers,
-        num_attention_heads=cfg.num_attention_heads,
-        intermediate_size=cfg.intermediate_size,
-        max_position_embeddings=max(512, cfg.max_length),
-        hidden_dropout_prob=cfg.dropout,
-        attention_probs_dropout_prob=cfg.dropout,
-        pad_token_id=tokenizer.pad_token_id,
-        num_labels=len(label2id),
-        label2id=label2id,
-        id2label={i: label for label, i in label2id.items()},
-    )
-    mlm = BertForMaskedLM(bert_config)
-    if cfg.embedding_init == "ppmi_svd":
-        ids = tokenizer(list(splits.train.text), add_special_tokens=False)["input_ids"]
-        vectors = cooccurrence_embeddings(ids, len(tokenizer), cfg.hidden_size, seed=cfg.seed)
-        special = set(tokenizer.all_special_ids)
-        rows = torch.tensor([i for i in range(len(tokenizer)) if i not in special])
-        with torch.no_grad():
-            mlm.bert.embeddings.word_embeddings.weight[rows] = vectors[rows]
-    mlm.to(device)
-    if cfg.mlm_epochs > 0:
-        _pretrain_mlm(mlm, tokens["train"], tokenizer, cfg, device, progress)
-    classifier = BertForSequenceClassification(bert_config)
-    missing, _ = classifier.bert.load_state_dict(mlm.bert.state_dict(), strict=False)
-    assert all(k.startswith("pooler.") for k in missing), missing
-    del mlm
-    classifier.to(device)
-    soft = None
-    if cfg.ngram_distillation > 0:
-        soft = ngram_soft_labels(
-            list(splits.train.text), tokens["train"].labels, len(label2id), seed=cfg.seed
-        )
-    best = _finetune(classifier, tokens, cfg, device, progress, soft)
-    train_seconds = time.perf_counter() - start
-
-    test = evaluate(classifier, tokens["test"], batch_size=cfg.batch_size * 2, device=device)
-    metrics = {
-        "test_accuracy": test["accuracy"],
-        "macro_f1": test["macro_f1"],
-        "val_accuracy": best,
-        "train_seconds": train_seconds,
-        "num_parameters": sum(p.numel() for p in classifier.parameters()),
-    }
-    tmp = target.with_name(target.name + ".part")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    classifier.cpu().save_pretrained(tmp, safe_serialization=True)
-    tokenizer.save_pretrained(tmp)
-    (tmp / TEACHER_INFO).write_text(
-        json.dumps({"metrics": metrics, "config": cfg.to_dict(), "data": splits.source}, indent=2)
-    )
-    shutil.rmtree(target, ignore_errors=True)
-    tmp.rename(target)
-    return Teacher(str(target), metrics)
-
-
-def cooccurrence_embeddings(
-    token_ids: list[list[int]], vocab_size: int, dim: int, *, window: int = 4, seed: int = 0
-) -> torch.Tensor:
-    """Word vectors from the training texts: truncated SVD of the positive PMI matrix.
-
-    A classic count-based embedding (Levy & Goldberg 2014; context distribution smoothed with
-    0.75). It gives a from-scratch model word similarity that a few hundred MLM steps on ~2k
-    paragraphs do not. Rows are scaled to BERT's initialiser scale (std 0.02).
-    """
-    import numpy as np
-    from scipy import sparse
-    from sklearn.decomposition import TruncatedSVD
-
-    rows, cols = [], []
-    for ids in token_ids:
-        arr = np.asarray(ids, dtype=np.int64)
-        for k in range(1, window + 1):
-            if len(arr) > k:
-                rows += [arr[:-k], arr[k:]]
-                cols += [arr[k:], arr[:-k]]
-    r, c = np.concatenate(rows), np.concatenate(cols)
-    counts = sparse.coo_matrix(
-        (np.ones_like(r, dtype=np.float64), (r, c)), shape=(vocab_size, vocab_size)
-    ).tocsr()
-    counts.sum_duplicates()
-    # PMI(w, c) = log(n_wc * sum_c' n_c'^0.75 / (n_w * n_c^0.75)); the corpus total cancels.
-    word = np.asarray(counts.sum(axis=1)).ravel()
-    context = np.asarray(counts.sum(axis=0)).ravel() ** 0.75
-    coo = counts.tocoo()
-    pmi = np.log(coo.data * context.sum() / (word[coo.row] * context[coo.col]))
-    keep = pmi > 0
-    ppmi = sparse.csr_matrix(
-        (pmi[keep], (coo.row[keep], coo.col[keep])), shape=(vocab_size, vocab_size)
-    )
-    svd = TruncatedSVD(n_components=dim, random_state=seed, n_iter=7)
-    vectors = svd.fit_transform(ppmi)  # U * S
-    vectors /= np.sqrt(svd.singular_values_)[None, :] + 1e-12  # U * sqrt(S)
-    vectors *= 0.02 / (vectors.std() + 1e-12)
-    return torch.tensor(vectors, dtype=torch.float32)
-
-
-def ngram_soft_labels(
-    texts: list[str], labels: torch.Tensor, num_labels: int, *, seed: int, folds: int = 5
-) -> torch.Tensor:
-    """Cross-fitted class probabilities of a character n-gram logistic regression.
-
-    Each training example's probabilities come from a model fitted on the other folds, so they
-    carry what a strong bag-of-n-grams model generalises (0.876 test accuracy on the LPC
-    paragraphs), not a memorised label. The tiny teacher distils them alongside the labels.
-    """
-    import numpy as np
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
-    from sklearn.pipeline import make_pipeline
-
-    y = labels.numpy()
-    model = make_pipeline(
-        TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True),
-        LogisticRegression(C=10.0, max_iter=1000),
-    )
-    smallest = int(np.bincount(y).min()) if len(y) else 0
-    cv = StratifiedKFold(n_splits=max(2, min(folds, smallest)), shuffle=True, random_state=seed)
-    probs = cross_val_predict(model, texts, y, cv=cv, method="predict_proba", n_jobs=-1)
-    out = np.zeros((len(y), num_labels), dtype=np.float32)
-    out[:, np.unique(y)] = probs
-    return torch.from_numpy(out)
-
-
-def _mask_tokens(
-    input_ids: torch.Tensor,
-    attention_mask: torch.Tensor,
-    tokenizer,
-    probability: float,
-    generator: torch.Generator,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """BERT masking: of the chosen positions 80% [MASK], 10% a random token, 10% unchanged."""
-    ids = input_ids.clone()
-    special = (ids == tokenizer.cls_token_id) | (ids == tokenizer.sep_token_id)
-    candidates = attention_mask.bool() & ~special
-    chosen = (torch.rand(ids.shape, generator=generator) < probability) & candidates
-    labels = torch.where(chosen, ids, torch.full_like(ids, -100))
-    roll = torch.rand(ids.shape, generator=generator)
-    ids[chosen & (roll < 0.8)] = tokenizer.mask_token_id
-    random_pos = chosen & (roll >= 0.8) & (roll < 0.9)
-    ids[random_pos] = torch.randint(
-        len(tokenizer), (int(random_pos.sum()),), generator=generator, dtype=ids.dtype
-    )
-    return ids, labels
-
-
-def _pretrain_mlm(
-    mlm: nn.Module,
-    train: TokenizedSplit,
-    tokenizer,
-    cfg: TinyTeacherConfig,
-    device: torch.device,
-    progress: bool,
-) -> None:
-    generator = torch.Generator().manual_seed(cfg.seed)
-    steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
-    total = steps_per_epoch * cfg.mlm_epochs
-    optimizer = torch.optim.AdamW(
-        mlm.parameters(), lr=cfg.mlm_learning_rate, weight_decay=cfg.weight_decay
-    )
-    scheduler = linear_warmup_decay(optimizer, round(total * cfg.warmup_fraction), total)
-    mlm.train()
-    bar = tqdm(total=total, desc="tiny teacher: MLM pre-training", disable=not progress)
-    for epoch in range(cfg.mlm_epochs):
-        for batch in train.batches(cfg.batch_size, shuffle=True, generator=generator):
-            ids, labels = _mask_tokens(
-                batch["input_ids"].long(),
-                batch["attention_mask"],
-                tokenizer,
-                cfg.mlm_probability,
-                generator,
-            )
-            # The vocabulary projection runs on the masked positions only: ~15% of the cost.
-            hidden = mlm.bert(
-                input_ids=ids.to(device),
-                attention_mask=batch["attention_mask"].to(device, torch.long),
-            ).last_hidden_state
-            chosen = (labels != -100).to(device)
-            logits = mlm.cls(hidden[chosen])
-            loss = nn.functional.cross_entropy(logits, labels.to(device)[chosen])
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(mlm.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            bar.update()
-            bar.set_postfix(epoch=epoch + 1, mlm_loss=f"{loss.item():.3f}")
-    bar.close()
-
-
-def _finetune(
-    model: nn.Module,
-    tokens: dict[str, TokenizedSplit],
-    cfg: TinyTeacherConfig,
-    device: torch.device,
-    progress: bool,
-    soft_labels: torch.Tensor | None = None,
-) -> float:
-    """Fine-tune; keep the weights of the epoch with the best validation accuracy.
-
-    With ``soft_labels`` the loss mixes in KL to them with weight ``cfg.ngram_distillation``.
-    """
-    generator = torch.Generator().manual_seed(cfg.seed + 1)
-    train = tokens["train"]
-    steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
-    total = steps_per_epoch * cfg.epochs
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay
-    )
-    scheduler = linear_warmup_decay(optimizer, round(total * cfg.warmup_fraction), total)
-    best_acc, best_state = -1.0, None
-    bar = tqdm(total=total, desc="tiny teacher: fine-tuning", disable=not progress)
-    for epoch in range(cfg.epochs):
-        model.train()
-        for batch in train.batches(cfg.batch_size, shuffle=True, generator=generator):
-            logits = model(
-                input_ids=batch["input_ids"].to(device, torch.long),
-                attention_mask=batch["attention_mask"].to(device, torch.long),
-            ).logits
-            loss = nn.functional.cross_entropy(logits, batch["labels"].to(device))
-            if soft_labels is not None:
-                target = soft_labels[batch["idx"]].to(device)
-                kl = nn.functional.kl_div(logits.log_softmax(-1), target, reduction="batchmean")
-                loss = (1 - cfg.ngram_distillation) * loss + cfg.ngram_distillation * kl
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            bar.update()
-            bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.3f}")
-        val = evaluate(model, tokens["validation"], batch_size=cfg.batch_size * 2, device=device)
-        bar.write(f"epoch {epoch + 1}: val accuracy {val['accuracy']:.4f}") if progress else None
-        if val["accuracy"] > best_acc:
-            best_acc = val["accuracy"]
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    bar.close()
-    assert best_state is not None
-    model.load_state_dict(best_state)
-    model.eval()
-    return best_acc
-
-
-def _say(message: str, enabled: bool) -> None:
-    if enabled:
-        print(message, file=sys.stderr, flush=True)
-
-
-# --------------------------------------------------------------------------------------------
 # Preparing the teacher of a study
 
 
 def prepare_teacher(
     preset: str,
+    splits: DataSplits,
     *,
-    splits: DataSplits | None = None,
     model: str | None = None,
     cache_dir: str | Path | None = None,
     progress: bool = True,
     tiny_overrides: dict[str, object] | None = None,
 ) -> Teacher:
-    """The study's teacher: ``model`` if given, else the preset's (the tiny preset trains one).
+    """The study's teacher: ``model`` if given, else the preset's (the tiny preset trains one
+    on ``splits``, the ones the caller loaded from its :class:`~trainables.data.DataSpec`).
 
     ``tiny_overrides`` replaces fields of the preset's :class:`TinyTeacherConfig`; ``None``
     values (flags not given) keep the preset's.
@@ -450,72 +131,13 @@ def prepare_teacher(
     if source is not None:
         load_teacher(source)  # fail early, with a clear message, if it cannot be loaded
         return Teacher(str(source), {})
-    if splits is None:
-        raise ValueError("the tiny preset trains its teacher on the data: pass splits")
     assert spec.tiny is not None
+    # Imported here: the tiny recipe builds on this module's Teacher, and only it needs it.
+    from trainables.tiny_teacher import build_tiny_teacher
+
     given = {k: v for k, v in (tiny_overrides or {}).items() if v is not None}
     cfg = TinyTeacherConfig(**{**spec.tiny.to_dict(), **given})
     return build_tiny_teacher(splits, cfg, cache_dir=cache_dir, progress=progress)
-
-
-def _parse(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        prog="python -m trainables.teacher",
-        description="Build (tiny preset) or evaluate (paper preset, --model) a teacher; "
-        "prints one JSON line with its test metrics.",
-    )
-    p.add_argument("--preset", choices=sorted(PRESETS), default="tiny")
-    p.add_argument("--model", help="hub id or local folder of a BERT-family classifier")
-    p.add_argument("--data-dir", help="folder of CSV/parquet files (e.g. ../shared/data/mahanews)")
-    p.add_argument("--dataset", help="mahanews-lpc|mahanews-shc|mahanews-ldc or a HF dataset id")
-    p.add_argument("--variant", help="MahaNews variant in --data-dir: lpc, shc or ldc")
-    p.add_argument("--text-column")
-    p.add_argument("--label-column")
-    p.add_argument("--cache-dir", help="where teachers and tokens are cached")
-    p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--max-rows", type=int, help="stratified subset of each split (quick runs)")
-    p.add_argument("--epochs", type=int, help="fine-tuning epochs of the tiny teacher")
-    p.add_argument("--mlm-epochs", type=int, help="MLM pre-training epochs of the tiny teacher")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    return p.parse_args(argv)
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = _parse(argv)
-    try:
-        if args.data_dir is None and args.dataset is None:
-            raise DataError("pass --data-dir FOLDER (e.g. ../shared/data/mahanews) or --dataset")
-        splits = load_splits(
-            args.data_dir,
-            variant=args.variant,
-            dataset=args.dataset,
-            text_column=args.text_column,
-            label_column=args.label_column,
-            seed=args.seed,
-            cache_dir=args.cache_dir,
-            max_rows=args.max_rows,
-        )
-        _say(splits.summary(), not args.quiet)
-        for line in splits.report.lines():
-            _say("  " + line, not args.quiet)
-        overrides = {"epochs": args.epochs, "mlm_epochs": args.mlm_epochs, "seed": args.seed}
-        teacher = prepare_teacher(
-            args.preset,
-            splits=splits,
-            model=args.model,
-            cache_dir=args.cache_dir,
-            progress=not args.quiet,
-            tiny_overrides=overrides,
-        )
-        if not teacher.metrics:  # a given model: evaluate it on the test split
-            teacher.metrics = evaluate_teacher(
-                teacher.path, splits, get_preset(args.preset).max_length, args.cache_dir
-            )
-    except (DataError, TeacherError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(json.dumps({"teacher": teacher.path, **teacher.metrics}))
-    return 0
 
 
 def evaluate_teacher(
@@ -536,6 +158,71 @@ def evaluate_teacher(
         "train_seconds": 0.0,
         "num_parameters": sum(p.numel() for p in model.parameters()),
     }
+
+
+# --------------------------------------------------------------------------------------------
+# Command line
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m trainables.teacher",
+        description="Build (tiny preset) or evaluate (paper preset, --model) a teacher; "
+        "prints one JSON line with its test metrics.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        default="tiny",
+        help="tiny: train a small BERT here; paper: the L3Cube model",
+    )
+    p.add_argument("--model", help="hub id or local folder of a BERT-family classifier")
+    p.add_argument("--data-dir", help="folder of CSV/parquet files (e.g. ../shared/data/mahanews)")
+    p.add_argument("--dataset", help="mahanews-lpc|mahanews-shc|mahanews-ldc or a HF dataset id")
+    p.add_argument("--variant", help="MahaNews variant in --data-dir: lpc, shc or ldc")
+    p.add_argument("--text-column", help="text column (default: found among common names)")
+    p.add_argument("--label-column", help="label column (default: found among common names)")
+    p.add_argument("--max-rows", type=int, help="stratified subset of each split (quick runs)")
+    p.add_argument(
+        "--seed", type=int, default=42, help="splits the data and seeds the tiny teacher"
+    )
+    p.add_argument(
+        "--cache-dir",
+        help="where teachers and tokens are cached (default: "
+        "$LOWRES_CACHE or ~/.cache/lowres-study)",
+    )
+    p.add_argument("--epochs", type=int, help="fine-tuning epochs of the tiny teacher")
+    p.add_argument("--mlm-epochs", type=int, help="MLM pre-training epochs of the tiny teacher")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    try:
+        splits = load_splits(DataSpec.from_args(args), cache_dir=args.cache_dir)
+        if not args.quiet:
+            lines = [splits.summary(), *("  " + line for line in splits.report.lines())]
+            print("\n".join(lines), file=sys.stderr, flush=True)
+        overrides = {"epochs": args.epochs, "mlm_epochs": args.mlm_epochs, "seed": args.seed}
+        teacher = prepare_teacher(
+            args.preset,
+            splits,
+            model=args.model,
+            cache_dir=args.cache_dir,
+            progress=not args.quiet,
+            tiny_overrides=overrides,
+        )
+        if not teacher.metrics:  # a given model: evaluate it on the test split
+            teacher.metrics = evaluate_teacher(
+                teacher.path, splits, get_preset(args.preset).max_length, args.cache_dir
+            )
+    except (DataError, TeacherError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps({"teacher": teacher.path, **teacher.metrics}))
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """One trial = one compression experiment of the paper, top to bottom.
 
 config -> data -> teacher -> student (pruned copy of the teacher) -> prune + distil + AMP training,
-a Tune report and checkpoint per epoch -> final masks -> compaction -> test accuracy under a
-CodeCarbon meter -> interleaved timing against the teacher -> report.
+a Tune report and checkpoint per epoch -> final masks -> compaction -> :func:`measure` (test
+quality under a CodeCarbon meter, interleaved timing against the teacher, size) -> save -> report.
+The baseline trial is the same path without the training: it measures the teacher itself.
 
 :func:`train_trial` is the Ray Tune function trainable; :func:`run_trial` is the same without
 Ray (tests, notebooks): it takes a ``report`` callback and a trial directory.
@@ -17,40 +18,45 @@ import math
 import random
 import shutil
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
+from torch import Tensor, nn
+from transformers import get_linear_schedule_with_warmup
 
 from trainables import metrics as M
+from trainables.atomic import atomic_write
 from trainables.compaction import (
     compact_model,
-    model_flops,
+    encoder_density,
     parameter_counts,
     save_compact,
+    speedup_ideal,
 )
 from trainables.config import TrialConfig
 from trainables.data import TokenizedSplit, default_cache_dir, load_splits, tokenize_splits
 from trainables.distillation import TeacherLogitsCache, distillation_loss, tensor_fingerprint
-from trainables.evaluation import classification_metrics, predict
-from trainables.measure import EnergyMeter, precision_autocast, time_inference
+from trainables.evaluation import classification_metrics, evaluate, predict
+from trainables.measure import EnergyMeter, precision_autocast, speedup, time_inference
 from trainables.pruning import (
+    PruningConfig,
+    apply_threshold,
+    cubic_threshold,
     mask_score_parameters,
     model_density,
     prune_model,
     regularization_loss,
-    set_pruning_step,
     weight_parameters,
 )
-from trainables.schedule import linear_warmup_decay
 from trainables.teacher import load_teacher
 
 # report(metrics, checkpoint_dir or None): tune.report in a Tune trial, anything in a test.
 Reporter = Callable[[dict[str, Any], Path | None], None]
 CHECKPOINT_FILE = "trial_state.pt"
+FINAL_METRICS_FILE = "final_metrics.json"
 
 
 @dataclass
@@ -97,24 +103,20 @@ def run_trial(
 ) -> dict[str, Any]:
     """Run one trial; return (and report last) its final metrics."""
     cfg = TrialConfig.from_dict(config)
+    if not cfg.teacher or cfg.data is None:
+        raise ValueError(
+            f"a trial needs `teacher` (a folder or hub id) and `data` (a DataSpec); got "
+            f"teacher={cfg.teacher!r}, data={cfg.data!r}: `python -m study.run` sets both"
+        )
     trial_dir = Path(trial_dir)
     trial_dir.mkdir(parents=True, exist_ok=True)
     _seed_everything(cfg.seed)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    precision_autocast(device, cfg.precision)  # fp16 on CPU fails here, before any work
+    autocast = precision_autocast(device, cfg.precision)  # fp16 on CPU fails here, before work
 
-    # Data and teacher.
+    # Data and teacher: the same splits and the same teacher as every other trial of the study.
     cache_dir = Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir()
-    splits = load_splits(
-        cfg.data_dir,
-        variant=cfg.variant,
-        dataset=cfg.dataset,
-        text_column=cfg.text_column,
-        label_column=cfg.label_column,
-        seed=cfg.seed,
-        cache_dir=cache_dir,
-        max_rows=cfg.max_rows,
-    )
+    splits = load_splits(cfg.data, cache_dir=cache_dir)
     teacher, tokenizer = load_teacher(cfg.teacher)
     teacher.to(device).eval()
     tokens = tokenize_splits(
@@ -124,30 +126,160 @@ def run_trial(
         max_length=cfg.max_length,
         cache_dir=cache_dir / "tokens",
     )
-    test_batches = tokens["test"].batches(cfg.eval_batch_size)
-    teacher_params = parameter_counts(teacher)["total"]
+    progress = _Progress()
+    compact = None
 
-    if cfg.kind == "baseline":
-        return _finish(
-            cfg,
-            report,
-            teacher,
-            teacher,
-            test_batches,
-            tokens["test"],
-            device,
-            _Progress(),
-            teacher_params,
-            trial_dir,
-            tokenizer=None,
-            density=1.0,
+    if cfg.kind != "baseline":
+        # Student: a copy of the teacher whose encoder linears carry learnable block masks.
+        pruning = cfg.pruning()
+        student = prune_model(copy.deepcopy(teacher), pruning).to(device)
+        train = tokens["train"]
+        steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
+        total_steps = steps_per_epoch * cfg.epochs
+        optimizer = _optimizer(student, cfg)
+        scheduler = get_linear_schedule_with_warmup(
+            optimizer, round(total_steps * cfg.warmup_fraction), total_steps
         )
+        scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16")
+        generator = torch.Generator().manual_seed(cfg.seed)
+        state = _TrainingState(student, optimizer, scheduler, scaler, generator)
+        if restore_from is not None:
+            progress = state.load(Path(restore_from))
+        teacher_logits = _teacher_logits(cfg, teacher, train, device, cache_dir)
 
-    # Student: a copy of the teacher whose encoder linears carry learnable block masks.
-    student = prune_model(copy.deepcopy(teacher), cfg.pruning()).to(device)
-    train, steps_per_epoch = tokens["train"], math.ceil(len(tokens["train"]) / cfg.batch_size)
-    total_steps = steps_per_epoch * cfg.epochs
-    optimizer = torch.optim.AdamW(
+        # Training: one Tune report and checkpoint per epoch.
+        for epoch in range(progress.epoch, cfg.epochs):
+            student.train()
+            sums = dict.fromkeys((M.LOSS, M.LOSS_CE, M.LOSS_DISTIL, M.LOSS_REG), 0.0)
+            meter = EnergyMeter(country_iso_code=cfg.country_iso_code, enabled=cfg.measure_energy)
+            with meter:
+                for batch in train.batches(cfg.batch_size, shuffle=True, generator=generator):
+                    threshold = cubic_threshold(progress.step, total_steps, pruning)
+                    apply_threshold(student, threshold)
+                    with autocast:
+                        logits = student(**_inputs(batch, device)).logits
+                    losses = _losses(
+                        cfg, pruning, student, threshold, logits, batch, teacher_logits
+                    )
+                    scaler.scale(losses[M.LOSS]).backward()
+                    scaler.unscale_(optimizer)
+                    torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
+                    scaler.step(optimizer)
+                    scaler.update()
+                    scheduler.step()
+                    optimizer.zero_grad(set_to_none=True)
+                    progress.step += 1
+                    for key, value in losses.items():
+                        sums[key] += float(value.detach()) / steps_per_epoch
+            progress.epoch = epoch + 1
+            progress.train_seconds += meter.seconds
+            progress.train_energy_kwh += _finite(meter.energy_kwh)
+            progress.train_emissions_kg += _finite(meter.emissions_kg)
+            val = evaluate(
+                student, tokens["validation"], batch_size=cfg.eval_batch_size, device=device
+            )
+            epoch_metrics = {
+                M.EPOCH: progress.epoch,
+                M.VAL_ACCURACY: val["accuracy"],
+                M.VAL_MACRO_F1: val["macro_f1"],
+                M.MASK_DENSITY: model_density(student),
+                M.THRESHOLD: threshold,
+                M.TRAIN_SECONDS: progress.train_seconds,
+                **sums,
+            }
+            progress.history.append(epoch_metrics)
+            checkpoint_dir = trial_dir / "checkpoints" / f"epoch_{progress.epoch:03d}"
+            state.save(checkpoint_dir, progress)
+            report(epoch_metrics, checkpoint_dir)
+            # Tune has its own copy now; keep only the latest here (a paper-size one is ~3 GB).
+            for old in (trial_dir / "checkpoints").glob("epoch_*"):
+                if old != checkpoint_dir:
+                    shutil.rmtree(old, ignore_errors=True)
+
+        # The final masks, then the genuinely smaller model.
+        apply_threshold(student, pruning.schedule_end)
+        compact = compact_model(student).eval()
+        del student, optimizer, state
+
+    # Measure the model this trial is about, the same way for the baseline and the students.
+    model = teacher if cfg.kind == "baseline" else compact
+    result = {
+        "name": cfg.name,
+        "kind": cfg.kind,
+        **measure(model, teacher, tokens["test"], cfg, device),
+        M.TRAIN_EMISSIONS_KG: progress.train_emissions_kg,
+        M.TRAIN_ENERGY_KWH: progress.train_energy_kwh,
+        M.TRAIN_SECONDS: progress.train_seconds,
+        M.EPOCH: progress.epoch,
+    }
+    if compact is not None:
+        model_dir = trial_dir / "model"
+        save_compact(compact, model_dir)
+        tokenizer.save_pretrained(model_dir)
+        result["model_dir"] = str(model_dir)
+    with atomic_write(trial_dir / FINAL_METRICS_FILE) as tmp:
+        tmp.write_text(json.dumps({**result, "history": progress.history}, indent=2, default=float))
+    report(result, None)
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# Measurement of the final model
+
+
+def measure(
+    model: nn.Module,
+    teacher: nn.Module,
+    test: TokenizedSplit,
+    cfg: TrialConfig,
+    device: torch.device,
+) -> dict[str, float]:
+    """Quality, inference energy, speed and size of ``model`` against ``teacher`` on ``test``.
+
+    The paper's emissions column is inference over the test set: test predictions run under a
+    CodeCarbon meter. Speed is the ratio of median times over the same test batches, timed
+    interleaved (``cfg.timing_batches`` batches, ``cfg.timing_repeats`` repeats, single-threaded
+    on CPU). ``density`` is the realised kept fraction of the encoder's prunable weights.
+    Passing the teacher as ``model`` measures the baseline (speedup 1, density 1).
+    """
+    meter = EnergyMeter(country_iso_code=cfg.country_iso_code, enabled=cfg.measure_energy)
+    with meter, precision_autocast(device, cfg.precision):
+        logits = predict(model, test, batch_size=cfg.eval_batch_size, device=device)
+    quality = classification_metrics(logits, test.labels)
+
+    batches = test.batches(cfg.eval_batch_size)[: cfg.timing_batches or None]
+    models = {"teacher": teacher, "model": model} if model is not teacher else {"model": model}
+    with _cpu_threads(cfg.timing_threads if device.type == "cpu" else 0):
+        timings = time_inference(
+            models, batches, device=device, precision=cfg.precision, repeats=cfg.timing_repeats
+        )
+    teacher_timing = "teacher" if "teacher" in timings else "model"
+
+    counts, teacher_params = parameter_counts(model), parameter_counts(teacher)["total"]
+    return {
+        M.ACCURACY: quality["accuracy"],
+        M.MACRO_F1: quality["macro_f1"],
+        M.SPEEDUP: speedup(timings, teacher_timing, "model"),
+        M.SPEEDUP_IDEAL: speedup_ideal(teacher, model, cfg.max_length),
+        M.INFERENCE_SECONDS: timings["model"].median,
+        M.TEACHER_INFERENCE_SECONDS: timings[teacher_timing].median,
+        M.NUM_PARAMETERS: counts["total"],
+        M.ENCODER_PARAMETERS: counts["encoder"],
+        M.TEACHER_NUM_PARAMETERS: teacher_params,
+        M.PARAM_REDUCTION: 1.0 - counts["total"] / teacher_params,
+        M.DENSITY: encoder_density(model, teacher.config),
+        M.EMISSIONS_KG: meter.emissions_kg,
+        M.ENERGY_KWH: meter.energy_kwh,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Pieces of the training loop
+
+
+def _optimizer(student: nn.Module, cfg: TrialConfig) -> torch.optim.Optimizer:
+    """AdamW with the weights and the mask scores in separate groups (own rate, no decay)."""
+    return torch.optim.AdamW(
         [
             {
                 "params": weight_parameters(student),
@@ -161,202 +293,57 @@ def run_trial(
             },
         ]
     )
-    scheduler = linear_warmup_decay(
-        optimizer, round(total_steps * cfg.warmup_fraction), total_steps
-    )
-    scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16")
-    generator = torch.Generator().manual_seed(cfg.seed)
-    progress = _Progress()
-    if restore_from is not None:
-        progress = _load_checkpoint(
-            Path(restore_from), student, optimizer, scheduler, scaler, generator
-        )
 
-    teacher_logits = None
-    if cfg.distil:
-        cache = TeacherLogitsCache(
-            teacher,
-            _teacher_id(cfg.teacher),
-            device=device,
-            precision=cfg.precision,
-            cache_dir=cache_dir / "logits",
-        )
-        teacher_logits = cache.get(
-            "train",
-            train.batches(cfg.eval_batch_size),
-            tensor_fingerprint(train.input_ids, train.attention_mask),
-        )
 
-    # Training: one Tune report and checkpoint per epoch.
-    autocast = precision_autocast(device, cfg.precision)
-    for epoch in range(progress.epoch, cfg.epochs):
-        student.train()
-        parts = {M.LOSS: 0.0, M.LOSS_CE: 0.0, M.LOSS_DISTIL: 0.0, M.LOSS_REG: 0.0}
-        meter = EnergyMeter(
-            country_iso_code=cfg.country_iso_code, enabled=cfg.measure_energy, output_dir=None
-        )
-        with meter:
-            for batch in train.batches(cfg.batch_size, shuffle=True, generator=generator):
-                threshold = set_pruning_step(student, progress.step, total_steps)
-                with autocast:
-                    logits = student(
-                        input_ids=batch["input_ids"].to(device, torch.long),
-                        attention_mask=batch["attention_mask"].to(device, torch.long),
-                    ).logits
-                labels = batch["labels"].to(device)
-                if teacher_logits is not None:
-                    kd = distillation_loss(
-                        logits,
-                        teacher_logits[batch["idx"]].to(device),
-                        labels,
-                        cfg.temperature,
-                        cfg.alpha_distil,
-                    )
-                    loss, ce, distil = kd.total, kd.ce, kd.distil
-                else:
-                    loss = ce = nn.functional.cross_entropy(logits.float(), labels)
-                    distil = loss.new_zeros(())
-                reg = regularization_loss(student)
-                scaler.scale(loss + reg).backward()
-                scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
-                scaler.step(optimizer)
-                scaler.update()
-                scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-                progress.step += 1
-                for key, value in (
-                    (M.LOSS, loss + reg),
-                    (M.LOSS_CE, ce),
-                    (M.LOSS_DISTIL, distil),
-                    (M.LOSS_REG, reg),
-                ):
-                    parts[key] += float(value.detach()) / steps_per_epoch
-        progress.epoch = epoch + 1
-        progress.train_seconds += meter.seconds
-        progress.train_energy_kwh += _finite(meter.energy_kwh)
-        progress.train_emissions_kg += _finite(meter.emissions_kg)
-        val = classification_metrics(
-            predict(student, tokens["validation"], batch_size=cfg.eval_batch_size, device=device),
-            tokens["validation"].labels,
-        )
-        epoch_metrics = {
-            M.EPOCH: progress.epoch,
-            M.VAL_ACCURACY: val["accuracy"],
-            M.VAL_MACRO_F1: val["macro_f1"],
-            M.DENSITY: model_density(student),
-            "threshold": threshold,
-            M.TRAIN_SECONDS: progress.train_seconds,
-            **parts,
-        }
-        progress.history.append(epoch_metrics)
-        checkpoint_dir = trial_dir / "checkpoints" / f"epoch_{progress.epoch:03d}"
-        _save_checkpoint(checkpoint_dir, student, optimizer, scheduler, scaler, generator, progress)
-        report(epoch_metrics, checkpoint_dir)
-        # Tune has its own copy now; keep only the latest here (a paper-size one is ~3 GB).
-        for old in (trial_dir / "checkpoints").glob("epoch_*"):
-            if old != checkpoint_dir:
-                shutil.rmtree(old, ignore_errors=True)
-
-    # The final masks, then the genuinely smaller model.
-    set_pruning_step(student, total_steps, total_steps)
-    density = model_density(student)
-    compact = compact_model(student).eval()
-    del student, optimizer
-    return _finish(
-        cfg,
-        report,
+def _teacher_logits(
+    cfg: TrialConfig, teacher: nn.Module, train: TokenizedSplit, device: torch.device, cache: Path
+) -> Tensor | None:
+    """The teacher's logits on the training split (cached on disk per teacher and data)."""
+    if not cfg.distil:
+        return None
+    logits_cache = TeacherLogitsCache(
         teacher,
-        compact,
-        test_batches,
-        tokens["test"],
-        device,
-        progress,
-        teacher_params,
-        trial_dir,
-        tokenizer=tokenizer,
-        density=density,
+        _teacher_id(cfg.teacher),
+        device=device,
+        precision=cfg.precision,
+        cache_dir=cache / "logits",
     )
+    fingerprint = tensor_fingerprint(train.input_ids, train.attention_mask)
+    return logits_cache.get("train", train.batches(cfg.eval_batch_size), fingerprint)
 
 
-# --------------------------------------------------------------------------------------------
-# Measurement of the final model
-
-
-def _finish(
+def _losses(
     cfg: TrialConfig,
-    report: Reporter,
-    teacher: nn.Module,
-    model: nn.Module,
-    test_batches: list[dict[str, torch.Tensor]],
-    test: TokenizedSplit,
-    device: torch.device,
-    progress: _Progress,
-    teacher_params: int,
-    trial_dir: Path,
-    tokenizer: Any,
-    density: float,
-) -> dict[str, Any]:
-    """Test quality under a CodeCarbon meter, interleaved timing, sizes; save; report."""
-    is_baseline = model is teacher
-    # The paper's emissions column: inference over the test set.
-    meter = EnergyMeter(country_iso_code=cfg.country_iso_code, enabled=cfg.measure_energy)
-    with meter, precision_autocast(device, cfg.precision):
-        logits = predict(model, test, batch_size=cfg.eval_batch_size, device=device)
-    quality = classification_metrics(logits, test.labels)
-
-    timed = test_batches[: cfg.timing_batches] if cfg.timing_batches else test_batches
-    models = {"teacher": teacher} if is_baseline else {"teacher": teacher, "student": model}
-    with _cpu_threads(cfg.timing_threads if device.type == "cpu" else 0):
-        timings = time_inference(
-            models, timed, device=device, precision=cfg.precision, repeats=cfg.timing_repeats
+    pruning: PruningConfig,
+    student: nn.Module,
+    threshold: float,
+    logits: Tensor,
+    batch: dict[str, Tensor],
+    teacher_logits: Tensor | None,
+) -> dict[str, Tensor]:
+    """The loss to minimise and its parts: CE or the KD mix, plus the pruning regulariser."""
+    labels = batch["labels"].to(logits.device)
+    if teacher_logits is not None:
+        kd = distillation_loss(
+            logits,
+            teacher_logits[batch["idx"]].to(logits.device),
+            labels,
+            cfg.temperature,
+            cfg.alpha_distil,
         )
-    teacher_time = timings["teacher"].median
-    model_time = timings["student"].median if not is_baseline else teacher_time
+        loss, ce, distil = kd.total, kd.ce, kd.distil
+    else:
+        loss = ce = nn.functional.cross_entropy(logits.float(), labels)
+        distil = loss.new_zeros(())
+    reg = regularization_loss(student, pruning, threshold)
+    return {M.LOSS: loss + reg, M.LOSS_CE: ce, M.LOSS_DISTIL: distil, M.LOSS_REG: reg}
 
-    counts = parameter_counts(model)
-    seq_len = cfg.max_length
-    result: dict[str, Any] = {
-        "name": cfg.name,
-        "kind": cfg.kind,
-        M.ACCURACY: quality["accuracy"],
-        M.MACRO_F1: quality["macro_f1"],
-        M.SPEEDUP: teacher_time / model_time,
-        M.SPEEDUP_IDEAL: model_flops(teacher, seq_len) / model_flops(model, seq_len),
-        M.INFERENCE_SECONDS: model_time,
-        M.TEACHER_INFERENCE_SECONDS: teacher_time,
-        M.NUM_PARAMETERS: counts["total"],
-        M.ENCODER_PARAMETERS: counts["encoder"],
-        M.TEACHER_NUM_PARAMETERS: teacher_params,
-        M.PARAM_REDUCTION: 1.0 - counts["total"] / teacher_params,
-        M.DENSITY: density,
-        M.EMISSIONS_KG: meter.emissions_kg,
-        M.ENERGY_KWH: meter.energy_kwh,
-        M.TRAIN_EMISSIONS_KG: progress.train_emissions_kg,
-        M.TRAIN_ENERGY_KWH: progress.train_energy_kwh,
-        M.TRAIN_SECONDS: progress.train_seconds,
-        M.EPOCH: progress.epoch,
+
+def _inputs(batch: dict[str, Tensor], device: torch.device) -> dict[str, Tensor]:
+    return {
+        "input_ids": batch["input_ids"].to(device, torch.long),
+        "attention_mask": batch["attention_mask"].to(device, torch.long),
     }
-    if not is_baseline:
-        model_dir = trial_dir / "model"
-        save_compact(model, model_dir)
-        tokenizer.save_pretrained(model_dir)
-        result["model_dir"] = str(model_dir)
-    return _report_final(report, result, progress, trial_dir)
-
-
-def _report_final(
-    report: Reporter, result: dict[str, Any], progress: _Progress, trial_dir: Path
-) -> dict[str, Any]:
-    (trial_dir / "final_metrics.json").write_text(
-        json.dumps({**result, "history": progress.history}, indent=2, default=float)
-    )
-    report(result, None)
-    return result
-
-
-# --------------------------------------------------------------------------------------------
-# Helpers
 
 
 @contextlib.contextmanager
@@ -390,43 +377,39 @@ def _finite(value: float) -> float:
     return value if math.isfinite(value) else 0.0
 
 
-def _save_checkpoint(
-    directory: Path,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    scheduler: Any,
-    scaler: torch.amp.GradScaler,
-    generator: torch.Generator,
-    progress: _Progress,
-) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    state = {
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict(),
-        "scaler": scaler.state_dict(),
-        "generator": generator.get_state(),
-        "torch_rng": torch.get_rng_state(),
-        "progress": json.dumps(progress.__dict__),
-    }
-    tmp = directory / (CHECKPOINT_FILE + ".part")
-    torch.save(state, tmp)
-    tmp.rename(directory / CHECKPOINT_FILE)
+# --------------------------------------------------------------------------------------------
+# Checkpoints
 
 
-def _load_checkpoint(
-    directory: Path,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    scheduler: Any,
-    scaler: torch.amp.GradScaler,
-    generator: torch.Generator,
-) -> _Progress:
-    state = torch.load(directory / CHECKPOINT_FILE, weights_only=True, map_location="cpu")
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
-    scaler.load_state_dict(state["scaler"])
-    generator.set_state(state["generator"])
-    torch.set_rng_state(state["torch_rng"])
-    return _Progress(**json.loads(state["progress"]))
+@dataclass
+class _TrainingState:
+    """Everything a resumed trial needs to continue exactly where it stopped."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    scaler: torch.amp.GradScaler
+    generator: torch.Generator
+
+    def save(self, directory: Path, progress: _Progress) -> None:
+        state = {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "generator": self.generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "progress": json.dumps(asdict(progress)),
+        }
+        with atomic_write(directory / CHECKPOINT_FILE) as tmp:
+            torch.save(state, tmp)
+
+    def load(self, directory: Path) -> _Progress:
+        state = torch.load(directory / CHECKPOINT_FILE, weights_only=True, map_location="cpu")
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        return _Progress(**json.loads(state["progress"]))

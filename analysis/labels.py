@@ -1,0 +1,151 @@
+"""Names for the points of a plot: a configuration in the paper's words, and numbered marks.
+
+A crowded front cannot carry its configurations as text beside each point. Every front point gets
+a short mark instead (``1``, ``2``, ... in the order of the first objective, best first), drawn
+beside the point in every view, and a key lists what each mark stands for.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from analysis.front import RANK
+from search_spaces.paper import PAPER_ALPHA_DISTIL, PAPER_TEMPERATURE
+from trainables.metrics import TARGET_DENSITY
+
+# More numbered points than this make the key unreadable: the front is then left unnumbered
+# (the HTML still names every point on hover).
+MAX_MARKED = 40
+
+
+def _is_true(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in {"true", "1", "yes"}
+    return bool(value) and not (isinstance(value, float) and math.isnan(value))
+
+
+def _number(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _present(value: Any) -> bool:
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
+def config_label(row: Mapping[str, Any]) -> str:
+    """A short description of a trial's configuration, in the paper's words.
+
+    ``target_density`` 0.75 is "25% pruning"; distillation adds "+ KD", with its temperature and
+    alpha when they differ from the paper's. Rows without a target density fall back to their
+    name or trial id.
+
+    >>> config_label({"kind": "prune", "target_density": 0.75, "distil": True,
+    ...               "temperature": 2.0, "alpha_distil": 0.9})
+    '25% pruning + KD'
+    >>> config_label({"kind": "prune", "target_density": 0.4, "distil": True, "temperature": 4.0,
+    ...               "alpha_distil": 0.5})
+    '60% pruning + KD (T=4, α=0.5)'
+    """
+    name = row.get("name")
+    if str(row.get("kind", "")).lower() == "baseline" or str(name).lower() == "baseline":
+        return "baseline"
+    density = _number(row.get(TARGET_DENSITY))
+    if math.isnan(density):
+        fallback = next((v for v in (name, row.get("trial_id")) if _present(v)), "?")
+        return str(fallback)
+    label = f"{(1.0 - density) * 100:.0f}% pruning"
+    if _is_true(row.get("distil")):
+        label += " + KD"
+        temperature = _number(row.get("temperature", PAPER_TEMPERATURE))
+        alpha = _number(row.get("alpha_distil", PAPER_ALPHA_DISTIL))
+        if not (
+            math.isclose(temperature, PAPER_TEMPERATURE) and math.isclose(alpha, PAPER_ALPHA_DISTIL)
+        ):
+            label += f" (T={temperature:g}, α={alpha:g})"
+    return label
+
+
+def number_front(
+    table: pd.DataFrame, objectives: Mapping[str, str]
+) -> tuple[list[str], list[tuple[str, str]]]:
+    """Marks for the rows of a ranked table (``rank`` 0 is the front), and the key.
+
+    Front rows with equal objective values share one number; their key entry names each
+    configuration once, with ``×n`` for repeats. A label that names two numbers gets the trial id.
+    Rows off the front, and every row of a front with more than ``MAX_MARKED`` places, get ``""``.
+
+    >>> t = pd.DataFrame({"name": ["a", "b", "c", "d"], "speedup": [1.0, 2.0, 2.0, 1.5],
+    ...                   "rank": [0, 0, 0, 1]})
+    >>> number_front(t, {"speedup": "max"})
+    (['2', '1', '1', ''], [('1', 'b / c'), ('2', 'a')])
+    """
+    marks = [""] * len(table)
+    ranks = table[RANK].to_numpy()
+    front = [i for i in range(len(table)) if ranks[i] == 0]
+    direction = next(iter(objectives.values()))
+    values = table[list(objectives)].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    best_first = sorted(front, key=lambda i: values[i][0] * (-1 if direction == "max" else 1))
+    places: dict[tuple[float, ...], list[int]] = {}
+    for i in best_first:
+        places.setdefault(tuple(values[i]), []).append(i)
+    if len(places) > MAX_MARKED:
+        return marks, []
+    rows = table.to_dict("records")
+    labels = [config_label(r) for r in rows]
+    ids = [str(r.get("trial_id", i)) for i, r in enumerate(rows)]
+    named: list[str] = []
+    for members in places.values():
+        names = list(dict.fromkeys(labels[i] for i in members))
+        repeat = len(names) == 1 < len(members)
+        named.append(f"{names[0]} ×{len(members)}" if repeat else " / ".join(names))
+    used = pd.Series([labels[m[0]] for m in places.values()]).value_counts()
+    key: list[tuple[str, str]] = []
+    for number, (members, label) in enumerate(zip(places.values(), named, strict=True), 1):
+        if used[labels[members[0]]] > 1 and len(members) == 1:
+            label += f" #{ids[members[0]]}"
+        for i in members:
+            marks[i] = str(number)
+        key.append((str(number), label))
+    return marks, key
+
+
+def merge_marks(xs: Sequence[float], ys: Sequence[float], marks: Sequence[str]) -> list[str]:
+    """One mark per place: distinct marks drawn at the same point are joined (``"2,3"``) on the
+    first of them and cleared on the others, so no two numbers are printed over each other.
+
+    >>> merge_marks([1, 1, 2], [5, 5, 5], ["2", "3", "1"])
+    ['2,3', '', '1']
+    """
+    merged = list(marks)
+    first: dict[tuple[float, float], int] = {}
+    for i, (x, y, mark) in enumerate(zip(xs, ys, marks, strict=True)):
+        if not mark:
+            continue
+        if (x, y) not in first:
+            first[(x, y)] = i
+            continue
+        j = first[(x, y)]
+        if mark not in merged[j].split(","):
+            merged[j] += f",{mark}"
+        merged[i] = ""
+    return merged
+
+
+def mark_side(mark: str, falling: bool = True) -> tuple[int, int]:
+    """Where a mark goes beside its point, as signs ``(dx, dy)``: neighbours along the front
+    (consecutive numbers) alternate sides across the front. A falling front (top left to bottom
+    right) puts odd numbers up-right and even ones down-left; a rising one up-left / down-right.
+
+    >>> mark_side("3"), mark_side("2,5"), mark_side("2", falling=False), mark_side("A")
+    ((1, 1), (-1, -1), (1, -1), (1, 1))
+    """
+    first = mark.split(",")[0]
+    up = 1 if not first.isdigit() or int(first) % 2 == 1 else -1
+    return (up if falling else -up), up

@@ -1,0 +1,161 @@
+"""Draw views (:mod:`analysis.views`) with plotly: one interactive figure per view, one page.
+
+The page embeds plotly.js, so it opens without a network. Hovering a point shows its
+configuration and metrics; front points carry the same numbers as the PNG, and a key table under
+the figures says what each number stands for.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from typing import Any
+
+import plotly.graph_objects as go
+
+from analysis.labels import mark_side
+from analysis.views import CMAP, FRONT_EDGE, PAPER_COLOUR, View
+
+HEIGHT = "640px"
+
+
+def _hover(labels: Sequence[str], details: Sequence[str]) -> list[str]:
+    return [
+        f"<b>{html.escape(label)}</b><br>" + html.escape(lines).replace("\n", "<br>")
+        for label, lines in zip(labels, details, strict=True)
+    ]
+
+
+def _position(dx: int, dy: int) -> str:
+    return f"{'top' if dy > 0 else 'bottom'} {'right' if dx > 0 else 'left'}"
+
+
+def _points(view: View) -> list[go.Scatter]:
+    hover = _hover(view.labels, view.details)
+    traces = []
+    for front in (True, False):
+        rows = [i for i, on in enumerate(view.on_front) if on == front]
+        if not rows:
+            continue
+        marker: dict[str, Any] = {"size": 13 if front else 8, "opacity": 1.0 if front else 0.55}
+        if front:
+            marker["line"] = {"color": FRONT_EDGE, "width": 1.5}
+        if view.colour is not None:
+            marker.update(
+                color=view.colour[rows],
+                colorscale=CMAP.capitalize(),
+                cmin=view.colour.min(),
+                cmax=view.colour.max(),
+                showscale=front,
+                colorbar={"title": {"text": view.colour_label}},
+            )
+        traces.append(
+            go.Scatter(
+                x=view.x[rows],
+                y=view.y[rows],
+                mode="markers+text" if front else "markers",
+                name=view.front_name if front else view.dominated_name,
+                marker=marker,
+                text=[view.marks[i] for i in rows] if front else None,
+                textposition=[_position(*mark_side(view.marks[i], view.front_falls)) for i in rows],
+                hovertext=[hover[i] for i in rows],
+                hoverinfo="text",
+            )
+        )
+    return traces
+
+
+def _figure(view: View) -> go.Figure:
+    fig = go.Figure()
+    if view.staircase is not None:
+        x, y = view.staircase
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=y,
+                mode="lines",
+                name=view.staircase_name,
+                line={"dash": "dash", "color": "grey", "width": 1},
+                hoverinfo="skip",
+            )
+        )
+    for trace in _points(view):
+        fig.add_trace(trace)
+    if view.paper is not None:
+        paper = view.paper
+        fig.add_trace(
+            go.Scatter(
+                x=paper.x,
+                y=paper.y,
+                mode="markers+text",
+                name=paper.name,
+                marker={"symbol": "diamond-open", "size": 11, "color": PAPER_COLOUR},
+                text=list(paper.marks),
+                textposition="bottom right",
+                textfont={"color": PAPER_COLOUR},
+                hovertext=_hover(paper.labels, paper.details),
+                hoverinfo="text",
+            )
+        )
+    if view.crosshair is not None:
+        fig.add_hline(y=view.crosshair[1], line={"color": "grey", "width": 1})
+        fig.add_vline(x=view.crosshair[0], line={"color": "grey", "width": 1})
+    fig.update_layout(
+        title=view.title,
+        xaxis_title=view.x_label,
+        yaxis_title=view.y_label,
+        template="plotly_white",
+        legend={"orientation": "h", "y": -0.15},
+    )
+    if view.log_x:
+        fig.update_xaxes(type="log")
+    if view.log_y:
+        fig.update_yaxes(type="log")
+    return fig
+
+
+def html_figures(views: Sequence[View]) -> list[go.Figure]:
+    """One plotly figure per view.
+
+    >>> html_figures(study_views(table))[0].show()  # doctest: +SKIP
+    """
+    return [_figure(view) for view in views]
+
+
+def _key_table(views: Sequence[View]) -> str:
+    entries = list(dict.fromkeys(entry for view in views for entry in view.key))
+    paper = next((v.paper for v in views if v.paper is not None), None)
+    rows = [
+        f"<tr><td><b>{html.escape(m)}</b></td><td>{html.escape(t)}</td></tr>" for m, t in entries
+    ]
+    if paper is not None:
+        rows += [
+            f"<tr style='color:{PAPER_COLOUR}'><td><i>{html.escape(m)}</i></td>"
+            f"<td>{html.escape(t)}</td></tr>"
+            for m, t in zip(paper.marks, paper.labels, strict=True)
+        ]
+    if not rows:
+        return ""
+    return (
+        "<h3>Numbered points</h3>\n<table style='border-collapse:collapse' cellpadding='3'>\n"
+        + "\n".join(rows)
+        + "\n</table>"
+    )
+
+
+def html_page(views: Sequence[View], title: str) -> str:
+    """A whole HTML page: ``title``, the views' figures (plotly.js embedded once), the key.
+
+    >>> Path("pareto.html").write_text(html_page(study_views(table), "front"))  # doctest: +SKIP
+    """
+    parts = [
+        figure.to_html(full_html=False, include_plotlyjs=(i == 0), default_height=HEIGHT)
+        for i, figure in enumerate(html_figures(views))
+    ]
+    heading = html.escape(title)
+    return (
+        "<!DOCTYPE html>\n<html><head><meta charset='utf-8'>"
+        f"<title>{heading}</title></head><body>\n<h2>{heading}</h2>\n"
+        + "\n".join(parts)
+        + f"\n{_key_table(views)}\n</body></html>\n"
+    )

@@ -1,0 +1,181 @@
+"""The command line of ``python -m study.run``: its options, their defaults, and flag checks."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any, NoReturn
+
+from search_spaces.optuna_space import EXTRA
+from search_spaces.paper import paper_grid
+
+GRIDS = {"paper": paper_grid}
+SEARCHES = ("optuna",)
+SAMPLERS = ("tpe", "nsga2")
+PRESET_NAMES = ("tiny", "paper")
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """A problem the user can fix before anything runs; its message is the one line shown."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="python -m study.run",
+        description="Run the paper's compression grid or a multi-objective Optuna search "
+        "(maximise accuracy and speedup, minimise emissions) as a Ray Tune study.",
+        epilog="Results: STORAGE_PATH/NAME/summary.csv and summary.md (one row per trial), "
+        "pareto.png/.html, and for a search the Optuna study (optuna-dashboard URL). "
+        "Ray's dashboard (--dashboard) asks for the token in ~/.ray/auth_token.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    what = p.add_argument_group("what to run (one of)")
+    one = what.add_mutually_exclusive_group()
+    one.add_argument("--grid", choices=sorted(GRIDS), help="the paper's baseline + six runs")
+    one.add_argument("--search", choices=SEARCHES, help="a multi-objective search")
+    what.add_argument("-n", "--num-samples", type=int, default=16, help="trials of a search")
+    what.add_argument("--sampler", choices=SAMPLERS, default="tpe", help="Optuna sampler")
+    what.add_argument(
+        "--also-search",
+        default="",
+        metavar="NAMES",
+        help=f"comma-separated extra parameters to search: {', '.join(EXTRA)} "
+        "(regularization_lambda prunes by sigmoid threshold instead of a target density)",
+    )
+    what.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the interrupted study STORAGE_PATH/NAME with its own settings: "
+        "finished trials are kept, unfinished ones resume from their last epoch, failed ones "
+        "stay failed, nothing is queued twice",
+    )
+
+    data = p.add_argument_group("data")
+    data.add_argument(
+        "--data-dir", help="folder of CSV/parquet files (e.g. ../shared/data/mahanews)"
+    )
+    data.add_argument(
+        "--dataset", help="mahanews-lpc|mahanews-shc|mahanews-ldc or a Hugging Face dataset id"
+    )
+    data.add_argument("--variant", help="MahaNews variant in --data-dir: lpc, shc or ldc")
+    data.add_argument("--text-column", help="the text column (default: found by common names)")
+    data.add_argument("--label-column", help="the label column (default: found by common names)")
+    data.add_argument("--max-rows", type=int, help="stratified subset of each split (quick runs)")
+    data.add_argument(
+        "--seed",
+        type=int,
+        default=42,
+        help="seed of the data splits, the teacher and the trials (--set seed=N: trials only)",
+    )
+
+    model = p.add_argument_group("teacher and trials")
+    model.add_argument(
+        "--preset",
+        choices=PRESET_NAMES,
+        default="tiny",
+        help="scale: tiny trains a small teacher on CPU; paper is the real L3Cube model",
+    )
+    model.add_argument("--model", help="teacher: hub id or local folder (default: the preset's)")
+    model.add_argument("--epochs", type=int, help="training epochs per trial (default: preset's)")
+    model.add_argument(
+        "--teacher-epochs", type=int, help="tiny preset: fine-tuning epochs of the teacher"
+    )
+    model.add_argument(
+        "--teacher-mlm-epochs", type=int, help="tiny preset: MLM pre-training epochs (0: none)"
+    )
+    model.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any other trial config key (trainables/config.py), e.g. --set timing_repeats=3",
+    )
+    model.add_argument(
+        "--cache-dir",
+        help="teacher, tokens and teacher logits (default $LOWRES_CACHE or "
+        "~/.cache/lowres-study); on a multi-node cluster a folder every node can read",
+    )
+    model.add_argument(
+        "--paper",
+        choices=("auto", "yes", "no"),
+        default="auto",
+        help="show the paper's Table I beside the results (auto: when the labels are MahaNews')",
+    )
+
+    where = p.add_argument_group("where and how")
+    where.add_argument(
+        "--storage-path",
+        default="results",
+        help="experiment folder root (a path, NFS or s3://...)",
+    )
+    where.add_argument("--name", help="study name (default: paper for a grid, sweep for a search)")
+    where.add_argument(
+        "--optuna-storage",
+        help="database URL of the Optuna study (default sqlite:///STORAGE_PATH/NAME/optuna.db; "
+        "with ray:// the search runs on the cluster: give a database it reaches)",
+    )
+    where.add_argument(
+        "--address",
+        help="existing Ray cluster: auto or ray://HOST:PORT; its nodes need this project "
+        "installed and must reach --storage-path and --cache-dir (NFS, s3://)",
+    )
+    where.add_argument(
+        "--dashboard", action="store_true", help="keep Ray's dashboard on 127.0.0.1:8265"
+    )
+    where.add_argument("--cpus-per-trial", type=float, help="default: all CPUs / --max-concurrent")
+    where.add_argument("--gpus-per-trial", type=float, help="default: 1 where GPUs exist, else 0")
+    where.add_argument(
+        "--max-concurrent", type=int, help="trials at once (default: 1 on CPU, one per GPU)"
+    )
+    where.add_argument("--max-failures", type=int, default=2, help="retries of a crashing trial")
+    return p
+
+
+def parse_set(items: list[str]) -> dict[str, Any]:
+    """``--set KEY=VALUE`` items as a dict; values are JSON where they parse, else strings."""
+    from trainables.config import TrialConfig
+
+    known = set(TrialConfig.__dataclass_fields__)
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise UsageError(f"--set {item!r}: write KEY=VALUE, e.g. --set timing_repeats=3")
+        if key not in known:
+            raise UsageError(
+                f"--set {key}: not a trial config key; known keys: {', '.join(sorted(known))}"
+            )
+        try:
+            out[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key] = raw
+    return out
+
+
+def check_flags(args: argparse.Namespace) -> None:
+    """Flag values and combinations that are wrong whatever the data."""
+    for flag in ("num_samples", "max_rows", "epochs", "max_concurrent", "teacher_epochs"):
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            raise UsageError(f"--{flag.replace('_', '-')} must be >= 1, got {value}")
+    for flag in ("cpus_per_trial", "gpus_per_trial", "max_failures", "teacher_mlm_epochs"):
+        value = getattr(args, flag)
+        if value is not None and value < 0:
+            raise UsageError(f"--{flag.replace('_', '-')} must be >= 0, got {value}")
+    if args.cpus_per_trial == 0 and not args.gpus_per_trial:
+        raise UsageError("--cpus-per-trial 0 leaves a CPU trial nothing to run on")
+    if args.resume:
+        return
+    if not (args.grid or args.search):
+        raise UsageError("say what to run: --grid paper or --search optuna")
+    if args.sampler != "tpe" and not args.search:
+        raise UsageError("--sampler applies to --search optuna only")
+    if args.also_search and not args.search:
+        raise UsageError("--also-search applies to --search optuna only")

@@ -1,0 +1,194 @@
+"""The study plan: what a study runs, resolved once and saved as ``study.json``.
+
+A new study builds its plan from the command line (:func:`new_plan`: check every input, load the
+data once, prepare the teacher, then the base config every trial shares); ``--resume`` reads the
+same plan back (:meth:`StudyPlan.from_json`), so a resumed study runs exactly what was asked for.
+
+>>> plan = StudyPlan(name="paper", mode="grid", grid="paper", num_samples=7)
+>>> StudyPlan.from_json(plan.to_json()) == plan
+True
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from search_spaces.optuna_space import Choice, FloatRange, Param, optuna_space, paper_points
+from study.cli import GRIDS, UsageError, parse_set
+
+STUDY_FILE = "study.json"
+
+
+@dataclass
+class StudyPlan:
+    """Everything a study needs to run or resume, as plain JSON-able data."""
+
+    name: str
+    mode: str  # "grid" | "search"
+    grid: str | None = None
+    sampler: str = "tpe"
+    num_samples: int = 0
+    # The keys every trial shares (trainables.config.TrialConfig), data spec and teacher included.
+    base_config: dict[str, Any] = field(default_factory=dict)
+    # The grid's points, or the search's seed points (the paper's runs), in order.
+    points: list[dict[str, Any]] = field(default_factory=list)
+    # The search space as {name: {"type": "FloatRange"|"Choice", ...}}; empty for a grid.
+    space: dict[str, dict[str, Any]] = field(default_factory=dict)
+    optuna_storage: str | None = None
+    # Per-trial CPUs/GPUs and the concurrency cap, fixed when the study first starts.
+    resources: dict[str, Any] | None = None
+    # Whether the paper's Table I stands beside our numbers (MahaNews data, or asked for).
+    compare_paper: bool = False
+    argv: list[str] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> StudyPlan:
+        values = json.loads(text)
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+    def search_space(self) -> dict[str, Param]:
+        """The search space as the pure-data ranges of ``search_spaces``."""
+        kinds = {"FloatRange": FloatRange, "Choice": Choice}
+        out: dict[str, Param] = {}
+        for name, spec in self.space.items():
+            spec = dict(spec)
+            kind = kinds[spec.pop("type")]
+            if kind is Choice:
+                spec["choices"] = tuple(spec["choices"])
+            out[name] = kind(**spec)
+        return out
+
+
+def _encode_space(space: dict[str, Param]) -> dict[str, dict[str, Any]]:
+    return {name: {"type": type(param).__name__, **asdict(param)} for name, param in space.items()}
+
+
+# --------------------------------------------------------------------------------------------
+# A new plan from the command line
+
+
+def new_plan(args: argparse.Namespace, name: str, results_dir: Path) -> StudyPlan:
+    """Check every input, load the data, prepare the teacher; return the plan.
+
+    Everything cheap is checked first (flags, trial settings, grid points, data, the Optuna
+    storage), so a mistake costs seconds, not a teacher's training.
+    """
+    from trainables.data import MAHANEWS_LABELS, DataSpec, default_cache_dir, load_splits
+    from trainables.teacher import prepare_teacher
+
+    mode = "grid" if args.grid else "search"
+    cache_dir = Path(args.cache_dir or default_cache_dir()).expanduser().resolve()
+    settings = _trial_settings(args, cache_dir)
+    plan = StudyPlan(name=name, mode=mode, grid=args.grid, sampler=args.sampler, argv=sys.argv[1:])
+    if args.grid:
+        plan.points = GRIDS[args.grid]()
+        plan.num_samples = len(plan.points)
+    else:
+        space = _search_space(args, settings)
+        plan.space = _encode_space(space)
+        # the paper's runs first; fewer trials than points: only as many as there are trials
+        plan.points = paper_points(space, _checked(settings).to_dict())[: args.num_samples]
+        plan.num_samples = args.num_samples
+        plan.optuna_storage = args.optuna_storage or f"sqlite:///{results_dir / 'optuna.db'}"
+    for point in plan.points:
+        _checked({**settings, **point}, where=f"trial {point.get('name') or point}")
+
+    spec = DataSpec.from_args(args)
+    splits = load_splits(spec, cache_dir=cache_dir)
+    print(splits.summary(), flush=True)
+    for line in splits.report.lines():
+        print("  " + line, flush=True)
+    if plan.optuna_storage:
+        _open_optuna_storage(plan.optuna_storage)
+    plan.compare_paper = {"yes": True, "no": False}.get(
+        args.paper, set(splits.labels) <= set(MAHANEWS_LABELS)
+    )
+
+    # The teacher once per study (the tiny preset trains it, cached): every trial reads its path.
+    teacher = prepare_teacher(
+        args.preset,
+        splits,
+        model=args.model,
+        cache_dir=cache_dir,
+        progress=True,
+        tiny_overrides={
+            "epochs": args.teacher_epochs,
+            "mlm_epochs": args.teacher_mlm_epochs,
+            "seed": args.seed,
+        },
+    )
+    scores = ", ".join(f"{k} {v:.4g}" for k, v in teacher.metrics.items())
+    print(f"teacher: {teacher.path}" + (f" ({scores})" if scores else ""), flush=True)
+    plan.base_config = {**settings, "teacher": teacher.path, "data": spec.to_dict()}
+    _checked(plan.base_config)
+    return plan
+
+
+def _trial_settings(args: argparse.Namespace, cache_dir: Path) -> dict[str, Any]:
+    """The trial settings every trial shares besides data and teacher: the preset's scale,
+    then the flags, then ``--set``; checked before anything slow runs."""
+    from trainables.presets import get_preset
+
+    preset = get_preset(args.preset)
+    settings: dict[str, Any] = {
+        "preset": preset.name,
+        "max_length": preset.max_length,
+        "cache_dir": str(cache_dir),
+        "epochs": args.epochs or preset.epochs,
+        "batch_size": preset.batch_size,
+        "eval_batch_size": preset.eval_batch_size,
+        "learning_rate": preset.learning_rate,
+        "seed": args.seed,
+        **parse_set(args.set),
+    }
+    for key in ("data", "teacher"):
+        if key in settings:
+            raise UsageError(
+                f"--set {key}=...: the study sets {key} itself; use --data-dir/--dataset/--variant/"
+                "--text-column/--label-column/--max-rows for data, --model for the teacher"
+            )
+    _checked(settings)
+    return settings
+
+
+def _search_space(args: argparse.Namespace, settings: dict[str, Any]) -> dict[str, Param]:
+    extra = [n.strip() for n in args.also_search.split(",") if n.strip()]
+    try:
+        space = optuna_space(extra)
+    except ValueError as exc:
+        raise UsageError(f"--also-search: {exc}") from None
+    if "regularization_lambda" in space:
+        settings["method"] = "sigmoid_threshold"
+    return space
+
+
+def _checked(values: dict[str, Any], where: str = "") -> Any:
+    """The values as a TrialConfig, or a UsageError naming what is wrong (and where)."""
+    from trainables.config import TrialConfig
+
+    try:
+        return TrialConfig.from_dict(values)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"{where}: {exc}" if where else str(exc)) from None
+
+
+def _open_optuna_storage(url: str) -> None:
+    """Open (and for SQLite create) the Optuna database before the long teacher step."""
+    import optuna
+
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        optuna.storages.RDBStorage(url)
+    except Exception as exc:  # sqlalchemy's and the drivers' errors have no common base
+        lines = str(exc).strip().splitlines() or [type(exc).__name__]
+        raise UsageError(f"cannot open the Optuna storage {url}: {lines[0]}") from None
