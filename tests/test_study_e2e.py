@@ -1,6 +1,7 @@
 """``python -m study.run`` end to end on a local Ray: the grid, an Optuna search, Ctrl+C and
-``--resume``, a crashing trial. Small on purpose: 150 headlines per split, one epoch, a teacher
-fine-tuned for one epoch (cached for the session), one CPU thread per trial.
+``--resume``, a crashing trial. Small on purpose: 150 headlines per split, one or two epochs, one
+CPU thread per trial, and the session's small 2 x 64 teacher passed with ``--model`` (the search
+test trains the tiny preset's own teacher through the study, for one epoch).
 """
 
 from __future__ import annotations
@@ -38,19 +39,29 @@ def _env() -> dict[str, str]:
     }
 
 
+@pytest.fixture(scope="module")
+def teacher(small_teacher) -> tuple[str, ...]:
+    """``--model`` with the session's small teacher: trials 10x cheaper than the tiny preset's."""
+    return ("--model", small_teacher[0].path)
+
+
 def _args(
-    mahanews_dir: Path, storage: Path, name: str, *extra: str, data: tuple[str, ...] = ()
+    mahanews_dir: Path,
+    storage: Path,
+    name: str,
+    *extra: str,
+    data: tuple[str, ...] = (),
+    teacher: tuple[str, ...] = ("--teacher-epochs", "1", "--teacher-mlm-epochs", "0"),
 ) -> list[str]:
     data = data or ("--data-dir", str(mahanews_dir), "--variant", "shc")
     return [
-        sys.executable, "-m", "study.run", *extra, "--preset", "tiny", *data,
-        "--max-rows", "150", "--teacher-epochs", "1", "--teacher-mlm-epochs", "0",
-        "--cpus-per-trial", "1", "--set", "timing_repeats=2",
+        sys.executable, "-m", "study.run", *extra, "--preset", "tiny", *data, *teacher,
+        "--max-rows", "150", "--cpus-per-trial", "1", "--set", "timing_repeats=2",
         "--storage-path", str(storage), "--name", name,
     ]  # fmt: skip
 
 
-def _run(args: list[str], timeout: int = 400) -> subprocess.CompletedProcess:
+def _run(args: list[str], timeout: int = 900) -> subprocess.CompletedProcess:
     return subprocess.run(
         args, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=timeout
     )
@@ -72,8 +83,11 @@ def _final_reports(trial_dir: Path) -> list[dict]:
     return [r for r in map(json.loads, filter(None, lines)) if M.ACCURACY in r]
 
 
-def test_paper_grid_runs_seven_trials_and_writes_the_summary(mahanews_dir, tmp_path) -> None:
-    proc = _run(_args(mahanews_dir, tmp_path, "grid", "--grid", "paper", "--epochs", "1"))
+def test_paper_grid_runs_seven_trials_and_writes_the_summary(
+    mahanews_dir, tmp_path, teacher
+) -> None:
+    args = _args(mahanews_dir, tmp_path, "grid", "--grid", "paper", teacher=teacher)
+    proc = _run([*args, "--epochs", "1"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     study = tmp_path / "grid"
     table = _summary(study)
@@ -97,7 +111,7 @@ def test_paper_grid_runs_seven_trials_and_writes_the_summary(mahanews_dir, tmp_p
     # one teacher for the whole study: every trial read the same folder
     assert table["teacher"].nunique() == 1
     # the same name again, without --resume, is refused before anything runs
-    again = _run(_args(mahanews_dir, tmp_path, "grid", "--grid", "paper"))
+    again = _run(args)
     assert again.returncode == 2 and "already holds a study" in again.stderr
 
 
@@ -114,7 +128,7 @@ def test_optuna_search_on_renamed_columns_persists_a_three_objective_study(
             folder / target, index=False
         )
     data = ("--data-dir", str(folder), "--text-column", "matkur", "--label-column", "varg")
-    args = _args(mahanews_dir, tmp_path, "sweep", "--search", "optuna", "-n", "4", data=data)
+    args = _args(mahanews_dir, tmp_path, "sweep", "--search", "optuna", "-n", "3", data=data)
     proc = _run([*args, "--epochs", "1"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     storage = f"sqlite:///{tmp_path / 'sweep' / 'optuna.db'}"
@@ -122,10 +136,10 @@ def test_optuna_search_on_renamed_columns_persists_a_three_objective_study(
     assert [d.name for d in study.directions] == ["MAXIMIZE", "MAXIMIZE", "MINIMIZE"]
     assert study.metric_names == [M.ACCURACY, M.SPEEDUP, M.EMISSIONS_KG]
     complete = [t for t in study.trials if t.state.name == "COMPLETE"]
-    assert len(complete) == len(study.trials) == 4
+    assert len(complete) == len(study.trials) == 3
     assert all(len(t.values) == 3 for t in complete)
     table = _summary(tmp_path / "sweep")
-    assert len(table) == 4
+    assert len(table) == 3
     _check_finished(table)
     assert set(table["data/text_column"]) == {"matkur"}
     assert set(table["data/label_column"]) == {"varg"}
@@ -135,15 +149,17 @@ def test_optuna_search_on_renamed_columns_persists_a_three_objective_study(
 
 
 def test_interrupted_grid_resumes_without_losing_or_repeating_trials(
-    mahanews_dir, tmp_path
+    mahanews_dir, tmp_path, teacher
 ) -> None:
-    args = _args(mahanews_dir, tmp_path, "grid", "--grid", "paper", "--epochs", "2")
+    args = _args(
+        mahanews_dir, tmp_path, "grid", "--grid", "paper", "--epochs", "2", teacher=teacher
+    )
     study = tmp_path / "grid"
     proc = subprocess.Popen(
         args, cwd=REPO, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     try:
-        deadline = time.monotonic() + 300
+        deadline = time.monotonic() + 600
         while not any(_final_reports(d) for d in study.glob("*/") if (d / "result.json").exists()):
             assert proc.poll() is None and time.monotonic() < deadline, "no trial finished"
             time.sleep(0.5)
@@ -173,13 +189,15 @@ def test_interrupted_grid_resumes_without_losing_or_repeating_trials(
     _check_finished(table)
 
 
-def test_crashing_trials_are_retried_then_recorded_as_failed(mahanews_dir, tmp_path) -> None:
+def test_crashing_trials_are_retried_then_recorded_as_failed(
+    mahanews_dir, tmp_path, teacher
+) -> None:
     import torch
 
     if torch.cuda.is_available():
         pytest.skip("fp16 runs on a GPU; the crash needs a CPU-only machine")
     # fp16 passes the config check but a CPU trial refuses it: every attempt crashes
-    args = _args(mahanews_dir, tmp_path, "bad", "--search", "optuna", "-n", "2")
+    args = _args(mahanews_dir, tmp_path, "bad", "--search", "optuna", "-n", "2", teacher=teacher)
     proc = _run([*args, "--max-failures", "1", "--set", "precision=fp16"])
     assert proc.returncode == 1, proc.stderr[-3000:]
     table = _summary(tmp_path / "bad")
