@@ -66,7 +66,8 @@ def test_pruned_distilled_trial_reports_every_metric(cfg, tmp_path: Path) -> Non
     # the compact encoder keeps at least the target (a head whose Q/K died but V/O live stays)
     assert 0.25 - 0.03 <= result[M.DENSITY] < 0.75
     assert result[M.NUM_PARAMETERS] < result[M.TEACHER_NUM_PARAMETERS]
-    assert result[M.PARAM_REDUCTION] > 0 and result[M.SPEEDUP_IDEAL] > 1.5
+    # at least the FFN-only ideal at this shape (1.46 when no head dies; dead heads add more)
+    assert result[M.PARAM_REDUCTION] > 0 and result[M.SPEEDUP_IDEAL] > 1.4
     assert result[M.ENERGY_KWH] > 0 and result[M.TRAIN_ENERGY_KWH] > 0
     # the compact model on disk is the one measured
     model = load_compact(result["model_dir"])
