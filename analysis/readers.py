@@ -9,6 +9,7 @@ Every reader returns the same schema: metric columns (``trainables.metrics``), c
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,12 +52,17 @@ def read_summary(path: str | Path) -> pd.DataFrame:
         raise ValueError(f"cannot read {path} as a table: {reason}") from error
 
 
-def _flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+def flatten_config(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested config dicts (the data spec) as ``data/<key>`` columns, as Tune's tables do.
+
+    >>> flatten_config({"seed": 1, "data": {"variant": "shc"}})
+    {'seed': 1, 'data/variant': 'shc'}
+    """
     flat: dict[str, Any] = {}
     for key, value in config.items():
         name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{name}/"))
+        if isinstance(value, Mapping):
+            flat.update(flatten_config(value, f"{name}/"))
         else:
             flat[name] = value
     return flat
@@ -82,7 +88,7 @@ def _tune_trial(trial_dir: Path) -> dict[str, Any]:
     row = {k: v for k, v in result.items() if k != "config"}
     # A config key that is also a reported metric keeps the metric's column; the config value
     # goes to `config/<key>`, as in Tune's own tables.
-    for key, value in _flatten(config).items():
+    for key, value in flatten_config(config).items():
         row[f"config/{key}" if key in row or key in FINAL_METRICS else key] = value
     if any((trial_dir / name).exists() for name in _TUNE_ERRORS):
         row[STATUS] = "ERROR"
@@ -178,8 +184,8 @@ def read_optuna(storage: str, study_name: str | None = None) -> pd.DataFrame:
     rows = []
     for trial in study.get_trials(deepcopy=False):
         row: dict[str, Any] = {"name": f"trial {trial.number}", "trial_id": str(trial.number)}
-        row.update(_flatten(trial.params))
-        row.update(_flatten(trial.user_attrs))
+        row.update(flatten_config(trial.params))
+        row.update(flatten_config(trial.user_attrs))
         if trial.values is not None:
             row.update(zip(names, trial.values, strict=True))
         row[STATUS] = _OPTUNA_STATUS.get(trial.state.name, trial.state.name)

@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from analysis.readers import flatten_config
 from search_spaces.paper import PAPER_BASELINE, PAPER_COLUMNS, PAPER_TABLE
 from trainables import metrics as M
 
@@ -100,7 +101,7 @@ def summary_table(records: Iterable[TrialRecord], *, paper: bool = False) -> pd.
         row[WALL_SECONDS] = record.metrics.get("time_total_s", math.nan)
         row["model_dir"] = record.metrics.get("model_dir", "")
         row["error"] = record.error
-        for key, value in _flat(record.config).items():
+        for key, value in flatten_config(record.config).items():
             if key != "name":
                 row[f"config/{key}" if key in row else key] = value
         if paper:
@@ -114,17 +115,6 @@ def summary_table(records: Iterable[TrialRecord], *, paper: bool = False) -> pd.
     paper_cols = [c for c in PAPER_COLUMNS if c in table.columns]
     rest = sorted(set(table.columns) - {*head, *config, *paper_cols, "model_dir", "error"})
     return table[[*head, *paper_cols, *config, *rest, "model_dir", "error"]]
-
-
-def _flat(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested config dicts (the data spec) as ``data/<key>`` columns."""
-    out: dict[str, Any] = {}
-    for key, value in config.items():
-        if isinstance(value, Mapping):
-            out.update(_flat(value, f"{prefix}{key}/"))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 def _paper_columns(name: str) -> dict[str, float]:
