@@ -1,26 +1,34 @@
 """Pareto analysis of a compression study: fronts, hypervolume, readers and plots. No Ray needed.
 
->>> from analysis import read_results, pareto_front, write_plots
+>>> from analysis import read_results, pareto_front, per_configuration, write_plots
 >>> table = read_results("results/paper")  # doctest: +SKIP
->>> front = pareto_front(table, {"accuracy": "max", "speedup": "max", "emissions_kg": "min"})
+>>> front = pareto_front(per_configuration(table))  # chosen on val_accuracy, speedup, emissions
 ... # doctest: +SKIP
 >>> write_plots(table, "results/paper", paper=True)  # doctest: +SKIP
 
-Figures are computed once as views (:func:`study_views`: plain data) and drawn by two renderers
-(:func:`png_figure`, :func:`html_figures` / :func:`html_page`).
+Fronts are chosen on validation accuracy (``trainables.metrics.OBJECTIVES``) and reported with
+their test numbers; replicated configurations (``--seeds``) are compared by their means over
+seeds (:func:`per_configuration`); the TF-IDF + LR reference is drawn beside the front, never on
+it. Figures are computed once as views (:func:`study_views`: plain data) and drawn by two
+renderers (:func:`png_figure`, :func:`html_figures` / :func:`html_page`).
 
-From a shell: ``python -m analysis.pareto RESULTS [--objectives accuracy:max,speedup:max]``.
+From a shell: ``python -m analysis.pareto RESULTS [--objectives val_accuracy:max,speedup:max]``.
 """
 
 from analysis.front import (
+    SelectionWarning,
     baseline_rows,
+    default_objectives,
     excluded_rows,
     exclusion_reasons,
+    finished_rows,
     hypervolume,
     pareto_front,
     pareto_ranks,
     parse_objectives,
+    per_configuration,
     reference_point,
+    reference_rows,
 )
 from analysis.labels import config_label
 from analysis.optuna_plots import hypervolume_reference, write_optuna_plots
@@ -29,31 +37,53 @@ from analysis.readers import read_optuna, read_results, read_summary, read_tune_
 from analysis.relative import compares_with_paper, paper_relative, relative_to_baseline
 from analysis.render_html import html_figures, html_page
 from analysis.render_png import png_figure
-from analysis.views import PaperSeries, View, front_view, relative_view, study_views
+from analysis.statistics import (
+    config_table,
+    configuration_ids,
+    configuration_labels,
+    mcnemar_exact,
+    paired_bootstrap_delta,
+    payback_column,
+    payback_predictions,
+)
+from analysis.views import PaperSeries, Reference, View, front_view, relative_view, study_views
 
 __all__ = [
     "PaperSeries",
+    "Reference",
+    "SelectionWarning",
     "View",
     "baseline_rows",
     "compares_with_paper",
     "config_label",
+    "config_table",
+    "configuration_ids",
+    "configuration_labels",
+    "default_objectives",
     "excluded_rows",
     "exclusion_reasons",
+    "finished_rows",
     "front_view",
     "html_figures",
     "html_page",
     "hypervolume",
     "hypervolume_reference",
+    "mcnemar_exact",
+    "paired_bootstrap_delta",
     "paper_relative",
     "pareto_front",
     "pareto_ranks",
     "parse_objectives",
+    "payback_column",
+    "payback_predictions",
+    "per_configuration",
     "png_figure",
     "read_optuna",
     "read_results",
     "read_summary",
     "read_tune_experiment",
     "reference_point",
+    "reference_rows",
     "relative_to_baseline",
     "relative_view",
     "study_views",

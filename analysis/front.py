@@ -1,20 +1,23 @@
 """Pareto fronts over a results table: objectives, validity, non-dominated ranks, hypervolume.
 
 A results table is a ``pandas.DataFrame`` with one row per trial and one column per metric (the
-names in ``trainables.metrics``). Objectives map a column name to ``"max"`` or ``"min"``.
-Non-dominated sorting and hypervolume come from ``moocore`` (C implementations, exact, with
-duplicates sharing a rank); this module only chooses the rows and the directions.
+names in ``trainables.metrics``). Objectives map a column name to ``"max"`` or ``"min"``; by
+default the study's (``OBJECTIVES``), which select on validation accuracy. Non-dominated sorting
+and hypervolume come from ``moocore`` (C implementations, exact, with duplicates sharing a rank);
+this module only chooses the rows, the table (trials, or configurations over seeds) and the
+directions.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 
 import moocore
 import numpy as np
 import pandas as pd
 
-from trainables.metrics import OBJECTIVES
+from trainables.metrics import KIND_BASELINE, KIND_CLASSICAL, OBJECTIVES, TEST_OF
 
 Objectives = Mapping[str, str]
 
@@ -24,7 +27,55 @@ FINISHED = "TERMINATED"
 STATUS = "status"
 RANK = "rank"
 REASON = "reason"
-BASELINE = "baseline"  # the value of `kind` (or `name`) that marks the unpruned model's row
+BASELINE = KIND_BASELINE  # the value of `kind` (or `name`) that marks the unpruned model's row
+# Kinds drawn beside the front for comparison but never ranked: the TF-IDF classifier is not a
+# compression of the teacher, so it must neither join the compression front nor dominate it.
+REFERENCE_KINDS = (KIND_CLASSICAL,)
+REFERENCE_REASON = "reference, not a compression"
+# A table with this column holds one row per configuration (see :func:`per_configuration`).
+N_SEEDS = "n_seeds"
+SD_SUFFIX = "_sd"  # `<metric>_sd`: the standard deviation over a configuration's seeds
+
+
+class SelectionWarning(UserWarning):
+    """The front was chosen on the test split: the results have no validation numbers."""
+
+
+def _has_values(results: pd.DataFrame, column: str) -> bool:
+    if column not in results.columns:
+        return False
+    return bool(np.isfinite(pd.to_numeric(results[column], errors="coerce").astype(float)).any())
+
+
+def default_objectives(results: pd.DataFrame) -> dict[str, str]:
+    """The study's objectives (``OBJECTIVES``: validation accuracy, speedup, emissions) for
+    ``results``.
+
+    A table without validation numbers (written before trials reported them) falls back to the
+    test metric, with a :class:`SelectionWarning`: a front chosen on test makes its own test
+    numbers optimistic.
+
+    >>> default_objectives(pd.DataFrame({"val_accuracy": [0.8], "speedup": [1.0],
+    ...                                  "emissions_kg": [1e-6]}))
+    {'val_accuracy': 'max', 'speedup': 'max', 'emissions_kg': 'min'}
+    """
+    objectives: dict[str, str] = {}
+    for name, direction in OBJECTIVES.items():
+        test = TEST_OF.get(name)
+        if test is not None and not _has_values(results, name) and test in results.columns:
+            warnings.warn(
+                f"no {name} in the results (a table from before validation metrics): the front "
+                f"is chosen on {test}, the test split, so its test numbers are optimistic",
+                SelectionWarning,
+                stacklevel=2,
+            )
+            name = test
+        objectives[name] = direction
+    return objectives
+
+
+def _objectives(results: pd.DataFrame, objectives: Objectives | None) -> dict[str, str]:
+    return default_objectives(results) if objectives is None else dict(objectives)
 
 
 def parse_objectives(spec: str) -> dict[str, str]:
@@ -68,8 +119,13 @@ def _check_objectives(results: pd.DataFrame, objectives: Objectives) -> None:
         raise ValueError(f"directions must be 'max' or 'min', got {bad}")
     missing = [n for n in objectives if n not in results.columns]
     if missing:
+        older = [(n, TEST_OF[n]) for n in missing if TEST_OF.get(n) in results.columns]
+        hint = ""
+        if older:
+            name, test = older[0]
+            hint = f" (results from before validation metrics: select on {test}:{objectives[name]})"
         raise ValueError(
-            f"objective column(s) {missing} not in the results; "
+            f"objective column(s) {missing} not in the results{hint}; "
             f"available columns: {', '.join(map(str, results.columns))}"
         )
 
@@ -86,17 +142,31 @@ def as_minimisation(values: np.ndarray, directions: list[str]) -> np.ndarray:
     return values * signs
 
 
+def _is_kind(results: pd.DataFrame, kinds: tuple[str, ...]) -> np.ndarray:
+    if "kind" not in results.columns:
+        return np.zeros(len(results), dtype=bool)
+    return results["kind"].astype(str).str.strip().str.lower().isin(kinds).to_numpy()
+
+
+def _finished(results: pd.DataFrame) -> np.ndarray:
+    if STATUS not in results.columns:
+        return np.ones(len(results), dtype=bool)
+    return (results[STATUS].isna() | (results[STATUS].astype(str) == FINISHED)).to_numpy()
+
+
 def exclusion_reasons(results: pd.DataFrame, objectives: Objectives | None = None) -> pd.Series:
     """Why each row cannot be on a front: ``"status ERROR"``, ``"no accuracy"``, ... or ``None``.
 
-    A row is excluded when its ``status`` (if the table has one) is not ``TERMINATED`` or when
-    one of its objective values is missing or not finite.
+    A row is excluded when its ``status`` (if the table has one) is not ``TERMINATED``, when
+    one of its objective values is missing or not finite, or when it is a reference and not a
+    compression (``kind == "classical"``: :data:`REFERENCE_REASON`).
 
-    >>> t = pd.DataFrame({"accuracy": [0.8, float("nan")], "speedup": [1.0, 2.0]})
+    >>> t = pd.DataFrame({"accuracy": [0.8, float("nan"), 0.9], "speedup": [1.0, 2.0, 9.0],
+    ...                   "kind": ["prune", "prune", "classical"]})
     >>> exclusion_reasons(t, {"accuracy": "max", "speedup": "max"}).tolist()
-    [None, 'no accuracy']
+    [None, 'no accuracy', 'reference, not a compression']
     """
-    objectives = dict(OBJECTIVES if objectives is None else objectives)
+    objectives = _objectives(results, objectives)
     _check_objectives(results, objectives)
     values = _objective_values(results, objectives)
     # Positional masks throughout: a concatenated table may repeat index labels.
@@ -105,8 +175,9 @@ def exclusion_reasons(results: pd.DataFrame, objectives: Objectives | None = Non
         reasons[~np.isfinite(values[name].to_numpy())] = f"no {name}"
     if STATUS in results.columns:
         status = results[STATUS]
-        unfinished = (status.notna() & (status.astype(str) != FINISHED)).to_numpy()
+        unfinished = ~_finished(results)
         reasons[unfinished] = ("status " + status[unfinished].astype(str)).to_numpy()
+    reasons[_is_kind(results, REFERENCE_KINDS)] = REFERENCE_REASON
     return pd.Series(reasons, index=results.index, dtype=object)
 
 
@@ -129,14 +200,14 @@ def pareto_ranks(results: pd.DataFrame, objectives: Objectives | None = None) ->
     """Non-dominated sorting: rank 0 is the Pareto front, rank 1 the front once 0 is removed, ...
 
     Rows with equal objective values share a rank (duplicates on the front are all rank 0).
-    Excluded rows (see :func:`exclusion_reasons`) get ``<NA>``. Default objectives: accuracy max,
-    speedup max, emissions_kg min.
+    Excluded rows (see :func:`exclusion_reasons`) get ``<NA>``. Default objectives: see
+    :func:`default_objectives`.
 
     >>> t = pd.DataFrame({"accuracy": [0.9, 0.8, 0.8, 0.7], "speedup": [1.0, 2.0, 2.0, 1.5]})
     >>> pareto_ranks(t, {"accuracy": "max", "speedup": "max"}).tolist()
     [0, 0, 0, 1]
     """
-    objectives = dict(OBJECTIVES if objectives is None else objectives)
+    objectives = _objectives(results, objectives)
     valid = exclusion_reasons(results, objectives).isna().to_numpy()
     ranks = pd.array([pd.NA] * len(results), dtype="Int64")
     if valid.any():
@@ -150,14 +221,15 @@ def pareto_front(
 ) -> pd.DataFrame:
     """The rows on the Pareto front (``rank <= max_rank``), every column kept, plus ``rank``.
 
-    Sorted by rank, then by the first objective from best to worst.
+    Sorted by rank, then by the first objective from best to worst. Where seeds replicate
+    configurations, choose among configurations: ``pareto_front(per_configuration(results))``.
 
     >>> t = pd.DataFrame({"name": ["a", "b", "c"], "accuracy": [0.9, 0.8, 0.7],
     ...                   "speedup": [1.0, 2.0, 1.5]})
     >>> pareto_front(t, {"accuracy": "max", "speedup": "max"})["name"].tolist()
     ['a', 'b']
     """
-    objectives = dict(OBJECTIVES if objectives is None else objectives)
+    objectives = _objectives(results, objectives)
     ranks = pareto_ranks(results, objectives)
     keep = (ranks.notna() & (ranks <= max_rank)).to_numpy(dtype=bool, na_value=False)
     front = results[keep].copy()
@@ -182,7 +254,7 @@ def hypervolume(
     ...                   {"accuracy": 0.7, "speedup": 0.5}), 3)
     0.2
     """
-    objectives = dict(OBJECTIVES if objectives is None else objectives)
+    objectives = _objectives(results, objectives)
     ref = reference_point(results, objectives, reference)
     valid = exclusion_reasons(results, objectives).isna().to_numpy()
     points = _objective_values(results, objectives).to_numpy()[valid]
@@ -207,6 +279,67 @@ def baseline_rows(results: pd.DataFrame) -> pd.DataFrame:
     return results[mask.to_numpy()]
 
 
+def finished_rows(results: pd.DataFrame) -> pd.DataFrame:
+    """The rows whose trial finished: ``status`` ``TERMINATED`` or missing (a table without
+    statuses, or a per-configuration table, holds finished rows only).
+
+    >>> finished_rows(pd.DataFrame({"status": ["TERMINATED", "ERROR"]}))["status"].tolist()
+    ['TERMINATED']
+    """
+    return results[_finished(results)]
+
+
+def reference_rows(results: pd.DataFrame) -> pd.DataFrame:
+    """The rows drawn for comparison and never ranked: ``kind == "classical"`` (TF-IDF + LR).
+
+    >>> t = pd.DataFrame({"kind": ["baseline", "prune", "classical"]})
+    >>> reference_rows(t)["kind"].tolist()
+    ['classical']
+    """
+    return results[_is_kind(results, REFERENCE_KINDS)]
+
+
+def per_configuration(results: pd.DataFrame) -> pd.DataFrame:
+    """The table a front is chosen from: ``results`` when every configuration has at most one
+    finished row, else one row per configuration of the finished rows, over its seeds.
+
+    Configurations are :func:`analysis.statistics.configuration_ids` (rows that differ only in
+    seed; a table without config columns has none). The rows are
+    :func:`analysis.statistics.config_table`'s, with each ``<metric>_mean`` named as the metric
+    itself, so that fronts, views and the relative table read the means unchanged, beside
+    ``<metric>_sd`` (ddof=1, NaN for one seed) and ``n_seeds``. A table that is already per
+    configuration (it has ``n_seeds``) is returned as it is.
+
+    >>> t = pd.DataFrame({"kind": ["prune"] * 2, "target_density": [0.5] * 2, "seed": [1, 2],
+    ...                   "accuracy": [0.78, 0.80]})
+    >>> row = per_configuration(t).iloc[0]
+    >>> int(row["n_seeds"]), round(float(row["accuracy"]), 3), round(float(row["accuracy_sd"]), 4)
+    (2, 0.79, 0.0141)
+    """
+    # Imported on use: analysis.statistics builds on this module (finished and baseline rows).
+    from analysis import statistics
+
+    if N_SEEDS in results.columns:
+        return results
+    finished = finished_rows(results)
+    # Without config columns (an Optuna study's bare objective values) rows cannot be told
+    # apart as configurations: every row stays a point of its own.
+    if len(finished) < 2 or not statistics.config_columns(finished):
+        return results
+    if not statistics.configuration_ids(finished).duplicated().any():
+        return results
+    with warnings.catch_warnings():
+        # Fronts and plots read the means and sds only; a missing prediction file matters to
+        # the paired differences, which the study's summary reports with this warning.
+        warnings.simplefilter("ignore", statistics.PairingWarning)
+        # A fresh index: config_table looks rows up by label, and a concatenated table (a
+        # search and its confirmation) can repeat labels.
+        table = statistics.config_table(finished.reset_index(drop=True))
+    means = {f"{m}_mean": m for m in statistics.CONFIG_METRICS}
+    table = table.drop(columns=[m for m in means.values() if m in table.columns])
+    return table.rename(columns=means)
+
+
 def reference_point(
     results: pd.DataFrame,
     objectives: Objectives | None = None,
@@ -222,7 +355,7 @@ def reference_point(
     >>> reference_point(t, {"accuracy": "max", "speedup": "max"})
     {'accuracy': 0.8, 'speedup': 1.0}
     """
-    objectives = dict(OBJECTIVES if objectives is None else objectives)
+    objectives = _objectives(results, objectives)
     if reference is not None:
         missing = [n for n in objectives if n not in reference]
         if missing:

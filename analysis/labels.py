@@ -15,11 +15,15 @@ import pandas as pd
 
 from analysis.front import RANK
 from search_spaces.paper import PAPER_ALPHA_DISTIL, PAPER_TEMPERATURE
-from trainables.metrics import TARGET_DENSITY
+from trainables.metrics import KIND_BASELINE, KIND_CLASSICAL, TARGET_DENSITY
 
 # More numbered points than this make the key unreadable: the front is then left unnumbered
 # (the HTML still names every point on hover).
 MAX_MARKED = 40
+CLASSICAL_LABEL = "TF-IDF + LR"  # char n-gram TF-IDF features, logistic regression
+# The column in which a per-configuration table (analysis.statistics.config_table) already
+# carries each configuration's label, told apart from others of the same words by "#2", ...
+CONFIGURATION = "configuration"
 
 
 def _is_true(value: Any) -> bool:
@@ -43,8 +47,8 @@ def config_label(row: Mapping[str, Any]) -> str:
     """A short description of a trial's configuration, in the paper's words.
 
     ``target_density`` 0.75 is "25% pruning"; distillation adds "+ KD", with its temperature and
-    alpha when they differ from the paper's. Rows without a target density fall back to their
-    name or trial id.
+    alpha when they differ from the paper's. The classical reference (``kind == "classical"``)
+    is "TF-IDF + LR". Other rows without a target density fall back to their name or trial id.
 
     >>> config_label({"kind": "prune", "target_density": 0.75, "distil": True,
     ...               "temperature": 2.0, "alpha_distil": 0.9})
@@ -52,10 +56,15 @@ def config_label(row: Mapping[str, Any]) -> str:
     >>> config_label({"kind": "prune", "target_density": 0.4, "distil": True, "temperature": 4.0,
     ...               "alpha_distil": 0.5})
     '60% pruning + KD (T=4, α=0.5)'
+    >>> config_label({"kind": "classical", "name": "classical"})
+    'TF-IDF + LR'
     """
     name = row.get("name")
-    if str(row.get("kind", "")).lower() == "baseline" or str(name).lower() == "baseline":
-        return "baseline"
+    kind = str(row.get("kind", "")).lower()
+    if kind == KIND_BASELINE or str(name).lower() == KIND_BASELINE:
+        return KIND_BASELINE
+    if kind == KIND_CLASSICAL:
+        return CLASSICAL_LABEL
     density = _number(row.get(TARGET_DENSITY))
     if math.isnan(density):
         fallback = next((v for v in (name, row.get("trial_id")) if _present(v)), "?")
@@ -70,6 +79,17 @@ def config_label(row: Mapping[str, Any]) -> str:
         ):
             label += f" (T={temperature:g}, α={alpha:g})"
     return label
+
+
+def point_label(row: Mapping[str, Any]) -> str:
+    """What a plotted point is: a per-configuration row's ``configuration`` label, else
+    :func:`config_label`.
+
+    >>> point_label({"configuration": "50% pruning #2", "target_density": 0.5})
+    '50% pruning #2'
+    """
+    label = row.get(CONFIGURATION)
+    return str(label) if _present(label) and str(label) else config_label(row)
 
 
 def number_front(
@@ -98,7 +118,7 @@ def number_front(
     if len(places) > MAX_MARKED:
         return marks, []
     rows = table.to_dict("records")
-    labels = [config_label(r) for r in rows]
+    labels = [point_label(r) for r in rows]
     ids = [str(r.get("trial_id", i)) for i, r in enumerate(rows)]
     named: list[str] = []
     for members in places.values():

@@ -1,17 +1,21 @@
 """``python -m analysis.pareto RESULTS``: print the Pareto front, write the table and plots.
 
 RESULTS is a summary CSV/parquet, a study directory holding ``summary.csv``, a Ray Tune
-experiment directory, or an Optuna storage URL (``sqlite:///optuna.db``). The front goes to
-stdout (a table, or JSON records with ``--format json``); notes (excluded rows, the reference
-point, the hypervolume, where the files went) go to stderr. Next to the results it writes
-``pareto.png``, ``pareto.html`` (opens offline) and ``pareto.csv`` (every valid row with its rank).
+experiment directory, or an Optuna storage URL (``sqlite:///optuna.db``). The front is chosen on
+validation accuracy, speedup and emissions (results without validation numbers: on test accuracy,
+with a warning) and printed with its test numbers beside them. Where seeds replicate
+configurations the front is chosen among configurations, on their means over seeds. The front
+goes to stdout (a table, or JSON records with ``--format json``); notes (a selection on test,
+excluded rows, configurations, the classical reference, the reference point, the hypervolume,
+where the files went) go to stderr. Next to the results it writes ``pareto.png``,
+``pareto.html`` (opens offline) and ``pareto.csv`` (every valid row with its rank).
 The relative view shows the paper's Table I when the results carry the paper's numbers
 (``--paper auto``), or as ``--paper yes|no`` says. Without a baseline row everything is still
 computed except the hypervolume, which then needs ``--reference``. Every option's default is in
 ``--help``.
 
     python -m analysis.pareto results/paper
-    python -m analysis.pareto results/paper/summary.csv --objectives accuracy:max,speedup:max
+    python -m analysis.pareto results/paper/summary.csv --objectives val_accuracy:max,speedup:max
     python -m analysis.pareto sqlite:///results/sweep/optuna.db --study-name sweep --format json
 """
 
@@ -19,25 +23,44 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
 from analysis.front import (
+    N_SEEDS,
     RANK,
+    REASON,
+    REFERENCE_REASON,
+    SD_SUFFIX,
+    default_objectives,
     excluded_rows,
+    finished_rows,
     hypervolume,
     pareto_front,
     parse_objectives,
+    per_configuration,
     reference_point,
+    reference_rows,
 )
-from analysis.labels import config_label
+from analysis.labels import point_label
 from analysis.plots import write_plots
 from analysis.readers import find_results, read_results
-from trainables.metrics import NUM_PARAMETERS, OBJECTIVES, PARAM_REDUCTION, TARGET_DENSITY
+from trainables.metrics import (
+    ACCURACY,
+    MACRO_F1,
+    NUM_PARAMETERS,
+    OBJECTIVES,
+    PARAM_REDUCTION,
+    TARGET_DENSITY,
+    TEST_OF,
+)
 
 _DEFAULT_OBJECTIVES = ",".join(f"{n}:{d}" for n, d in OBJECTIVES.items())
+# Printed headers of the test-split metrics: the table says which split each number is from.
+_TEST_HEADERS = {ACCURACY: f"{ACCURACY} (test)", MACRO_F1: f"{MACRO_F1} (test)"}
 # Shown in the printed table after the label and the objectives, when the results have them.
 _TABLE_EXTRA = (
     TARGET_DENSITY,
@@ -83,17 +106,38 @@ def _output_directory(source: str) -> Path:
     return Path.cwd()
 
 
+def _metrics(objectives: dict[str, str]) -> list[str]:
+    """The objectives, then the test metric of each validation objective: what chose the front,
+    then what it scores on the test split."""
+    return list(dict.fromkeys([*objectives, *(TEST_OF[n] for n in objectives if n in TEST_OF)]))
+
+
 def _table(front: pd.DataFrame, objectives: dict[str, str], with_rank: bool) -> str:
-    shown = pd.DataFrame({"configuration": [config_label(r) for r in front.to_dict("records")]})
-    for column in ("name", "trial_id"):
+    shown = pd.DataFrame({"configuration": [point_label(r) for r in front.to_dict("records")]})
+    for column in ("name", "trial_id", *([RANK] if with_rank else []), N_SEEDS):
         if column in front.columns:
             shown[column] = front[column].to_numpy()
-    if with_rank:
-        shown[RANK] = front[RANK].to_numpy()
-    for column in (*objectives, *_TABLE_EXTRA):
+    for metric in _metrics(objectives):
+        for column in (metric, metric + SD_SUFFIX):
+            if column in front.columns:
+                shown[_TEST_HEADERS.get(column, column)] = front[column].to_numpy()
+    for column in _TABLE_EXTRA:
         if column in front.columns and column not in shown.columns:
             shown[column] = front[column].to_numpy()
     return shown.to_string(index=False, float_format=lambda v: f"{v:.4g}")
+
+
+def _reference_lines(table: pd.DataFrame, objectives: dict[str, str]) -> list[str]:
+    """One line per classical reference with its numbers: drawn beside the front, never on it."""
+    lines = []
+    for row in finished_rows(reference_rows(table)).to_dict("records"):
+        numbers = ", ".join(
+            f"{_TEST_HEADERS.get(m, m)} {row[m]:.4g}"
+            for m in _metrics(objectives)
+            if pd.api.types.is_number(row.get(m))
+        )
+        lines.append(f"reference, not on the front: {point_label(row)} ({numbers})")
+    return lines
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -108,8 +152,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--objectives",
-        default=_DEFAULT_OBJECTIVES,
-        help="comma-separated NAME:max|min (default: %(default)s)",
+        help=f"comma-separated NAME:max|min (default: {_DEFAULT_OBJECTIVES}; for results "
+        "without val_accuracy, accuracy:max in its place, with a warning)",
     )
     parser.add_argument(
         "--reference",
@@ -150,7 +194,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _one_line(error: Exception) -> str:
+def _one_line(error: Exception | str) -> str:
     lines = str(error).strip().splitlines()
     return lines[0] if lines else type(error).__name__
 
@@ -172,28 +216,47 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        objectives = parse_objectives(args.objectives)
+        chosen = parse_objectives(args.objectives) if args.objectives else None
         given = parse_reference(args.reference) if args.reference else None
         results = read_results(args.results, args.study_name)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            objectives = default_objectives(results) if chosen is None else chosen
         excluded = excluded_rows(results, objectives)
-        reference = _reference(results, objectives, given)
-        volume = None if reference is None else hypervolume(results, objectives, reference)
-        ranked = pareto_front(results, objectives, max_rank=len(results))
+        # Fronts, the reference point and the hypervolume are over configurations when seeds
+        # replicate them; what was excluded is said of the rows as read.
+        table = per_configuration(results)
+        reference = _reference(table, objectives, given)
+        volume = None if reference is None else hypervolume(table, objectives, reference)
+        ranked = pareto_front(table, objectives, max_rank=len(table))
         out = args.out or _output_directory(args.results)
     except (ValueError, OSError) as error:
         parser.exit(2, f"{parser.prog}: error: {_one_line(error)}\n")
 
     note = sys.stderr
+    for warning in caught:
+        print(f"warning: {_one_line(warning.message)}", file=note)
     try:
         written = write_plots(results, out, objectives, paper=_PAPER[args.paper])
     except ValueError as error:  # e.g. a single objective: the front is still worth printing
         written: dict[str, Path] = {}
         print(f"no plots: {error}", file=note)
+    excluded = excluded[(excluded[REASON] != REFERENCE_REASON).to_numpy()]
     if len(excluded):
-        counts = ", ".join(f"{n} {r}" for r, n in excluded["reason"].value_counts().items())
+        counts = ", ".join(f"{n} {r}" for r, n in excluded[REASON].value_counts().items())
         print(
             f"excluded {len(excluded)} of {len(results)} rows from the front: {counts}", file=note
         )
+    if N_SEEDS in table.columns and N_SEEDS not in results.columns:
+        seeds = table[N_SEEDS]
+        print(
+            f"{int(seeds.sum())} finished rows are {len(table)} configurations with "
+            f"{seeds.min()}-{seeds.max()} seeds each: the front is chosen on their means, "
+            f"*{SD_SUFFIX} is the standard deviation over seeds",
+            file=note,
+        )
+    for line in _reference_lines(table, objectives):
+        print(line, file=note)
     if volume is None:
         example = ",".join(f"{n}=..." for n in objectives)
         print(

@@ -7,12 +7,11 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from analysis.front import Objectives
+from analysis.front import Objectives, default_objectives
 from analysis.relative import compares_with_paper
 from analysis.render_html import html_page
 from analysis.render_png import PNG_DPI, png_figure
-from analysis.views import study_views
-from trainables.metrics import OBJECTIVES
+from analysis.views import chosen_on, study_views
 
 
 def write_plots(
@@ -25,6 +24,9 @@ def write_plots(
 ) -> dict[str, Path]:
     """Write ``<stem>.png`` and ``<stem>.html`` (the same views, interactive) into ``directory``.
 
+    The front is chosen on ``objectives`` (default: :func:`analysis.front.default_objectives`,
+    validation accuracy, speedup, emissions) and drawn at test accuracy; replicated
+    configurations are drawn at their means with error bars (see :func:`study_views`).
     ``paper`` puts the paper's Table I into the relative view; ``None`` decides from the table:
     on when it carries the paper's numbers (``paper_accuracy``, written by a study on the
     paper's data), so a study on other data shows its own numbers only. The HTML embeds
@@ -33,7 +35,7 @@ def write_plots(
     >>> write_plots(table, "results/paper", paper=True)  # doctest: +SKIP
     {'png': PosixPath('results/paper/pareto.png'), 'html': PosixPath('results/paper/pareto.html')}
     """
-    objectives = dict(OBJECTIVES if objectives is None else objectives)
+    objectives = default_objectives(results) if objectives is None else dict(objectives)
     paper = compares_with_paper(results) if paper is None else paper
     views = study_views(results, objectives, paper=paper)
     directory = Path(directory)
@@ -44,6 +46,6 @@ def write_plots(
         fig.savefig(png, dpi=PNG_DPI)
     finally:
         plt.close(fig)
-    title = f"Pareto front: {', '.join(f'{n} ({d})' for n, d in objectives.items())}"
+    title = f"Pareto front chosen on {chosen_on(objectives, directions=True)}"
     html.write_text(html_page(views, title), encoding="utf-8")
     return {"png": png, "html": html}

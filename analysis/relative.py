@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.front import baseline_rows
+from analysis.front import SD_SUFFIX, baseline_rows
 from search_spaces.paper import PAPER_ACCURACY, PAPER_BASELINE, PAPER_TABLE
 from trainables.metrics import ACCURACY, EMISSIONS_KG, NUM_PARAMETERS, SPEEDUP, TARGET_DENSITY
 
@@ -60,7 +60,9 @@ def relative_to_baseline(results: pd.DataFrame) -> pd.DataFrame:
     """Add accuracy change (points), speedup over the baseline and emissions ratio to each row.
 
     The baseline is the row with ``kind == "baseline"`` (mean of them if several). A column the
-    table lacks gives NaN in its relative column.
+    table lacks gives NaN in its relative column. A per-configuration table's spreads over seeds
+    (``accuracy_sd``, ``speedup_sd``) get relative ones too, in the same units
+    (``accuracy_change_points_sd`` in points, ``speedup_vs_baseline_sd``), for error bars.
 
     >>> t = pd.DataFrame({"kind": ["baseline", "prune"], "accuracy": [0.80, 0.78],
     ...                   "speedup": [1.0, 2.5], "emissions_kg": [2e-6, 1e-6]})
@@ -81,12 +83,18 @@ def relative_to_baseline(results: pd.DataFrame) -> pd.DataFrame:
         out[ACCURACY_CHANGE] = accuracy_percent(results[ACCURACY]) - base
     else:
         out[ACCURACY_CHANGE] = nan
+    if ACCURACY + SD_SUFFIX in results.columns:
+        sd = pd.to_numeric(results[ACCURACY + SD_SUFFIX], errors="coerce").astype(float)
+        out[ACCURACY_CHANGE + SD_SUFFIX] = sd * 100.0
     for column, relative in ((SPEEDUP, SPEEDUP_VS_BASELINE), (EMISSIONS_KG, EMISSIONS_RATIO)):
         if column in results.columns:
             values = pd.to_numeric(results[column], errors="coerce").astype(float)
             out[relative] = values / _baseline_value(baseline, column)
         else:
             out[relative] = nan
+        if column + SD_SUFFIX in results.columns:
+            sd = pd.to_numeric(results[column + SD_SUFFIX], errors="coerce").astype(float)
+            out[relative + SD_SUFFIX] = sd / _baseline_value(baseline, column)
     return out
 
 

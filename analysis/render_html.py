@@ -2,7 +2,8 @@
 
 The page embeds plotly.js, so it opens without a network. Hovering a point shows its
 configuration and metrics; front points carry the same numbers as the PNG, and a key table under
-the figures says what each number stands for.
+the figures says what each number stands for. Replicated configurations carry error bars (a trace
+of their own, named in the legend); the classical reference is a labelled star.
 """
 
 from __future__ import annotations
@@ -11,10 +12,19 @@ import html
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import plotly.graph_objects as go
 
 from analysis.labels import mark_side
-from analysis.views import CMAP, FRONT_EDGE, PAPER_COLOUR, View
+from analysis.views import (
+    CMAP,
+    ERROR_NAME,
+    FRONT_EDGE,
+    PAPER_COLOUR,
+    REFERENCE_COLOUR,
+    Reference,
+    View,
+)
 
 HEIGHT = "640px"
 
@@ -28,6 +38,64 @@ def _hover(labels: Sequence[str], details: Sequence[str]) -> list[str]:
 
 def _position(dx: int, dy: int) -> str:
     return f"{'top' if dy > 0 else 'bottom'} {'right' if dx > 0 else 'left'}"
+
+
+def _bar(err: np.ndarray | None, rows: np.ndarray) -> dict[str, Any] | None:
+    if err is None:
+        return None
+    return {"type": "data", "array": err[rows], "visible": True, "color": "#595959", "width": 3}
+
+
+def _error_bars(
+    x: np.ndarray,
+    y: np.ndarray,
+    x_err: np.ndarray | None,
+    y_err: np.ndarray | None,
+    name: str,
+    legend: bool = True,
+) -> go.Scatter | None:
+    """Bars at the points with a finite half-width on either axis (NaN draws none), as a trace
+    of their own: the legend says what they span, and the points' traces stay as without them."""
+    has = np.zeros(len(x), dtype=bool)
+    for err in (x_err, y_err):
+        if err is not None:
+            has |= np.isfinite(err)
+    if not has.any():
+        return None
+    return go.Scatter(
+        x=x[has],
+        y=y[has],
+        mode="markers",
+        marker={"size": 1, "opacity": 0},  # the bars only: the points are drawn by their trace
+        error_x=_bar(x_err, has),
+        error_y=_bar(y_err, has),
+        name=name,
+        showlegend=legend,
+        hoverinfo="skip",
+    )
+
+
+def _reference(reference: Reference) -> list[go.Scatter]:
+    name = f"{reference.name} {ERROR_NAME}"
+    bars = _error_bars(reference.x, reference.y, reference.x_err, reference.y_err, name, False)
+    star = go.Scatter(
+        x=reference.x,
+        y=reference.y,
+        mode="markers+text",
+        name=reference.name,
+        marker={
+            "symbol": "star",
+            "size": 18,
+            "color": REFERENCE_COLOUR,
+            "line": {"color": "black", "width": 1},
+        },
+        text=list(reference.labels),
+        textposition="top center",
+        textfont={"color": REFERENCE_COLOUR},
+        hovertext=_hover(reference.labels, reference.details),
+        hoverinfo="text",
+    )
+    return [star] if bars is None else [bars, star]
 
 
 def _points(view: View) -> list[go.Scatter]:
@@ -79,8 +147,12 @@ def _figure(view: View) -> go.Figure:
                 hoverinfo="skip",
             )
         )
-    for trace in _points(view):
+    bars = _error_bars(view.x, view.y, view.x_err, view.y_err, view.error_name)
+    for trace in ([] if bars is None else [bars]) + _points(view):
         fig.add_trace(trace)
+    if view.reference is not None:
+        for trace in _reference(view.reference):
+            fig.add_trace(trace)
     if view.paper is not None:
         paper = view.paper
         fig.add_trace(
@@ -100,8 +172,9 @@ def _figure(view: View) -> go.Figure:
     if view.crosshair is not None:
         fig.add_hline(y=view.crosshair[1], line={"color": "grey", "width": 1})
         fig.add_vline(x=view.crosshair[0], line={"color": "grey", "width": 1})
+    title = f"{html.escape(view.title)}<br><sup>{html.escape(view.note)}</sup>"
     fig.update_layout(
-        title=view.title,
+        title=title if view.note else view.title,
         xaxis_title=view.x_label,
         yaxis_title=view.y_label,
         template="plotly_white",

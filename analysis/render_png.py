@@ -2,6 +2,7 @@
 
 Front points are large and outlined, dominated ones small and faded, one colour scale per panel;
 front points carry their number and a key under the panels says what each number stands for.
+Replicated configurations carry error bars; the classical reference is a labelled star.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ import matplotlib
 matplotlib.use("Agg")  # files only: never needs a display
 
 import matplotlib.pyplot as plt
+import numpy as np
 from matplotlib import patheffects
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from analysis.labels import mark_side
-from analysis.views import CMAP, FRONT_EDGE, PAPER_COLOUR, View
+from analysis.views import CMAP, FRONT_EDGE, PAPER_COLOUR, REFERENCE_COLOUR, Reference, View
 
 PANEL_INCHES = 6.4
 PNG_DPI = 100  # so three panels make a 1920 x 640 PNG
@@ -53,6 +55,63 @@ def _scatter(ax: Axes, view: View) -> None:
         ax.figure.colorbar(scatter, ax=ax, label=view.colour_label, pad=0.01)
 
 
+def _error_bars(
+    ax: Axes,
+    x: np.ndarray,
+    y: np.ndarray,
+    x_err: np.ndarray | None,
+    y_err: np.ndarray | None,
+    label: str,
+) -> None:
+    """Bars at the points that have a finite half-width on either axis, none elsewhere."""
+    has = np.zeros(len(x), dtype=bool)
+    for err in (x_err, y_err):
+        if err is not None:
+            has |= np.isfinite(err)
+    if not has.any():
+        return
+    ax.errorbar(
+        x[has],
+        y[has],
+        xerr=None if x_err is None else x_err[has],
+        yerr=None if y_err is None else y_err[has],
+        fmt="none",
+        ecolor="0.35",
+        elinewidth=1,
+        capsize=2.5,
+        zorder=2.5,  # over the dominated points, under the front's markers
+        label=label,
+    )
+
+
+def _reference(ax: Axes, reference: Reference) -> None:
+    _error_bars(ax, reference.x, reference.y, reference.x_err, reference.y_err, "_nolegend_")
+    ax.scatter(
+        reference.x,
+        reference.y,
+        marker="*",
+        s=260,
+        color=REFERENCE_COLOUR,
+        edgecolors="black",
+        linewidths=0.8,
+        zorder=4,
+        label=reference.name,
+    )
+    for x, y, label in zip(reference.x, reference.y, reference.labels, strict=True):
+        ax.annotate(
+            label,
+            (x, y),
+            xytext=(0, 9),
+            textcoords="offset points",
+            ha="center",
+            va="bottom",
+            fontsize=8,
+            color=REFERENCE_COLOUR,
+            weight="bold",
+            path_effects=_HALO,
+        )
+
+
 def _marks(ax: Axes, view: View) -> None:
     for x, y, mark in zip(view.x, view.y, view.marks, strict=True):
         if not mark:
@@ -77,8 +136,11 @@ def _draw(ax: Axes, view: View) -> None:
         ax.axvline(view.crosshair[0], color="0.5", lw=0.8)
     if view.staircase is not None:
         ax.plot(*view.staircase, ls="--", lw=1, color="0.4", zorder=1, label=view.staircase_name)
+    _error_bars(ax, view.x, view.y, view.x_err, view.y_err, view.error_name)
     _scatter(ax, view)
     _marks(ax, view)
+    if view.reference is not None:
+        _reference(ax, view.reference)
     if view.paper is not None:
         paper = view.paper
         ax.scatter(
@@ -110,7 +172,7 @@ def _draw(ax: Axes, view: View) -> None:
         ax.set_yscale("log")
     ax.set_xlabel(view.x_label)
     ax.set_ylabel(view.y_label)
-    ax.set_title(view.title)
+    ax.set_title(f"{view.title}\n{view.note}" if view.note else view.title, fontsize=10)
     ax.margins(0.12)
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize=8, framealpha=0.8)

@@ -4,9 +4,15 @@ A :class:`View` is plain data (numbers and strings): the PNG renderer (:mod:`ana
 and the HTML renderer (:mod:`analysis.render_html`) draw the same views, so the two files cannot
 disagree. Accuracy is stored as a fraction and shown in percent.
 
+The front is chosen on the objectives (by default validation accuracy, speedup, emissions) and
+drawn at the points' test numbers: the y axis is test accuracy, the title says what chose the
+front. Where seeds replicate configurations, each point is a configuration's mean with error bars
+of one standard deviation over its seeds. The TF-IDF + LR reference is a labelled star beside the
+front, never on it.
+
 >>> views = study_views(table, paper=False)  # doctest: +SKIP
 >>> [v.title for v in views]  # doctest: +SKIP
-['accuracy vs speedup, coloured by emissions_kg', ...]
+['test accuracy vs speedup, coloured by emissions_kg', ...]
 """
 
 from __future__ import annotations
@@ -19,8 +25,20 @@ import moocore
 import numpy as np
 import pandas as pd
 
-from analysis.front import RANK, Objectives, as_minimisation, baseline_rows, pareto_ranks
-from analysis.labels import config_label, merge_marks, number_front
+from analysis.front import (
+    N_SEEDS,
+    RANK,
+    SD_SUFFIX,
+    Objectives,
+    as_minimisation,
+    baseline_rows,
+    default_objectives,
+    finished_rows,
+    pareto_ranks,
+    per_configuration,
+    reference_rows,
+)
+from analysis.labels import CONFIGURATION, merge_marks, number_front, point_label
 from analysis.relative import (
     ACCURACY_CHANGE,
     EMISSIONS_RATIO,
@@ -34,22 +52,44 @@ from trainables.metrics import (
     ACCURACY,
     DENSITY,
     EMISSIONS_KG,
+    MACRO_F1,
     NUM_PARAMETERS,
-    OBJECTIVES,
     SPEEDUP,
     TARGET_DENSITY,
+    TEST_OF,
+    VAL_ACCURACY,
+    VAL_MACRO_F1,
 )
 
+# Every quality axis says which split its numbers come from.
 AXIS_LABELS = {
-    ACCURACY: "accuracy (%)",
+    ACCURACY: "test accuracy (%)",
+    VAL_ACCURACY: "validation accuracy (%)",
+    MACRO_F1: "test macro-F1",
+    VAL_MACRO_F1: "validation macro-F1",
     SPEEDUP: "speedup (× the baseline's inference speed)",
     EMISSIONS_KG: "emissions (kg CO₂eq, inference on the test set)",
-    ACCURACY_CHANGE: "accuracy change vs own baseline (points)",
+    ACCURACY_CHANGE: "test accuracy change vs own baseline (points)",
     SPEEDUP_VS_BASELINE: "speedup vs own baseline (×)",
     EMISSIONS_RATIO: "emissions / own baseline's",
 }
+# A metric in a title, with its split; other columns keep their own name.
+WORDS = {
+    ACCURACY: "test accuracy",
+    VAL_ACCURACY: "validation accuracy",
+    MACRO_F1: "test macro-F1",
+    VAL_MACRO_F1: "validation macro-F1",
+}
+# Stored as fractions, shown in percent.
+PERCENT = (ACCURACY, VAL_ACCURACY)
+# What an error bar spans, said in the legend and on the axes it is drawn along.
+ERROR_NAME = "± 1 sd over seeds"
+MEAN_NOTE = "mean ± sd"
 # Config columns worth showing with a point (hover); whichever the table has.
 CONFIG_COLUMNS = (
+    CONFIGURATION,
+    N_SEEDS,
+    "seeds",
     "name",
     "trial_id",
     "kind",
@@ -66,6 +106,7 @@ CONFIG_COLUMNS = (
 # The look both renderers share.
 FRONT_EDGE = "black"
 PAPER_COLOUR = "#d62728"
+REFERENCE_COLOUR = "#ff7f0e"
 CMAP = "viridis"
 _MARK = "_mark"  # a working column: each row's number on the plots ("" off the front)
 
@@ -83,6 +124,19 @@ class PaperSeries:
 
 
 @dataclass(frozen=True)
+class Reference:
+    """Models drawn beside the front for comparison, never ranked: the TF-IDF + LR classifier."""
+
+    name: str  # the legend entry
+    x: np.ndarray
+    y: np.ndarray
+    x_err: np.ndarray | None  # error-bar half-widths (NaN: none), or None for no bars at all
+    y_err: np.ndarray | None
+    labels: tuple[str, ...]  # drawn beside each marker
+    details: tuple[str, ...]  # lines for a hover box
+
+
+@dataclass(frozen=True)
 class View:
     """One panel: points of the study (front and dominated), optionally the paper's series."""
 
@@ -96,7 +150,7 @@ class View:
     on_front: np.ndarray  # bool per point: on the front over all objectives
     colour: np.ndarray | None  # a value per point, or None for one plain colour
     colour_label: str
-    labels: tuple[str, ...]  # each point's configuration (config_label)
+    labels: tuple[str, ...]  # each point's configuration (point_label)
     marks: tuple[str, ...]  # the number drawn beside a front point, "" elsewhere
     details: tuple[str, ...]  # lines for a hover box, one string per point
     key: tuple[tuple[str, str], ...]  # (mark, what it stands for) for the marks in this view
@@ -109,26 +163,74 @@ class View:
     log_y: bool = False
     crosshair: tuple[float, float] | None = None  # where both baselines sit
     paper: PaperSeries | None = None
+    note: str = ""  # a second title line: what chose the front
+    # Error-bar half-widths per point (NaN: no bar, e.g. one seed), or None: no bars on that axis.
+    x_err: np.ndarray | None = None
+    y_err: np.ndarray | None = None
+    error_name: str = ""  # the legend entry of the error bars
+    reference: Reference | None = None
 
 
 def _values(table: pd.DataFrame, column: str) -> np.ndarray:
-    if column == ACCURACY:
+    if column in PERCENT:
         return accuracy_percent(table[column]).to_numpy()
     return pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=float)
 
 
+def _errors(table: pd.DataFrame, column: str) -> np.ndarray | None:
+    """Half-widths of ``column``'s error bars: its ``_sd`` over seeds, in the axis' unit; None
+    when the table has no spread for it (one row per trial, or one seed everywhere)."""
+    sd_column = column + SD_SUFFIX
+    if sd_column not in table.columns:
+        return None
+    sd = pd.to_numeric(table[sd_column], errors="coerce").to_numpy(dtype=float)
+    sd = sd * 100.0 if column in PERCENT else sd
+    return sd if np.isfinite(sd).any() else None
+
+
+def _word(column: str) -> str:
+    return WORDS.get(column, column)
+
+
+def chosen_on(objectives: Objectives, *, directions: bool = False) -> str:
+    """The objectives in words, each with its split (and direction).
+
+    >>> chosen_on({"val_accuracy": "max", "emissions_kg": "min"})
+    'validation accuracy, emissions_kg'
+    >>> chosen_on({"accuracy": "max"}, directions=True)
+    'test accuracy (max)'
+    """
+    words = [f"{_word(n)} ({d})" if directions else _word(n) for n, d in objectives.items()]
+    return ", ".join(words)
+
+
+def _axis_label(column: str, errors: np.ndarray | None) -> str:
+    label = AXIS_LABELS.get(column, column)
+    return f"{label}, {MEAN_NOTE}" if errors is not None else label
+
+
+def _shown_metrics(objectives: Objectives, *columns: str) -> list[str]:
+    """Metrics for a point's hover box: the objectives, the test metric of each validation
+    objective (the front's test numbers next to the numbers that chose it), the axes."""
+    tests = [TEST_OF[n] for n in objectives if n in TEST_OF]
+    metrics = [*objectives, *tests, *columns, NUM_PARAMETERS, DENSITY]
+    return [*metrics, *(m + SD_SUFFIX for m in metrics)]
+
+
 def _ranked(
-    results: pd.DataFrame, objectives: dict[str, str]
-) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
-    """Every row with its rank (``<NA>`` when excluded) and its mark; the key of the marks."""
-    table = results.copy()
-    table[RANK] = pareto_ranks(results, objectives).to_numpy()
+    results: pd.DataFrame, objectives: Objectives | None
+) -> tuple[pd.DataFrame, list[tuple[str, str]], dict[str, str]]:
+    """Every row (or configuration, see :func:`analysis.front.per_configuration`) with its rank
+    (``<NA>`` when excluded) and its mark; the key of the marks; the objectives."""
+    objectives = default_objectives(results) if objectives is None else dict(objectives)
+    table = per_configuration(results).copy()
+    table[RANK] = pareto_ranks(table, objectives).to_numpy()
     valid = table[RANK].notna().to_numpy()
     marks, key = number_front(table[valid], objectives)
     column = np.full(len(table), "", dtype=object)
     column[valid] = marks
     table[_MARK] = column
-    return table, key
+    return table, key, objectives
 
 
 def _shown(table: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -165,11 +267,29 @@ def _points(
         "x": xs,
         "y": ys,
         "on_front": (shown[RANK] == 0).to_numpy(dtype=bool),
-        "labels": tuple(config_label(row) for row in shown.to_dict("records")),
+        "labels": tuple(point_label(row) for row in shown.to_dict("records")),
         "marks": tuple(merge_marks(xs.tolist(), ys.tolist(), marks)),
         "details": _details(shown, metrics),
         "key": tuple(entry for entry in key if entry[0] in present),
     }
+
+
+def _reference(table: pd.DataFrame, x: str, y: str, metrics: Sequence[str]) -> Reference | None:
+    """The finished reference rows with a value on both axes, or None when there are none."""
+    rows = finished_rows(reference_rows(table))
+    rows = rows[np.isfinite(_values(rows, x)) & np.isfinite(_values(rows, y))]
+    if rows.empty:
+        return None
+    labels = tuple(point_label(row) for row in rows.to_dict("records"))
+    return Reference(
+        name=f"{' / '.join(dict.fromkeys(labels))} (reference, not a compression)",
+        x=_values(rows, x),
+        y=_values(rows, y),
+        x_err=_errors(rows, x),
+        y_err=_errors(rows, y),
+        labels=labels,
+        details=_details(rows, metrics),
+    )
 
 
 def _staircase(
@@ -192,8 +312,11 @@ def _staircase(
     return np.array(vx), np.array(vy)
 
 
-def _wide(values: np.ndarray) -> bool:
-    """Whether an axis wants a log scale: positive values spanning more than 30x."""
+def _wide(values: np.ndarray, reference: Reference | None = None, axis: str = "x") -> bool:
+    """Whether an axis wants a log scale: positive values, the reference's too, spanning more
+    than 30x (a TF-IDF model can be far faster and cleaner than every compressed one)."""
+    if reference is not None:
+        values = np.concatenate([values, getattr(reference, axis)])
     positive = values[values > 0]
     return len(positive) >= 2 and positive.max() / positive.min() > 30
 
@@ -209,24 +332,34 @@ def _front_view(
     color = color if color is not None and color in table.columns else None
     shown = _shown(table, [x, y] + ([color] if color else []))
     xs, ys = _values(shown, x), _values(shown, y)
+    x_err, y_err = _errors(shown, x), _errors(shown, y)
     staircase = None
+    # Only through the axes that chose the front: a staircase through test numbers would draw
+    # a front that was never selected.
     if x in objectives and y in objectives and len(shown):
         staircase = _staircase(xs, ys, (objectives[x], objectives[y]))
-    metrics = [*objectives, x, y, NUM_PARAMETERS, DENSITY]
+    metrics = _shown_metrics(objectives, x, y)
+    title = f"{_word(y)} vs {_word(x)}"
+    reference = _reference(table, x, y, metrics)
     return View(
-        title=f"{y} vs {x}, coloured by {color}" if color else f"{y} vs {x}",
+        title=f"{title}, coloured by {_word(color)}" if color else title,
         x_name=x,
         y_name=y,
-        x_label=AXIS_LABELS.get(x, x),
-        y_label=AXIS_LABELS.get(y, y),
+        x_label=_axis_label(x, x_err),
+        y_label=_axis_label(y, y_err),
         colour=_values(shown, color) if color and len(shown) else None,
         colour_label=AXIS_LABELS.get(color, color) if color else "",
         **_points(shown, xs, ys, metrics, key),
         front_falls=objectives.get(x, "max") == objectives.get(y, "max"),
         staircase=staircase,
-        staircase_name=f"front in {x} and {y} only",
-        log_x=_wide(xs),
-        log_y=_wide(ys),
+        staircase_name=f"front in {_word(x)} and {_word(y)} only",
+        log_x=_wide(xs, reference, "x"),
+        log_y=_wide(ys, reference, "y"),
+        note=f"front chosen on {chosen_on(objectives)}",
+        x_err=x_err,
+        y_err=y_err,
+        error_name=ERROR_NAME if x_err is not None or y_err is not None else "",
+        reference=reference,
     )
 
 
@@ -254,26 +387,36 @@ def _relative_view(
     if not (has_baseline or paper):
         return None
     axes = [SPEEDUP_VS_BASELINE, ACCURACY_CHANGE]
+    metrics = _shown_metrics(objectives, *axes, EMISSIONS_RATIO)
+    reference = None
     if has_baseline:
-        shown = _shown(relative_to_baseline(table), axes)
+        relative = relative_to_baseline(table)
+        shown = _shown(relative, axes)
+        reference = _reference(relative, *axes, metrics)
         title = "change vs own baseline" + (": this study and the paper" if paper else "")
     else:  # nothing of ours to show: no rows, the relative columns empty
         shown = table.iloc[:0].reindex(columns=[*table.columns, *axes, EMISSIONS_RATIO])
         title = "no baseline row in the results: the paper only"
     xs, ys, ratio = (shown[c].to_numpy(dtype=float) for c in (*axes, EMISSIONS_RATIO))
+    x_err, y_err = _errors(shown, SPEEDUP_VS_BASELINE), _errors(shown, ACCURACY_CHANGE)
     return View(
         title=title,
         x_name=SPEEDUP_VS_BASELINE,
         y_name=ACCURACY_CHANGE,
-        x_label=AXIS_LABELS[SPEEDUP_VS_BASELINE],
-        y_label=AXIS_LABELS[ACCURACY_CHANGE],
+        x_label=_axis_label(SPEEDUP_VS_BASELINE, x_err),
+        y_label=_axis_label(ACCURACY_CHANGE, y_err),
         colour=ratio if len(ratio) and np.isfinite(ratio).all() else None,
         colour_label=AXIS_LABELS[EMISSIONS_RATIO],
-        **_points(shown, xs, ys, [*objectives, *axes, EMISSIONS_RATIO], key),
+        **_points(shown, xs, ys, metrics, key),
         front_name="this study: Pareto front",
         dominated_name="this study: dominated",
         crosshair=(1.0, 0.0),
         paper=_paper_series() if paper else None,
+        note=f"front chosen on {chosen_on(objectives)}",
+        x_err=x_err,
+        y_err=y_err,
+        error_name=ERROR_NAME if x_err is not None or y_err is not None else "",
+        reference=reference,
     )
 
 
@@ -287,13 +430,16 @@ def front_view(
 ) -> View:
     """``y`` against ``x``: the front over all objectives, the dominated rows, ``color`` per point.
 
-    A staircase joins the points non-dominated in these two axes alone, when both are objectives.
-    Excluded rows (errors, missing values) are left out.
+    The front is chosen on ``objectives`` (:func:`analysis.front.default_objectives` when None)
+    and drawn where its points lie on these axes: by default test accuracy against speedup. A
+    staircase joins the points non-dominated in these two axes alone, when both are objectives.
+    Excluded rows (errors, missing values) are left out; the classical reference is
+    ``view.reference``. With replicated configurations each point is a configuration's mean and
+    ``x_err`` / ``y_err`` hold one sd over its seeds.
 
     >>> view = front_view(table, x="emissions_kg", color="speedup")  # doctest: +SKIP
     """
-    objectives = dict(OBJECTIVES if objectives is None else objectives)
-    table, key = _ranked(results, objectives)
+    table, key, objectives = _ranked(results, objectives)
     return _front_view(table, key, objectives, x, y, color)
 
 
@@ -310,15 +456,14 @@ def relative_view(
     >>> relative_view(table, paper=True).paper.labels[1]  # doctest: +SKIP
     'paper: 25% pruning'
     """
-    objectives = dict(OBJECTIVES if objectives is None else objectives)
-    table, key = _ranked(results, objectives)
+    table, key, objectives = _ranked(results, objectives)
     return _relative_view(table, key, objectives, paper)
 
 
 def study_views(
     results: pd.DataFrame, objectives: Objectives | None = None, *, paper: bool = False
 ) -> list[View]:
-    """The study's views: accuracy vs speedup, accuracy vs emissions, the relative view.
+    """The study's views: test accuracy vs speedup, vs emissions, and the relative view.
 
     A view whose columns the results lack is left out, and so is the relative view without a
     baseline row and without ``paper``. A table without accuracy and speedup (e.g. an Optuna
@@ -327,9 +472,8 @@ def study_views(
     >>> [v.x_name for v in study_views(table)]  # doctest: +SKIP
     ['speedup', 'emissions_kg', 'speedup_vs_baseline']
     """
-    objectives = dict(OBJECTIVES if objectives is None else objectives)
-    table, key = _ranked(results, objectives)
-    columns = set(results.columns)
+    table, key, objectives = _ranked(results, objectives)
+    columns = set(table.columns)
     views: list[View | None] = []
     if {ACCURACY, SPEEDUP} <= columns:
         views.append(_front_view(table, key, objectives, SPEEDUP, ACCURACY, EMISSIONS_KG))

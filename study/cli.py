@@ -49,6 +49,24 @@ def build_parser() -> argparse.ArgumentParser:
         "(regularization_lambda prunes by sigmoid threshold instead of a target density)",
     )
     what.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        help="replicates: every grid point (or --confirm configuration) runs with student seeds "
+        "SEED, SEED+1, ...; the teacher and the splits stay fixed",
+    )
+    what.add_argument(
+        "--confirm",
+        action="store_true",
+        help="re-run the validation-front configurations of the finished search --name with "
+        "--seeds fresh seeds (and the baseline), into the same study folder",
+    )
+    what.add_argument(
+        "--no-classical",
+        action="store_true",
+        help="leave out the grid's TF-IDF + logistic-regression reference trial",
+    )
+    what.add_argument(
         "--resume",
         action="store_true",
         help="continue the interrupted study STORAGE_PATH/NAME with its own settings: "
@@ -67,6 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--text-column", help="the text column (default: found by common names)")
     data.add_argument("--label-column", help="the label column (default: found by common names)")
     data.add_argument("--max-rows", type=int, help="stratified subset of each split (quick runs)")
+    data.add_argument(
+        "--keep-overlap",
+        action="store_true",
+        help="keep train/validation rows whose text is also in test (and train rows also in "
+        "validation), to reproduce numbers measured before they were removed",
+    )
     data.add_argument(
         "--seed",
         type=int,
@@ -161,7 +185,7 @@ def parse_set(items: list[str]) -> dict[str, Any]:
 
 def check_flags(args: argparse.Namespace) -> None:
     """Flag values and combinations that are wrong whatever the data."""
-    for flag in ("num_samples", "max_rows", "epochs", "max_concurrent", "teacher_epochs"):
+    for flag in ("num_samples", "max_rows", "epochs", "max_concurrent", "teacher_epochs", "seeds"):
         value = getattr(args, flag)
         if value is not None and value < 1:
             raise UsageError(f"--{flag.replace('_', '-')} must be >= 1, got {value}")
@@ -171,10 +195,25 @@ def check_flags(args: argparse.Namespace) -> None:
             raise UsageError(f"--{flag.replace('_', '-')} must be >= 0, got {value}")
     if args.cpus_per_trial == 0 and not args.gpus_per_trial:
         raise UsageError("--cpus-per-trial 0 leaves a CPU trial nothing to run on")
+    if args.confirm:
+        if args.grid or args.search:
+            raise UsageError(
+                "--confirm re-runs a finished search: give --name SWEEP, not --grid/--search"
+            )
+        if not args.name:
+            raise UsageError("--confirm needs --name of the finished search to confirm")
+        return
     if args.resume:
         return
     if not (args.grid or args.search):
         raise UsageError("say what to run: --grid paper or --search optuna")
+    if args.seeds > 1 and not args.grid:
+        raise UsageError(
+            f"--seeds {args.seeds} applies to --grid and --confirm: a search samples each "
+            "configuration once; confirm its front afterwards with --confirm --name NAME --seeds N"
+        )
+    if args.no_classical and not args.grid:
+        raise UsageError("--no-classical applies to --grid only (a search has no classical trial)")
     if args.sampler != "tpe" and not args.search:
         raise UsageError("--sampler applies to --search optuna only")
     if args.also_search and not args.search:

@@ -20,8 +20,13 @@ from typing import Any
 
 from search_spaces.optuna_space import Choice, FloatRange, Param, optuna_space, paper_points
 from study.cli import GRIDS, UsageError, parse_set
+from trainables import metrics as M
 
 STUDY_FILE = "study.json"
+DATA_FILE = "data.json"
+CONFIRM_DIR = "confirm"
+# The grid's reference outside BERT: same splits, same test set, seconds to train.
+CLASSICAL_POINT: dict[str, Any] = {"name": "TF-IDF + LR", "kind": M.KIND_CLASSICAL}
 
 
 @dataclass
@@ -29,7 +34,7 @@ class StudyPlan:
     """Everything a study needs to run or resume, as plain JSON-able data."""
 
     name: str
-    mode: str  # "grid" | "search"
+    mode: str  # "grid" | "search" | "confirm" (a search's front re-run with more seeds)
     grid: str | None = None
     sampler: str = "tpe"
     num_samples: int = 0
@@ -44,6 +49,9 @@ class StudyPlan:
     resources: dict[str, Any] | None = None
     # Whether the paper's Table I stands beside our numbers (MahaNews data, or asked for).
     compare_paper: bool = False
+    # What a search optimises and a front is chosen on: name -> "max" | "min".
+    objectives: dict[str, str] = field(default_factory=lambda: dict(M.OBJECTIVES))
+    seeds: int = 1
     argv: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
@@ -88,9 +96,22 @@ def new_plan(args: argparse.Namespace, name: str, results_dir: Path) -> StudyPla
     mode = "grid" if args.grid else "search"
     cache_dir = Path(args.cache_dir or default_cache_dir()).expanduser().resolve()
     settings = _trial_settings(args, cache_dir)
-    plan = StudyPlan(name=name, mode=mode, grid=args.grid, sampler=args.sampler, argv=sys.argv[1:])
+    plan = StudyPlan(
+        name=name,
+        mode=mode,
+        grid=args.grid,
+        sampler=args.sampler,
+        seeds=args.seeds,
+        objectives=study_objectives(settings),
+        argv=sys.argv[1:],
+    )
     if args.grid:
-        plan.points = GRIDS[args.grid]()
+        plan.points = grid_points(
+            args.grid,
+            seeds=args.seeds,
+            first_seed=settings["seed"],
+            classical=not args.no_classical,
+        )
         plan.num_samples = len(plan.points)
     else:
         space = _search_space(args, settings)
@@ -107,6 +128,7 @@ def new_plan(args: argparse.Namespace, name: str, results_dir: Path) -> StudyPla
     print(splits.summary(), flush=True)
     for line in splits.report.lines():
         print("  " + line, flush=True)
+    write_data_json(results_dir / DATA_FILE, splits, spec)
     if plan.optuna_storage:
         _open_optuna_storage(plan.optuna_storage)
     plan.compare_paper = {"yes": True, "no": False}.get(
@@ -131,6 +153,52 @@ def new_plan(args: argparse.Namespace, name: str, results_dir: Path) -> StudyPla
     plan.base_config = {**settings, "teacher": teacher.path, "data": spec.to_dict()}
     _checked(plan.base_config)
     return plan
+
+
+def grid_points(grid: str, *, seeds: int, first_seed: int, classical: bool) -> list[dict[str, Any]]:
+    """The grid's points (and the classical reference), each once per seed.
+
+    >>> points = grid_points("paper", seeds=3, first_seed=42, classical=True)
+    >>> len(points), points[7]["kind"], sorted({p["seed"] for p in points})
+    (24, 'classical', [42, 43, 44])
+    """
+    points = GRIDS[grid]() + ([dict(CLASSICAL_POINT)] if classical else [])
+    return replicate(points, seeds, first_seed=first_seed)
+
+
+def replicate(points: list[dict[str, Any]], seeds: int, *, first_seed: int) -> list[dict[str, Any]]:
+    """Every point once per student seed ``first_seed``, ``first_seed + 1``, ...: all points
+    with the first seed, then all with the next, so an early stop still has whole replicates.
+
+    >>> [(p["name"], p["seed"]) for p in replicate([{"name": "a"}, {"name": "b"}], 2,
+    ...                                            first_seed=7)]
+    [('a', 7), ('b', 7), ('a', 8), ('b', 8)]
+    """
+    return [{**point, M.SEED: first_seed + i} for i in range(seeds) for point in points]
+
+
+def study_objectives(settings: dict[str, Any]) -> dict[str, str]:
+    """The objectives a search optimises: validation accuracy, speedup, emissions; without
+    energy measurement (``measure_energy=false``) emissions are dropped, with a warning."""
+    objectives = dict(M.OBJECTIVES)
+    if settings.get("measure_energy") is False:
+        objectives.pop(M.EMISSIONS_KG)
+        print(
+            f"warning: measure_energy is off, so {M.EMISSIONS_KG} is no objective: the search "
+            f"optimises {', '.join(objectives)} only",
+            file=sys.stderr,
+            flush=True,
+        )
+    return objectives
+
+
+def write_data_json(path: Path, splits: Any, spec: Any) -> None:
+    """``data.json``: the data spec, what cleaning removed per split, each split's fingerprint."""
+    from trainables.atomic import atomic_write
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(path) as tmp:
+        tmp.write_text(json.dumps({"spec": spec.to_dict(), **splits.data_json()}, indent=2))
 
 
 def _trial_settings(args: argparse.Namespace, cache_dir: Path) -> dict[str, Any]:
@@ -192,3 +260,75 @@ def _open_optuna_storage(url: str) -> None:
     except Exception as exc:  # sqlalchemy's and the drivers' errors have no common base
         lines = str(exc).strip().splitlines() or [type(exc).__name__]
         raise UsageError(f"cannot open the Optuna storage {url}: {lines[0]}") from None
+
+
+# --------------------------------------------------------------------------------------------
+# A confirmation plan from a finished search
+
+
+def confirm_plan(args: argparse.Namespace, search_dir: Path) -> StudyPlan:
+    """The validation-front configurations of the finished search in ``search_dir``, each with
+    ``--seeds`` fresh student seeds, plus the baseline (for the paired comparisons).
+
+    The fresh seeds start after the search's own seed: the replicates that confirm a front are
+    not the runs that put it there.
+    """
+    import pandas as pd
+
+    from analysis.front import pareto_front
+    from study.summary import FINISHED
+
+    study_file, summary_file = search_dir / STUDY_FILE, search_dir / "summary.csv"
+    if not study_file.exists() or not summary_file.exists():
+        raise UsageError(
+            f"nothing to confirm: {search_dir} has no finished search ({STUDY_FILE} and "
+            "summary.csv); run --search optuna --name NAME first"
+        )
+    search = StudyPlan.from_json(study_file.read_text())
+    if search.mode != "search":
+        raise UsageError(f"{search_dir} holds a {search.mode} study; --confirm needs a search")
+    table = pd.read_csv(summary_file)
+    finished = table[(table["status"] == FINISHED) & (table["kind"] == M.KIND_PRUNE)]
+    missing = [name for name in search.objectives if name not in finished.columns]
+    if finished.empty or missing:
+        raise UsageError(
+            f"{summary_file} has no finished trial with the objectives "
+            f"{', '.join(search.objectives)} (missing: {', '.join(missing) or 'none'}); "
+            "a search from before validation metrics cannot be confirmed"
+        )
+    front = pareto_front(finished, search.objectives)
+    parameters = list(search.space)
+    configurations = [
+        {"kind": M.KIND_PRUNE, **{name: _plain(row[name]) for name in parameters}}
+        for _, row in front.iterrows()
+    ]
+    configurations = [
+        dict(c) for c in {tuple(sorted(c.items())): c for c in configurations}.values()
+    ]
+    points = [{"name": "baseline", "kind": M.KIND_BASELINE}, *configurations]
+    first_seed = int(search.base_config.get(M.SEED, 42)) + 1
+    plan = StudyPlan(
+        name=search.name,
+        mode="confirm",
+        sampler=search.sampler,
+        base_config=dict(search.base_config),
+        points=replicate(points, args.seeds, first_seed=first_seed),
+        compare_paper=search.compare_paper,
+        objectives=dict(search.objectives),
+        seeds=args.seeds,
+        argv=sys.argv[1:],
+    )
+    plan.num_samples = len(plan.points)
+    for point in plan.points:
+        _checked({**plan.base_config, **point}, where=f"confirm point {point}")
+    print(
+        f"confirming {len(configurations)} front configuration(s) of {search.name} with "
+        f"{args.seeds} fresh seed(s) from {first_seed}, plus the baseline",
+        flush=True,
+    )
+    return plan
+
+
+def _plain(value: Any) -> Any:
+    """A pandas cell as the JSON value a trial config holds (numpy scalars -> Python)."""
+    return value.item() if hasattr(value, "item") else value

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from study.cli import EXIT_USAGE, UsageError, build_parser, check_flags
-from study.plan import STUDY_FILE, StudyPlan, new_plan
+from study.plan import CONFIRM_DIR, STUDY_FILE, StudyPlan, confirm_plan, new_plan
 from study.summary import FAILED, FINISHED, count_by_status, summary_markdown, summary_table
 from trainables.atomic import atomic_write
 
@@ -38,10 +38,23 @@ def run(args: argparse.Namespace) -> int:
     name = args.name or DEFAULT_NAMES[mode or ""]
     storage_path = _storage_path(args.storage_path)
     results_dir = _results_dir(storage_path, name)
-    experiment = f"{storage_path}/{name}"
+    # Where Tune keeps this run: STORAGE/NAME, or STORAGE/NAME/confirm for a confirmation.
+    tune_storage, tune_name = storage_path, name
+    if args.confirm:
+        mode = "confirm"
+        tune_storage, tune_name = f"{storage_path}/{name}", CONFIRM_DIR
+        search_dir, results_dir = results_dir, results_dir / CONFIRM_DIR
+    experiment = f"{tune_storage}/{tune_name}"
 
     if args.resume:
         plan = _saved_plan(results_dir, mode)
+    elif args.confirm:
+        if _has_experiment(tune_storage, tune_name):
+            raise UsageError(
+                f"{results_dir} already holds a confirmation; continue it with --confirm "
+                "--resume, or remove that folder to confirm afresh"
+            )
+        plan = confirm_plan(args, search_dir)
     else:
         _check_new_study(args, storage_path, name)
         plan = new_plan(args, name, results_dir)
@@ -62,13 +75,15 @@ def run(args: argparse.Namespace) -> int:
             print(f"resuming {experiment}", flush=True)
             study_tuner = tuner.restore_tuner(experiment, resources)
         else:
+            # Trials side by side share the machine's CPU and RAM power in CodeCarbon's count.
+            plan.base_config["machine_shared"] = resources.max_concurrent > 1
             study_tuner = tuner.build_tuner(
                 param_space=plan.base_config,
                 searcher=_searcher(plan),
                 num_samples=plan.num_samples,
                 resources=resources,
-                storage_path=storage_path,
-                name=name,
+                storage_path=tune_storage,
+                name=tune_name,
                 max_failures=args.max_failures,
             )
             plan.resources = asdict(resources)
@@ -188,7 +203,7 @@ def _searcher(plan: StudyPlan):
     """The grid's fixed points, or the Optuna searcher seeded with the paper's points."""
     from study import tuner
 
-    if plan.mode == "grid":
+    if plan.mode in ("grid", "confirm"):
         return tuner.grid_searcher(plan.points)
     assert plan.optuna_storage is not None
     return tuner.optuna_searcher(
@@ -198,6 +213,7 @@ def _searcher(plan: StudyPlan):
         study_name=plan.name,
         sampler=plan.sampler,
         seed=plan.base_config["seed"],
+        objectives=plan.objectives,
     )
 
 
@@ -228,7 +244,18 @@ def _summarise(
 
     records = trial_records(results)
     table = summary_table(records, paper=plan.compare_paper)
-    what = f"the {plan.grid} grid" if plan.mode == "grid" else f"{plan.sampler} search"
+    what = {
+        "grid": f"the {plan.grid} grid",
+        "search": f"{plan.sampler} search",
+        "confirm": f"the {plan.sampler} search's front, confirmed with {plan.seeds} seed(s)",
+    }[plan.mode]
+    if plan.mode == "confirm":
+        # One table over the search's trials and their confirmations: configurations group
+        # the original run with its replicates.
+        import pandas as pd
+
+        search = pd.read_csv(results_dir.parent / "summary.csv").assign(phase="search")
+        table = pd.concat([search, table.assign(phase="confirm")], ignore_index=True)
     title = f"{plan.name}: {what}"
     print("\n" + summary_markdown(table, title=title), flush=True)
     paths = write_summary(table, results_dir, title=title)
@@ -237,7 +264,11 @@ def _summarise(
     finished = table[table["status"] == FINISHED] if len(table) else table
     try:
         if len(finished) >= 2:
-            paths.update(write_plots(finished, results_dir, paper=plan.compare_paper))
+            paths.update(
+                write_plots(
+                    finished, results_dir, paper=plan.compare_paper, objectives=plan.objectives
+                )
+            )
         if plan.optuna_storage:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
@@ -268,8 +299,9 @@ def _report_end(
         if key in paths:
             print(paths[key])
     if done < plan.num_samples:
+        confirm = " --confirm" if plan.mode == "confirm" else ""
         print(
-            "interrupted; continue with: python -m study.run --resume "
+            f"interrupted; continue with: python -m study.run --resume{confirm} "
             f"--storage-path {storage_path} --name {plan.name}",
             file=sys.stderr,
         )

@@ -38,7 +38,7 @@ PROGRESS_METRICS = (
     M.DENSITY,
     M.ACCURACY,
     M.SPEEDUP,
-    M.EMISSIONS_KG,
+    M.EMISSIONS_KG_PER_1K,
 )
 PROGRESS_PARAMETERS = {
     "target_density": "target density",
@@ -154,7 +154,7 @@ class _RecordingOptunaSearch(OptunaSearch):
         trial = self._ot_trials.get(trial_id)
         if trial is not None and result and not error and trial_id not in self._completed_trials:
             trial.set_user_attr("trial_id", trial_id)
-            for key in (*M.FINAL_METRICS, "name", "kind", "model_dir"):
+            for key in (*M.FINAL_METRICS, *M.FINAL_DETAILS, "name", "kind", "model_dir"):
                 value = result.get(key)
                 if value in ("", None):
                     continue
@@ -257,11 +257,13 @@ def progress_reporter(max_rows: int = 20):
 
 def trial_name(trial: Any) -> str:
     """What the progress table and the dashboard call a trial: the grid's run name
-    (``25% pruning + KD``), or a search trial's configuration in the paper's words."""
+    (``25% pruning + KD · seed 42``), or a search trial's configuration in the paper's words."""
     from analysis import config_label
 
     name = trial.config.get("name") or config_label(trial.config)
-    return name if trial.config.get("name") else f"{name} [{trial.trial_id}]"
+    name = name if trial.config.get("name") else f"{name} [{trial.trial_id}]"
+    # Replicates differ only in the student's seed: the name says which one this is.
+    return f"{name} · seed {trial.config[M.SEED]}" if M.SEED in trial.config else name
 
 
 def trial_dirname(trial: Any) -> str:
@@ -343,8 +345,9 @@ def trial_records(results: Any) -> list[TrialRecord]:
         metrics = dict(result.metrics or {})
         metrics.pop("config", None)
         trial_id = str(metrics.get("trial_id") or Path(result.path).name)
-        if metrics.get("model_dir"):
-            metrics["model_dir"] = _in_storage(metrics["model_dir"], result.path)
+        for key in ("model_dir", M.PREDICTIONS_FILE):
+            if metrics.get(key):
+                metrics[key] = _in_storage(metrics[key], result.path)
         records.append(
             TrialRecord(
                 trial_id=trial_id,

@@ -10,37 +10,47 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
 from analysis import (
+    SelectionWarning,
     excluded_rows,
+    exclusion_reasons,
     hypervolume,
     pareto_front,
     pareto_ranks,
     parse_objectives,
+    per_configuration,
     reference_point,
 )
 from analysis.pareto import main, parse_reference
-from trainables.metrics import ACCURACY, EMISSIONS_KG, OBJECTIVES, SPEEDUP
+from trainables.metrics import ACCURACY, EMISSIONS_KG, OBJECTIVES, SPEEDUP, VAL_ACCURACY
 
 # --- golden table ------------------------------------------------------------------------------
 
 
 def golden_table() -> pd.DataFrame:
-    """Eight trials whose ranks and hypervolumes were worked out by hand (see each comment)."""
+    """Eight trials whose ranks and hypervolumes were worked out by hand (see each comment).
+
+    The hand-worked numbers are on validation accuracy, which chooses the front; test accuracy
+    is a point lower everywhere, so it orders the rows alike.
+    """
     rows = [
-        # name, kind, status, accuracy, speedup, emissions_kg
+        # name, kind, status, val_accuracy, speedup, emissions_kg
         ("baseline", "baseline", "TERMINATED", 0.80, 1.0, 4.0),  # best accuracy: front
         ("50% pruning + KD", "prune", "TERMINATED", 0.79, 2.0, 2.0),  # front
-        ("50% pruning + KD seed 1", "prune", "TERMINATED", 0.79, 2.0, 2.0),  # duplicate: front
+        ("45% pruning + KD", "prune", "TERMINATED", 0.79, 2.0, 2.0),  # same values: front
         ("75% pruning", "prune", "TERMINATED", 0.75, 1.5, 3.0),  # below F below B: rank 2
         ("90% pruning", "prune", "TERMINATED", 0.70, 4.0, 1.0),  # fastest, cleanest: front
         ("40% pruning", "prune", "TERMINATED", 0.78, 1.8, 2.5),  # dominated by B only: rank 1
         ("crashed", "prune", "ERROR", 0.99, 9.0, 0.1),  # would dominate all: excluded
         ("no energy", "prune", "TERMINATED", 0.79, 3.0, np.nan),  # excluded
     ]
-    table = pd.DataFrame(rows, columns=["name", "kind", "status", ACCURACY, SPEEDUP, EMISSIONS_KG])
+    columns = ["name", "kind", "status", VAL_ACCURACY, SPEEDUP, EMISSIONS_KG]
+    table = pd.DataFrame(rows, columns=columns)
+    table[ACCURACY] = table[VAL_ACCURACY] - 0.01
     table["trial_id"] = [f"t{i}" for i in range(len(table))]
-    table["target_density"] = [1.0, 0.5, 0.5, 0.25, 0.1, 0.6, 0.3, 0.3]
+    table["target_density"] = [1.0, 0.5, 0.55, 0.25, 0.1, 0.6, 0.3, 0.3]
     table["distil"] = [False, True, True, False, False, False, True, True]
     return table
 
@@ -53,7 +63,7 @@ def test_golden_ranks_and_front() -> None:
     assert front["name"].tolist() == [
         "baseline",
         "50% pruning + KD",
-        "50% pruning + KD seed 1",
+        "45% pruning + KD",
         "90% pruning",
     ]
     assert list(front.columns) == [*table.columns, "rank"]
@@ -76,18 +86,18 @@ def test_golden_exclusions() -> None:
 
 def test_golden_hypervolume() -> None:
     table = golden_table()
-    two = {ACCURACY: "max", SPEEDUP: "max"}
+    two = {VAL_ACCURACY: "max", SPEEDUP: "max"}
     # Without emissions as an objective "no energy" (0.79, 3.0) counts. Strips of accuracy above
     # 0.6: [0.6, 0.7] up to speedup 4, (0.7, 0.79] up to 3, (0.79, 0.8] up to 1, all from 0.5.
-    assert hypervolume(table, two, {ACCURACY: 0.6, SPEEDUP: 0.5}) == pytest.approx(
+    assert hypervolume(table, two, {VAL_ACCURACY: 0.6, SPEEDUP: 0.5}) == pytest.approx(
         0.1 * 3.5 + 0.09 * 2.5 + 0.01 * 0.5
     )
     # Slices of emissions below 5: [1, 2) holds one point (0.35), [2, 4) two (0.485 each),
     # [4, 5) three (0.49).
-    reference = {ACCURACY: 0.6, SPEEDUP: 0.5, EMISSIONS_KG: 5.0}
+    reference = {VAL_ACCURACY: 0.6, SPEEDUP: 0.5, EMISSIONS_KG: 5.0}
     assert hypervolume(table, OBJECTIVES, reference) == pytest.approx(0.35 + 0.97 + 0.49)
     # Against the baseline nothing is better in every objective.
-    assert reference_point(table) == {ACCURACY: 0.8, SPEEDUP: 1.0, EMISSIONS_KG: 4.0}
+    assert reference_point(table) == {VAL_ACCURACY: 0.8, SPEEDUP: 1.0, EMISSIONS_KG: 4.0}
     assert hypervolume(table) == 0.0
 
 
@@ -97,7 +107,7 @@ def test_reference_point_errors() -> None:
     with pytest.raises(ValueError, match="--reference"):
         reference_point(no_baseline)
     with pytest.raises(ValueError, match="emissions_kg"):
-        reference_point(no_baseline, OBJECTIVES, {ACCURACY: 0.5, SPEEDUP: 1.0})
+        reference_point(no_baseline, OBJECTIVES, {VAL_ACCURACY: 0.5, SPEEDUP: 1.0})
     assert reference_point(no_baseline, {SPEEDUP: "max"}, {SPEEDUP: 1}) == {SPEEDUP: 1.0}
 
 
@@ -106,7 +116,7 @@ def test_any_metric_by_name_and_errors() -> None:
     assert parse_objectives("speedup,emissions_kg") == {SPEEDUP: "max", EMISSIONS_KG: "min"}
     # One objective: plain sorting. "no energy" (0.3) counts now that emissions do not.
     ranks = pareto_ranks(table, parse_objectives("target_density:min"))
-    assert ranks.tolist() == [5, 3, 3, 1, 0, 4, pd.NA, 2]
+    assert ranks.tolist() == [6, 3, 4, 1, 0, 5, pd.NA, 2]
     with pytest.raises(ValueError, match="not in the results"):
         pareto_ranks(table, {"macro_f1": "max"})
     for bad in ("accuracy:up", "target_density", "", "speedup,speedup:max"):
@@ -214,17 +224,28 @@ def test_cli_table_json_and_files(tmp_path, capsys) -> None:
 
     assert main([str(tmp_path)]) == 0
     out, err = capsys.readouterr()
-    assert "90% pruning" in out and "75% pruning" not in out
+    header, *lines = out.splitlines()
+    # The front's validation numbers (which chose it), then its test numbers, each column named.
+    assert header.split()[:6] == ["configuration", "name", "trial_id", "val_accuracy", "speedup",
+                                  "emissions_kg"]  # fmt: skip
+    assert header.index("emissions_kg") < header.index("accuracy (test)")
+    assert len(lines) == 4 and "75% pruning" not in out
+    (fastest,) = [line for line in lines if "90% pruning" in line]
+    assert " 0.7 " in fastest and " 0.69 " in fastest  # validation, then test accuracy
     assert "excluded 2 of 8 rows" in err and "1 status ERROR" in err
     assert "hypervolume 0 " in err and "--reference" in err
+    assert "warning" not in err and "configurations" not in err  # validation, single seed
     for name in ("pareto.png", "pareto.html", "pareto.csv"):
-        assert (tmp_path / name).stat().st_size > 0
         assert str(tmp_path / name) in err
+    with Image.open(tmp_path / "pareto.png") as image:
+        assert image.size == (1920, 640)  # three panels: the relative view has a baseline
+    heading = "Pareto front chosen on validation accuracy (max), speedup (max), emissions_kg (min)"
+    assert f"<h2>{heading}</h2>" in (tmp_path / "pareto.html").read_text(encoding="utf-8")
     ranked = pd.read_csv(tmp_path / "pareto.csv")
     assert ranked["rank"].tolist() == [0, 0, 0, 0, 1, 2]
 
     summary = tmp_path / "summary.csv"
-    assert main([str(summary), "--format", "json", "--all", "--reference", "accuracy=0.6,"
+    assert main([str(summary), "--format", "json", "--all", "--reference", "val_accuracy=0.6,"
                  "speedup=0.5,emissions_kg=5"]) == 0  # fmt: skip
     out, err = capsys.readouterr()
     records = json.loads(out)
@@ -242,13 +263,164 @@ def test_cli_without_a_baseline_row(tmp_path, capsys) -> None:
     hypervolume_lines = [line for line in err.splitlines() if "hypervolume" in line]
     assert hypervolume_lines == [
         "hypervolume: no finished baseline row; pass --reference "
-        "accuracy=...,speedup=...,emissions_kg=... to compute it"
+        "val_accuracy=...,speedup=...,emissions_kg=... to compute it"
     ]
     assert pd.read_csv(tmp_path / "pareto.csv")["rank"].tolist() == [0, 0, 0, 1, 2]
-    assert (tmp_path / "pareto.png").stat().st_size > 0
-    reference = "accuracy=0.6,speedup=0.5,emissions_kg=5"
+    with Image.open(tmp_path / "pareto.png") as image:
+        assert image.size == (1280, 640)  # no baseline: no relative view
+    reference = "val_accuracy=0.6,speedup=0.5,emissions_kg=5"
     assert main([str(tmp_path / "summary.csv"), "--reference", reference]) == 0
     assert "(given)" in capsys.readouterr().err
+
+
+# --- validation selects, test reports -----------------------------------------------------------
+
+
+def disagreeing_table() -> pd.DataFrame:
+    """Validation and test disagree: "25% pruning" is the best of all on test but dominated on
+    validation by "25% pruning + KD" (same speed and emissions, better validation accuracy)."""
+    rows = [
+        # name, kind, target_density, distil, val_accuracy, accuracy, speedup, emissions_kg
+        ("baseline", "baseline", 1.0, False, 0.80, 0.79, 1.0, 3.0),
+        ("25% pruning", "prune", 0.75, False, 0.76, 0.83, 1.3, 2.0),
+        ("25% pruning + KD", "prune", 0.75, True, 0.79, 0.78, 1.3, 2.0),
+        ("75% pruning + KD", "prune", 0.25, True, 0.70, 0.69, 3.0, 1.0),
+    ]
+    columns = ["name", "kind", "target_density", "distil", VAL_ACCURACY, ACCURACY, SPEEDUP,
+               EMISSIONS_KG]  # fmt: skip
+    table = pd.DataFrame(rows, columns=columns)
+    table["status"] = "TERMINATED"
+    table["trial_id"] = [f"t{i}" for i in range(len(table))]
+    return table
+
+
+def test_the_front_is_chosen_on_validation_not_on_test(tmp_path, capsys) -> None:
+    table = disagreeing_table()
+    on_validation = ["baseline", "25% pruning + KD", "75% pruning + KD"]
+    assert pareto_front(table)["name"].tolist() == on_validation
+    on_test = pareto_front(table, {ACCURACY: "max", SPEEDUP: "max", EMISSIONS_KG: "min"})
+    # On test "25% pruning" dominates even the baseline (more accurate, faster, cleaner).
+    assert on_test["name"].tolist() == ["25% pruning", "75% pruning + KD"]
+
+    table.to_csv(tmp_path / "summary.csv", index=False)
+    assert main([str(tmp_path), "--format", "json"]) == 0
+    assert [r["name"] for r in json.loads(capsys.readouterr().out)] == on_validation
+    # A user may still choose to select on test.
+    spec = "accuracy:max,speedup:max,emissions_kg:min"
+    assert main([str(tmp_path), "--format", "json", "--objectives", spec]) == 0
+    assert [r["name"] for r in json.loads(capsys.readouterr().out)] == on_test["name"].tolist()
+
+
+def test_results_without_validation_numbers_are_chosen_on_test_with_a_warning(
+    tmp_path, capsys
+) -> None:
+    old = disagreeing_table().drop(columns=[VAL_ACCURACY])
+    with pytest.warns(SelectionWarning, match="chosen on accuracy, the test split"):
+        front = pareto_front(old)
+    assert front["name"].tolist() == ["25% pruning", "75% pruning + KD"]
+    empty = disagreeing_table().assign(val_accuracy=np.nan)  # the column, but no numbers in it
+    with pytest.warns(SelectionWarning):
+        assert pareto_front(empty)["name"].tolist() == front["name"].tolist()
+
+    old.to_csv(tmp_path / "summary.csv", index=False)
+    assert main([str(tmp_path), "--format", "json"]) == 0
+    out, err = capsys.readouterr()
+    warnings_said = [line for line in err.splitlines() if "warning" in line]
+    assert warnings_said == [
+        "warning: no val_accuracy in the results (a table from before validation metrics): the "
+        "front is chosen on accuracy, the test split, so its test numbers are optimistic"
+    ]
+    assert [r["name"] for r in json.loads(out)] == front["name"].tolist()
+    # Asked for by name, validation accuracy is not replaced: the error says what to ask for.
+    line = _exit_line([str(tmp_path), "--objectives", "val_accuracy:max,speedup:max"], capsys)
+    assert "select on accuracy:max" in line
+
+
+# --- the classical reference -------------------------------------------------------------------
+
+
+def test_the_classical_reference_is_never_on_the_front(tmp_path, capsys) -> None:
+    table = disagreeing_table()
+    classical = {"name": "classical", "kind": "classical", "target_density": np.nan,
+                 "distil": False, VAL_ACCURACY: 0.85, ACCURACY: 0.84, SPEEDUP: 40.0,
+                 EMISSIONS_KG: 0.1, "status": "TERMINATED", "trial_id": "t9"}  # fmt: skip
+    with_reference = pd.concat([table, pd.DataFrame([classical])], ignore_index=True)
+    # It would dominate every compressed model; the front is the one without it all the same.
+    assert pareto_front(with_reference)["name"].tolist() == pareto_front(table)["name"].tolist()
+    assert exclusion_reasons(with_reference).tolist()[-1] == "reference, not a compression"
+    assert hypervolume(with_reference) == hypervolume(table)
+
+    with_reference.to_csv(tmp_path / "summary.csv", index=False)
+    assert main([str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    assert "TF-IDF" not in out and "classical" not in out
+    assert "excluded" not in err  # a reference is not a failed row
+    assert (
+        "reference, not on the front: TF-IDF + LR (val_accuracy 0.85, speedup 40, "
+        "emissions_kg 0.1, accuracy (test) 0.84)" in err.splitlines()
+    )
+    assert "t9" not in pd.read_csv(tmp_path / "pareto.csv")["trial_id"].tolist()
+
+
+# --- replicated configurations -----------------------------------------------------------------
+
+
+def replicated_table() -> pd.DataFrame:
+    """Three seeds of three configurations and a baseline run once.
+
+    Row by row, "25% pruning"'s lucky seed (validation 0.90) would be on the front; its mean
+    over seeds (0.78) is dominated by "25% pruning + KD" (0.81, faster, as clean).
+    """
+    rows = [
+        # name, target_density, distil, seed, val_accuracy, accuracy, speedup
+        ("25% pruning", 0.75, False, 1, 0.72, 0.72, 1.20),
+        ("25% pruning", 0.75, False, 2, 0.72, 0.74, 1.25),
+        ("25% pruning", 0.75, False, 3, 0.90, 0.76, 1.30),
+        ("25% pruning + KD", 0.75, True, 1, 0.80, 0.80, 1.20),
+        ("25% pruning + KD", 0.75, True, 2, 0.81, 0.80, 1.30),
+        ("25% pruning + KD", 0.75, True, 3, 0.82, 0.83, 1.40),
+        ("75% pruning + KD", 0.25, True, 1, 0.70, 0.69, 3.00),
+        ("75% pruning + KD", 0.25, True, 2, 0.71, 0.70, 3.10),
+        ("75% pruning + KD", 0.25, True, 3, 0.72, 0.71, 3.20),
+    ]
+    columns = ["name", "target_density", "distil", "seed", VAL_ACCURACY, ACCURACY, SPEEDUP]
+    table = pd.DataFrame(rows, columns=columns).assign(kind="prune")
+    table[EMISSIONS_KG] = np.where(table["target_density"] > 0.5, 2.0, 1.0)
+    baseline = {"name": "baseline", "kind": "baseline", "target_density": 1.0, "distil": False,
+                "seed": 1, VAL_ACCURACY: 0.83, ACCURACY: 0.82, SPEEDUP: 1.0,
+                EMISSIONS_KG: 3.0}  # fmt: skip
+    table = pd.concat([pd.DataFrame([baseline]), table], ignore_index=True)
+    table["status"] = "TERMINATED"
+    table["trial_id"] = [f"t{i}" for i in range(len(table))]
+    return table
+
+
+def test_replicated_configurations_are_compared_by_their_means(tmp_path, capsys) -> None:
+    table = replicated_table()
+    lucky = table.index[table[VAL_ACCURACY] == 0.90][0]
+    assert lucky in pareto_front(table).index  # row by row, one seed makes it
+    configurations = per_configuration(table)
+    assert len(configurations) == 4 and configurations["n_seeds"].tolist() == [1, 3, 3, 3]
+    means = configurations.set_index("configuration")
+    assert means.loc["25% pruning", VAL_ACCURACY] == pytest.approx(0.78)
+    sd = np.std([0.80, 0.80, 0.83], ddof=1)
+    assert means.loc["25% pruning + KD", "accuracy_sd"] == pytest.approx(sd)
+    front = pareto_front(configurations)
+    assert front["configuration"].tolist() == ["baseline", "25% pruning + KD", "75% pruning + KD"]
+
+    table.to_csv(tmp_path / "summary.csv", index=False)
+    assert main([str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    header = out.splitlines()[0]
+    assert {"n_seeds", "val_accuracy_sd", "accuracy_sd"} <= set(header.split())
+    assert "10 finished rows are 4 configurations with 1-3 seeds each" in err
+    assert main([str(tmp_path), "--format", "json"]) == 0
+    records = json.loads(capsys.readouterr().out)
+    assert [r["configuration"] for r in records] == front["configuration"].tolist()
+    assert [r["n_seeds"] for r in records] == [1, 3, 3]
+    ranked = pd.read_csv(tmp_path / "pareto.csv")
+    assert ranked["configuration"].tolist()[:3] == front["configuration"].tolist()
+    assert ranked["rank"].tolist() == [0, 0, 0, 1]
 
 
 def _exit_line(argv: list[str], capsys) -> str:
@@ -286,4 +458,5 @@ def test_cli_help_shows_every_default(capsys) -> None:
     for option in ("--objectives", "--reference", "--study-name", "--format", "--all", "--paper"):
         assert option in options
     assert options.count("(default:") == 7  # every option but --help
-    assert "(default: auto)" in options and "(default: accuracy:max,speedup:max," in options
+    assert "(default: auto)" in options
+    assert "(default: val_accuracy:max,speedup:max,emissions_kg:min;" in options

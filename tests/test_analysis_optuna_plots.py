@@ -6,7 +6,7 @@ import optuna
 import pytest
 
 from analysis import hypervolume_reference, write_optuna_plots
-from trainables.metrics import ACCURACY, EMISSIONS_KG, SPEEDUP
+from trainables.metrics import EMISSIONS_KG, SPEEDUP, VAL_ACCURACY
 
 COMPLETE = optuna.trial.TrialState.COMPLETE
 pytestmark = pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
@@ -16,7 +16,7 @@ def _study(url: str, values: list[list[float] | None]) -> optuna.Study:
     study = optuna.create_study(
         study_name="sweep", storage=url, directions=["maximize", "maximize", "minimize"]
     )
-    study.set_metric_names([ACCURACY, SPEEDUP, EMISSIONS_KG])
+    study.set_metric_names([VAL_ACCURACY, SPEEDUP, EMISSIONS_KG])
     density = optuna.distributions.FloatDistribution(0.05, 0.95)
     for i, point in enumerate(values):
         study.add_trial(
@@ -42,8 +42,9 @@ def test_optuna_figures_for_a_three_objective_study(tmp_path) -> None:
     for path in written.values():
         page = path.read_text(encoding="utf-8")
         assert len(page) > 1_000_000  # plotly.js embedded: opens offline
-    assert ACCURACY in written["pareto_front"].read_text(encoding="utf-8")  # metric names
-    assert write_optuna_plots(url, None, tmp_path / "again")  # the storage's only study
+    assert VAL_ACCURACY in written["pareto_front"].read_text(encoding="utf-8")  # metric names
+    again = write_optuna_plots(url, None, tmp_path / "again")  # the storage's only study
+    assert set(again) == {"pareto_front", "hypervolume_history"}
 
 
 def test_reference_point_is_worse_than_every_completed_trial() -> None:

@@ -20,6 +20,7 @@ from trainables.data import (
     encode_labels,
     find_split_files,
     load_splits,
+    normalise_texts,
     tokenize_splits,
 )
 
@@ -29,11 +30,22 @@ def _local(folder: Path, **settings) -> DataSplits:
     return load_splits(DataSpec(data_dir=str(folder), **settings))
 
 
+# Loading a variant takes seconds on the shared cores: once per module and setting.
+@pytest.fixture(scope="module")
+def lpc(mahanews_dir: Path) -> DataSplits:
+    return _local(mahanews_dir, variant="lpc")
+
+
+@pytest.fixture(scope="module")
+def shc(mahanews_dir: Path) -> DataSplits:
+    return _local(mahanews_dir, variant="shc")
+
+
 # --- the real files, with their quirks ------------------------------------------------------
 
 
-def test_lpc_cleaning_counts_match_the_files(mahanews_dir: Path) -> None:
-    splits = _local(mahanews_dir, variant="lpc")
+def test_lpc_cleaning_counts_match_the_files(mahanews_dir: Path, lpc: DataSplits) -> None:
+    splits = lpc
     raw = pd.read_csv(mahanews_dir / "LPC_Valid.csv", dtype=str)
     headers = int((raw["labels"] == "Label").sum())
     empty = int(raw["text"].isna().sum()) - headers
@@ -41,7 +53,8 @@ def test_lpc_cleaning_counts_match_the_files(mahanews_dir: Path) -> None:
     assert rep.header_rows["validation"] == headers == 11
     assert rep.empty_texts["validation"] == empty
     assert rep.rows_read["validation"] == len(raw)
-    assert len(splits.train) + len(splits.validation) == len(raw) - headers - empty
+    removed = rep.overlap_test["validation"] + rep.overlap_validation["train"]
+    assert len(splits.train) + len(splits.validation) == len(raw) - headers - empty - removed
     assert "NO TRAIN SPLIT" in rep.carved
     assert set(splits.labels) == set(MAHANEWS_LABELS)
     for split in ("train", "validation", "test"):
@@ -66,12 +79,201 @@ def test_carved_split_is_stratified_and_deterministic(mahanews_dir: Path) -> Non
     assert a.train.label.iloc[:50].nunique() > 5
 
 
-def test_shc_headlines_keep_and_count_duplicates(mahanews_dir: Path) -> None:
-    splits = _local(mahanews_dir, variant="shc")
+def test_shc_headlines_keep_and_count_duplicates(shc: DataSplits) -> None:
+    splits = shc
     assert splits.report.header_rows["test"] == 11
     assert splits.report.duplicates["test"] > 300
-    assert splits.test.text.duplicated().sum() == splits.report.duplicates["test"]
+    # the test split loses nothing to overlap, so its duplicates are all still there
+    assert normalise_texts(splits.test.text).duplicated().sum() == splits.report.duplicates["test"]
     assert splits.report.stripped["test"] > 0
+
+
+# --- texts shared across splits ------------------------------------------------------------
+
+
+def _upstream_overlap(folder: Path, variant: str) -> tuple[int, int, int]:
+    """Measured on the raw files, independently of the loader: (Valid rows whose text is in
+    Test, Test rows whose text is in Valid, distinct such texts), header and empty rows left out."""
+
+    def texts(name: str) -> pd.Series:
+        raw = pd.read_csv(folder / f"{variant.upper()}_{name}.csv", dtype=str)
+        text, label = raw.iloc[:, 0], raw.iloc[:, 1].str.strip()
+        keep = text.notna() & (label != "Label") & (text.str.strip() != "")
+        return text[keep].map(lambda t: " ".join(t.split()))
+
+    valid, test = texts("Valid"), texts("Test")
+    in_test, in_valid = valid.isin(set(test)), test.isin(set(valid))
+    return int(in_test.sum()), int(in_valid.sum()), int(test[in_valid].nunique())
+
+
+# Measured on the shared files. DESIGN.md's 418 SHC_Test rows (71 distinct) count the 11
+# repeated header rows (one distinct "Text") as well: 407 + 11, 70 + 1.
+UPSTREAM_OVERLAP = {"lpc": (197, 195, 149), "shc": (408, 407, 70)}
+# Rows of the carved train whose text is in the carved validation (duplicates inside the Valid
+# file landing on both sides), split seed 42.
+STRADDLING = {"lpc": 18, "shc": 7}
+
+
+@pytest.mark.parametrize("variant", ["lpc", "shc"])
+def test_upstream_overlap_is_removed_and_counted(
+    variant: str, mahanews_dir: Path, request: pytest.FixtureRequest
+) -> None:
+    splits: DataSplits = request.getfixturevalue(variant)
+    assert _upstream_overlap(mahanews_dir, variant) == UPSTREAM_OVERLAP[variant]
+    rep = splits.report
+    # removed from the Valid file before carving; the test file loses nothing
+    assert rep.overlap_test == {"validation": UPSTREAM_OVERLAP[variant][0], "train": 0}
+    assert rep.overlap_validation == {"train": STRADDLING[variant]}
+    assert "test" not in rep.overlap_test and not rep.overlap_kept
+    test = set(normalise_texts(splits.test.text))
+    validation = set(normalise_texts(splits.validation.text))
+    assert not normalise_texts(splits.train.text).isin(test).any()
+    assert not normalise_texts(splits.validation.text).isin(test).any()
+    assert not normalise_texts(splits.train.text).isin(validation).any()
+    assert splits.overlap() == {
+        "train_in_test": 0,
+        "validation_in_test": 0,
+        "train_in_validation": 0,
+    }
+    clean = (
+        rep.rows_read["validation"] - rep.header_rows["validation"] - rep.empty_texts["validation"]
+    )
+    removed = UPSTREAM_OVERLAP[variant][0] + STRADDLING[variant]
+    assert len(splits.train) + len(splits.validation) == clean - removed
+    lines = "\n".join(rep.lines())
+    assert f"removed {UPSTREAM_OVERLAP[variant][0]} rows whose text is also in test" in lines
+    carved = f"train (carved): removed 0 rows whose text is also in test, {STRADDLING[variant]}"
+    assert f"{carved} also in validation" in lines
+
+
+def test_keep_overlap_reproduces_the_old_splits(mahanews_dir: Path, lpc: DataSplits) -> None:
+    kept = _local(mahanews_dir, variant="lpc", keep_overlap=True)
+    # the sizes of the splits before overlap was removed (the loader's old docstring)
+    assert (len(kept.train), len(kept.validation), len(kept.test)) == (2033, 508, 2539)
+    assert kept.report.overlap_test == {} and kept.report.overlap_validation == {}
+    assert kept.report.overlap_kept and "KEPT OVERLAP (--keep-overlap)" in kept.report.lines()[-1]
+    # the kept rows: the 197 Valid rows whose text is in test, spread over train and validation
+    overlap = kept.overlap()
+    assert overlap["train_in_test"] + overlap["validation_in_test"] == UPSTREAM_OVERLAP["lpc"][0]
+    assert overlap == {"train_in_test": 158, "validation_in_test": 39, "train_in_validation": 36}
+    assert kept.fingerprints()["test"] == lpc.fingerprints()["test"]
+    assert kept.fingerprint() != lpc.fingerprint()
+
+
+def test_data_json_counts_before_and_sizes_after_max_rows(
+    mahanews_dir: Path, lpc: DataSplits
+) -> None:
+    small = _local(mahanews_dir, variant="lpc", max_rows=100)
+    data = json.loads(json.dumps(small.data_json()))
+    assert data["sizes"] == {"train": 100, "validation": 100, "test": 100}
+    assert data["source"] == small.source and data["labels"] == list(MAHANEWS_LABELS)
+    # counts describe the whole files (before the subset), equal to the full load's
+    assert data["counts"] == json.loads(json.dumps(lpc.data_json()["counts"]))
+    valid = data["counts"]["splits"]["validation"]
+    assert valid["rows_read"] == 2761 and valid["overlap_test"] == UPSTREAM_OVERLAP["lpc"][0]
+    # a carved split has only the overlap counts: nothing was read into it
+    assert data["counts"]["splits"]["train"] == {"overlap_test": 0, "overlap_validation": 18}
+    assert data["overlap"] == {
+        "train_in_test": 0,
+        "validation_in_test": 0,
+        "train_in_validation": 0,
+    }
+    assert data["fingerprint"] == small.fingerprint()
+    assert data["fingerprints"] == small.fingerprints()
+    assert len(set(data["fingerprints"].values())) == 3
+    assert small.fingerprints()["test"] != lpc.fingerprints()["test"]
+
+
+def _write_text_rows(folder: Path, name: str, rows: list[tuple[str, str]]) -> None:
+    # csv module quoting keeps inner newlines and double spaces exactly as given
+    pd.DataFrame(rows, columns=["text", "label"]).to_csv(folder / name, index=False)
+
+
+def test_given_splits_lose_exactly_their_shared_texts(tmp_path: Path) -> None:
+    test = [("सामायिक मजकूर", "Sports"), ("case text", "Crime"), ("दोन्हीकडे आहे", "Auto")]
+    validation = [
+        ("वैध एक", "Sports"),
+        ("वैध  दोन", "Crime"),  # double space: also in train as "वैध दोन"
+        ("दोन्हीकडे\nआहे", "Auto"),  # a newline instead of the space: in test
+        ("वैध तीन", "Auto"),
+    ]
+    train = [
+        ("प्रशिक्षण एक", "Sports"),
+        ("सामायिक   मजकूर", "Sports"),  # in test, spaced differently
+        ("Case Text", "Crime"),  # not in test: case is kept
+        ("वैध दोन", "Crime"),  # in validation
+        ("वैध दोन", "Crime"),  # twice: both copies go
+        ("दोन्हीकडे आहे", "Auto"),  # in test and validation: counted once, for test
+        ("प्रशिक्षण दोन", "Auto"),
+    ]
+    _write_text_rows(tmp_path, "train.csv", train)
+    _write_text_rows(tmp_path, "validation.csv", validation)
+    _write_text_rows(tmp_path, "test.csv", test)
+    splits = _local(tmp_path)
+    rep = splits.report
+    assert rep.overlap_test == {"train": 2, "validation": 1}
+    assert rep.overlap_validation == {"train": 2}
+    assert list(splits.test.text) == [t for t, _ in test]  # test is never touched
+    assert sorted(splits.train.text) == sorted(["प्रशिक्षण एक", "Case Text", "प्रशिक्षण दोन"])
+    assert sorted(splits.validation.text) == sorted(["वैध एक", "वैध  दोन", "वैध तीन"])
+    assert rep.carved == ""
+    assert rep.duplicates == {"train": 1, "validation": 0, "test": 0}
+    assert rep.lines()[0].endswith(
+        "removed 2 rows whose text is also in test, 2 also in validation"
+    )
+
+    kept = _local(tmp_path, keep_overlap=True)
+    assert (len(kept.train), len(kept.validation), len(kept.test)) == (7, 4, 3)
+    assert kept.overlap() == {"train_in_test": 2, "validation_in_test": 1, "train_in_validation": 3}
+
+
+def test_duplicates_inside_the_carved_file_do_not_straddle(tmp_path: Path) -> None:
+    # each text five times in the one file that train and validation are carved from
+    rows = [(f"मथळा {i % 8}", MAHANEWS_LABELS[i % 2]) for i in range(40)]
+    _write_text_rows(tmp_path, "LPC_Valid.csv", rows)
+    _write_text_rows(tmp_path, "LPC_Test.csv", [("मथळा 7", "Auto"), ("वेगळा", "Bhakti")])
+    splits = _local(tmp_path, split_seed=3)
+    rep = splits.report
+    assert rep.overlap_test == {"validation": 5, "train": 0}  # the five copies of "मथळा 7"
+    assert not set(splits.train.text) & set(splits.validation.text)
+    assert len(splits.train) + len(splits.validation) + rep.overlap_validation["train"] == 35
+    assert rep.overlap_validation["train"] > 0  # 7 carved texts over 7 validation rows straddle
+    again = _local(tmp_path, split_seed=3)
+    assert again.fingerprint() == splits.fingerprint()
+
+
+def test_overlap_that_leaves_nothing_names_the_file_and_the_flag(tmp_path: Path) -> None:
+    _write_text_rows(tmp_path, "train.csv", ROWS[:6])
+    _write_text_rows(tmp_path, "validation.csv", ROWS[6:12])
+    _write_text_rows(tmp_path, "test.csv", ROWS[:12])
+    with pytest.raises(DataError, match=r"every one of the 6 rows of .*train\.csv.*--keep-overlap"):
+        _local(tmp_path)
+    assert len(_local(tmp_path, keep_overlap=True).train) == 6
+
+
+def test_keep_overlap_flag_in_both_clis() -> None:
+    import argparse
+
+    from study.cli import build_parser
+    from trainables.teacher import _parse
+
+    base = ["--data-dir", "data"]
+    assert DataSpec.from_args(_parse([*base, "--keep-overlap"])).keep_overlap is True
+    assert DataSpec.from_args(_parse(base)).keep_overlap is False
+    study = build_parser().parse_args([*base, "--grid", "paper", "--keep-overlap"])
+    assert DataSpec.from_args(study).keep_overlap is True
+    # a namespace from a CLI without the flag: the default, removal
+    old = argparse.Namespace(
+        data_dir="data",
+        dataset=None,
+        variant=None,
+        text_column=None,
+        label_column=None,
+        max_rows=None,
+        seed=1,
+    )
+    assert DataSpec.from_args(old).keep_overlap is False
+    assert DataSpec.from_dict({"data_dir": "data"}).keep_overlap is False
 
 
 def test_variant_must_be_chosen_when_several(mahanews_dir: Path) -> None:
@@ -135,13 +337,18 @@ def _write(folder: Path, name: str, rows: list[tuple[str, str]], cols=("text", "
     return path
 
 
-ROWS = [(f"बातमी क्रमांक {i}", MAHANEWS_LABELS[i % 3]) for i in range(30)]
+def _rows(n: int, start: int = 0) -> list[tuple[str, str]]:
+    return [(f"बातमी क्रमांक {i}", MAHANEWS_LABELS[i % 3]) for i in range(start, start + n)]
+
+
+ROWS = _rows(30)
 
 
 def test_generic_names_parquet_and_column_aliases(tmp_path: Path) -> None:
     _write(tmp_path, "train.parquet", ROWS, cols=("headline", "category"))
-    _write(tmp_path, "dev.csv", ROWS[:9], cols=("headline", "category"))
-    _write(tmp_path, "test.csv", ROWS[:12], cols=("headline", "category"))
+    # texts of their own: rows shared with test would be removed from train and validation
+    _write(tmp_path, "dev.csv", _rows(9, start=100), cols=("headline", "category"))
+    _write(tmp_path, "test.csv", _rows(12, start=200), cols=("headline", "category"))
     splits = _local(tmp_path)
     assert (len(splits.train), len(splits.validation), len(splits.test)) == (30, 9, 12)
     assert splits.report.carved == ""

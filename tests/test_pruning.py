@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import pytest
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torch.optim.lr_scheduler import LRScheduler
 from transformers import (
     BertConfig,
     BertForSequenceClassification,
     RobertaConfig,
     RobertaForSequenceClassification,
+    get_linear_schedule_with_warmup,
 )
 
 from trainables.pruning import (
@@ -21,11 +24,14 @@ from trainables.pruning import (
     PruningConfig,
     apply_threshold,
     cubic_threshold,
+    learning_rate_scheduler,
     mask_score_parameters,
     masked_layers,
+    minimum_kept_blocks,
     model_density,
     prune_model,
     regularization_loss,
+    score_learning_rate,
     weight_parameters,
 )
 
@@ -70,6 +76,10 @@ def inputs(seed: int = 1, batch: int = 3, length: int = 9) -> dict[str, torch.Te
         ({"initial_warmup": 0.6, "final_warmup": 0.5}, "keep their sum below 1"),
         ({"final_warmup": 1.0}, "final_warmup"),
         ({"score_learning_rate": 0.0}, "score_learning_rate"),
+        ({"score_travel": -1.0}, "score_travel"),
+        ({"score_travel": float("inf")}, "score_travel"),
+        ({"min_density": 1.0}, "min_density"),
+        ({"min_density": -0.1}, "min_density"),
     ],
 )
 def test_config_rejects_bad_values(kwargs: dict, message: str) -> None:
@@ -287,3 +297,137 @@ def test_works_on_another_bert_family_model() -> None:
     apply_threshold(model, 0.5)
     assert model_density(model) == pytest.approx(0.5)
     assert torch.isfinite(model(input_ids=torch.randint(3, 100, (2, 6))).logits).all()
+
+
+def sigmoid_config(**overrides: Any) -> PruningConfig:
+    return PruningConfig(method="sigmoid_threshold", block_shape=(16, 16), **overrides)
+
+
+def two_group_optimizer(model: nn.Module, score_lr: float = 1e-2) -> torch.optim.AdamW:
+    return torch.optim.AdamW(
+        [
+            {"params": weight_parameters(model), "lr": 1e-3},
+            {"params": mask_score_parameters(model), "lr": score_lr, "weight_decay": 0.0},
+        ]
+    )
+
+
+def learning_rates(scheduler: LRScheduler, steps: int) -> list[list[float]]:
+    """The groups' rates at steps 0..steps-1, stepping the scheduler as a training loop does."""
+    rates = []
+    for _ in range(steps):
+        rates.append([group["lr"] for group in scheduler.optimizer.param_groups])
+        scheduler.optimizer.step()
+        scheduler.step()
+    return rates
+
+
+def test_minimum_kept_blocks() -> None:
+    assert minimum_kept_blocks(16, sigmoid_config(min_density=0.05)) == 1  # at least one
+    assert minimum_kept_blocks(30, sigmoid_config(min_density=0.1)) == 3  # not 4 from 3.0000...4
+    assert minimum_kept_blocks(128, sigmoid_config(min_density=0.1)) == 13  # ceil(12.8)
+    assert minimum_kept_blocks(16, sigmoid_config(min_density=0.0)) == 0  # guard off
+    assert minimum_kept_blocks(16, PruningConfig(min_density=0.5)) == 0  # topk: density is fixed
+
+
+def test_min_density_keeps_the_top_scored_blocks_of_every_tensor() -> None:
+    model = prune_model(small_model(), sigmoid_config(min_density=0.25))
+    with torch.no_grad():
+        for scores in mask_score_parameters(model):
+            # Every block far below the cut, each tensor's scores distinct and ordered.
+            scores.copy_(-10.0 + torch.arange(scores.numel()).view_as(scores) / scores.numel())
+    apply_threshold(model, 0.1)
+    layer = model.bert.encoder.layer[0]
+    query = layer.attention.self.query.block_mask()
+    assert query.sum() == 4  # ceil(0.25 x 16 blocks)
+    assert torch.equal(query.flatten().nonzero().flatten(), torch.arange(12, 16))  # the top 4
+    assert layer.intermediate.dense.block_mask().sum() == 32  # ceil(0.25 x 128 neurons)
+    assert model_density(model) == pytest.approx(0.25)
+
+    # Without the guard the same scores prune everything: what would empty whole matrices.
+    for module in masked_layers(model):
+        module.config = sigmoid_config(min_density=0.0)
+    assert model_density(model) == 0.0
+
+
+def test_min_density_leaves_a_fuller_mask_alone_and_passes_gradients() -> None:
+    model = prune_model(small_model(), sigmoid_config(min_density=0.25)).train()
+    query = model.bert.encoder.layer[0].attention.self.query
+    with torch.no_grad():
+        query.mask_scores.fill_(-10.0)
+        query.mask_scores[:2] = 5.0  # 8 of 16 blocks kept: above the guard's 4
+    apply_threshold(model, 0.1)
+    assert torch.equal(query.block_mask(), (query.mask_scores > 0).float())
+    model(**inputs()).logits.sum().backward()
+    assert query.mask_scores.grad is not None and bool((query.mask_scores.grad != 0).any())
+
+
+def test_topk_schedule_is_transformers_linear_warmup_and_decay() -> None:
+    model = prune_model(small_model(), PruningConfig(block_shape=(16, 16)))
+    ours = learning_rate_scheduler(two_group_optimizer(model), model, PruningConfig(), 50, 5)
+    reference = prune_model(small_model(), PruningConfig(block_shape=(16, 16)))
+    theirs = get_linear_schedule_with_warmup(two_group_optimizer(reference), 5, 50)
+    assert learning_rates(ours, 51) == learning_rates(theirs, 51)
+
+
+def test_sigmoid_threshold_scores_hold_their_rate_and_settle_over_the_final_warmup() -> None:
+    config = sigmoid_config(final_warmup=0.2, score_travel=10.0)
+    model = prune_model(small_model(), config)
+    total, warmup = 50, 5
+    rates = learning_rates(
+        learning_rate_scheduler(two_group_optimizer(model), model, config, total, warmup), total
+    )
+    weights, scores = zip(*rates, strict=True)
+    peak = score_learning_rate(config, total, warmup)
+    assert peak > config.score_learning_rate  # 50 steps at 1e-2 could move a score 0.5 at most
+    assert scores[:warmup] == pytest.approx([peak * step / warmup for step in range(warmup)])
+    assert scores[warmup : total - 10 + 1] == pytest.approx([peak] * (total - 10 - warmup + 1))
+    assert scores[-1] == pytest.approx(peak / 10)  # the final warm-up: 10 steps down to zero
+    assert all(a >= b for a, b in itertools.pairwise(scores[warmup:]))
+    # The rate is raised exactly so that full steps over the run add up to score_travel.
+    assert sum(scores) == pytest.approx(config.score_travel)
+    # The weights keep transformers' linear warm-up and decay to zero.
+    assert weights[warmup] == pytest.approx(1e-3)
+    assert weights[-1] == pytest.approx(1e-3 / (total - warmup))
+
+
+def test_a_long_run_keeps_the_configured_score_learning_rate() -> None:
+    config = sigmoid_config(score_learning_rate=1e-2, score_travel=10.0)
+    assert score_learning_rate(config, 100_000, 1_000) == 1e-2  # travels ~850 already
+    assert score_learning_rate(sigmoid_config(score_travel=0.0), 50, 5) == 1e-2
+    assert score_learning_rate(PruningConfig(), 50, 5) == 1e-2  # topk: unchanged
+    with pytest.raises(ValueError, match="warmup_steps"):
+        score_learning_rate(config, 10, 11)
+    with pytest.raises(ValueError, match="total_steps"):
+        score_learning_rate(config, 0, 0)
+
+
+def test_scheduler_rejects_a_group_mixing_scores_and_weights() -> None:
+    model = prune_model(small_model(), sigmoid_config())
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    with pytest.raises(ValueError, match="group 0 mixes mask scores"):
+        learning_rate_scheduler(optimizer, model, sigmoid_config(), 10, 1)
+
+
+@pytest.mark.parametrize("steps", [30, 300])
+def test_the_l1_penalty_alone_reaches_the_pruning_region_in_a_short_run(steps: int) -> None:
+    """Only the penalty pushes: every score must cross sigmoid^-1(0.1) = -2.2 by the end, so the
+    guard is all that is left. With 1e-2 decaying to zero a score moves 0.15 (30 steps) or 1.5
+    (300 steps) at most and nothing would be pruned."""
+    config = sigmoid_config(regularization_lambda=1.0, min_density=0.1)
+    model = prune_model(small_model(), config)
+    optimizer = two_group_optimizer(model)
+    scheduler = learning_rate_scheduler(optimizer, model, config, steps, steps // 10)
+    for step in range(steps):
+        threshold = cubic_threshold(step, steps, config)
+        apply_threshold(model, threshold)
+        optimizer.zero_grad()
+        regularization_loss(model, config, threshold).backward()
+        optimizer.step()
+        scheduler.step()
+    apply_threshold(model, config.schedule_end)
+    scores = torch.cat([scores.flatten() for scores in mask_score_parameters(model)])
+    assert bool((torch.sigmoid(scores) < 0.1).all()), scores.max()
+    # ceil(0.1 x 16) = 2 of 16 blocks per attention matrix, 13 of 128 neurons per FFN
+    expected = (4 * 2 * 16 * 16 + 2 * 13 * 64) / (4 * 64 * 64 + 2 * 128 * 64)
+    assert model_density(model) == pytest.approx(expected)

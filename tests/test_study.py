@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import optuna
 import pandas as pd
 import pytest
@@ -52,7 +53,7 @@ def test_extra_parameters_take_their_seed_value_from_the_defaults() -> None:
 
 def _final(accuracy: float, speedup: float, emissions: float) -> dict:
     result = {name: 0.5 for name in M.FINAL_METRICS}
-    result.update({M.ACCURACY: accuracy, M.SPEEDUP: speedup, M.EMISSIONS_KG: emissions})
+    result.update({M.VAL_ACCURACY: accuracy, M.SPEEDUP: speedup, M.EMISSIONS_KG: emissions})
     return result
 
 
@@ -78,8 +79,9 @@ def test_optuna_searcher_is_multi_objective_seeded_and_not_seeded_twice(tmp_path
     searcher.on_trial_complete("t7", result={M.EPOCH: 1, M.VAL_ACCURACY: 0.5})
 
     study = optuna.load_study(study_name="s", storage=url)
+    # selection on validation: test accuracy is reported, never optimised
     assert len(study.directions) == 3 and study.metric_names == [
-        "accuracy",
+        "val_accuracy",
         "speedup",
         "emissions_kg",
     ]
@@ -157,6 +159,117 @@ def test_markdown_of_a_search_has_no_paper_columns() -> None:
     assert isinstance(table, pd.DataFrame) and "paper_accuracy" not in table.columns
 
 
+N_TEST = 500
+
+
+def _replicated_records(tmp_path: Path, *, shared: bool = False) -> list[TrialRecord]:
+    """A baseline; 50% pruning over 3 seeds, each losing 50 of the baseline's right answers
+    (an interval far below 0); 25% pruning on one seed, 2 answers off (an interval around 0);
+    every trial with its prediction file."""
+    rng = np.random.default_rng(0)
+    gold = rng.integers(0, 4, N_TEST).astype(np.int64)
+    base_ok = rng.random(N_TEST) < 0.9
+
+    def record(trial: str, ok: np.ndarray, config: dict, **metrics: object) -> TrialRecord:
+        pred = np.where(ok, gold, (gold + 1) % 4).astype(np.int64)
+        path = tmp_path / f"{trial}.npz"
+        np.savez(path, test_pred=pred, test_gold=gold, val_pred=pred, val_gold=gold)
+        result = {name: 0.5 for name in M.FINAL_METRICS} | {
+            M.ACCURACY: float(ok.mean()),
+            M.VAL_ACCURACY: float(ok.mean()) - 0.01,
+            M.EMISSIONS_KG_PER_1K: 2e-6,
+            M.TRAIN_EMISSIONS_KG: 1e-3,
+            M.ENERGY_METHOD: "cpu: TDP estimate; ram: estimate",
+            M.PREDICTIONS_FILE: str(path),
+        }
+        return TrialRecord(trial, "TERMINATED", result | metrics, config)
+
+    prune = {"kind": "prune", "distil": False, "temperature": 2.0, "alpha_distil": 0.9}
+    records = [
+        record(
+            "b1",
+            base_ok,
+            {"name": "baseline", "kind": "baseline", "seed": 42},
+            **{M.EMISSIONS_KG_PER_1K: 3e-6, M.TRAIN_EMISSIONS_KG: math.nan, M.SPEEDUP: 1.0},
+        )
+    ]
+    for seed in range(3):
+        ok = base_ok.copy()
+        ok[rng.choice(np.flatnonzero(base_ok), 50, replace=False)] = False
+        config = {"name": "50% pruning", "target_density": 0.5, "seed": 42 + seed, **prune}
+        records.append(record(f"p{seed}", ok, config, **{M.SPEEDUP: 1.5 + 0.1 * seed}))
+    ok = base_ok.copy()
+    ok[np.flatnonzero(base_ok)[:2]] = False
+    config = {"name": "25% pruning", "target_density": 0.75, "seed": 42, **prune}
+    records.append(record("q0", ok, config, **{M.SPEEDUP: 1.2, M.MACHINE_SHARED: shared}))
+    return records
+
+
+def test_summary_keeps_seed_energy_details_and_computes_payback(tmp_path: Path) -> None:
+    records = _replicated_records(tmp_path)
+    records[0].config["machine_shared"] = True  # the study's flag stands in for a missing one
+    table = summary_table(records)
+    kept = (M.VAL_ACCURACY, M.VAL_MACRO_F1, M.EMISSIONS_KG_PER_1K, M.ENERGY_KWH_PER_1K)
+    details = (M.ENERGY_METHOD, M.MACHINE_SHARED, M.SEED, M.PREDICTIONS_FILE)
+    for column in (*kept, *details, M.PAYBACK_PREDICTIONS):
+        assert column in table.columns, column
+    columns = list(table.columns)
+    assert columns.index(M.TRAIN_SECONDS) < columns.index(M.PAYBACK_PREDICTIONS)
+    assert table[M.SEED].tolist() == [42, 42, 43, 44, 42]
+    shared = table[M.MACHINE_SHARED].tolist()
+    assert shared[0] is True and math.isnan(shared[1]) and shared[4] is False
+    payback = table[M.PAYBACK_PREDICTIONS]
+    assert math.isnan(payback[0])  # the baseline pays nothing back
+    # 1 g to train, 1 mg saved per 1,000 predictions: a million predictions.
+    assert payback[1:].tolist() == pytest.approx([1e6] * 4)
+
+
+def test_summary_md_shows_configurations_and_marks_intervals_that_exclude_zero(
+    tmp_path: Path,
+) -> None:
+    table = summary_table(_replicated_records(tmp_path, shared=True))
+    paths = write_summary(table, tmp_path / "out", title="t")
+    assert paths["configs"].name == "configs.csv"
+    configs = pd.read_csv(paths["configs"])
+    assert configs["configuration"].tolist() == ["baseline", "50% pruning", "25% pruning"]
+    assert configs["n_seeds"].tolist() == [1, 3, 1]
+    assert configs["ci_excludes_zero"].tolist() == [False, True, False]
+
+    md = paths["md"].read_text()
+    assert "test accuracy %" in md and "val accuracy %" in md
+    trials_md, configs_md = md.split("## Configurations (mean over seeds)\n")
+    assert "| payback (predictions) |" in trials_md and "| 1,000,000 |" in trials_md
+    lines = [line for line in configs_md.splitlines() if line.startswith("| ")]
+    rows = {line.split(" | ")[0].removeprefix("| "): line for line in lines}
+    assert "Δ test accuracy vs baseline (points, 95% CI)" in rows["configuration"]
+    worse = rows["50% pruning"]
+    assert "| 3 | " in worse and "| -10.00 [" in worse and "]* |" in worse
+    speedups = [1.5, 1.6, 1.7]
+    assert f"{np.mean(speedups):.2f} ± {np.std(speedups, ddof=1):.2f}" in worse
+    assert "| 1,000,000 |" in worse  # payback predictions
+    close = rows["25% pruning"]
+    assert "| -0.40 [" in close and "]*" not in close and "| 0.5 |" in close  # McNemar b=0, c=2
+    assert "| 0 (reference) |" in rows["baseline"] and "*" not in rows["baseline"]
+    assert configs_md.count("]*") == 1  # exactly where the interval excludes 0
+    assert "\\* the 95% interval of the difference excludes 0" in configs_md
+    assert "Energy method: cpu: TDP estimate; ram: estimate." in configs_md
+    assert "**Warning:** 1 of 5 trial(s) ran while other trials shared the machine" in configs_md
+
+
+def test_summary_without_prediction_files_still_writes_its_tables(tmp_path: Path) -> None:
+    records = _replicated_records(tmp_path)
+    for record in records:
+        record.metrics.pop(M.PREDICTIONS_FILE)
+    table = summary_table(records)
+    with pytest.warns(UserWarning, match="no predictions_file"):
+        paths = write_summary(table, tmp_path / "out")
+    configs = pd.read_csv(paths["configs"])
+    assert configs["delta_accuracy_mean"].iloc[1:].isna().all()
+    md = paths["md"].read_text()
+    assert "## Configurations (mean over seeds)" in md and "]*" not in md
+    assert "**Warning:**" not in md  # no trial shared its machine
+
+
 # --------------------------------------------------------------------------------------------
 # The CLI's errors: one line, exit code 2, before Ray starts
 
@@ -185,6 +298,12 @@ def _main(capsys, *args: str) -> tuple[int, list[str]]:
         (("--resume", "--name", "nothing-here"), "nothing to resume"),
         (("--grid", "paper", "--sampler", "nsga2"), "--sampler applies to --search"),
         (("--search", "optuna", "--also-search", "dropout"), "cannot search dropout"),
+        (("--search", "optuna", "--seeds", "3"), "--seeds 3 applies to --grid and --confirm"),
+        (("--grid", "paper", "--seeds", "0"), "--seeds must be >= 1, got 0"),
+        (("--confirm", "--grid", "paper"), "--confirm re-runs a finished search"),
+        (("--confirm",), "--confirm needs --name"),
+        (("--confirm", "--name", "nothing-here"), "nothing to confirm"),
+        (("--search", "optuna", "--no-classical"), "--no-classical applies to --grid only"),
     ],
 )
 def test_usage_errors_are_one_line_with_exit_code_2(args, message, tmp_path, capsys) -> None:

@@ -57,6 +57,7 @@ def _args(
     return [
         sys.executable, "-m", "study.run", *extra, "--preset", "tiny", *data, *teacher,
         "--max-rows", "150", "--cpus-per-trial", "1", "--set", "timing_repeats=2",
+        "--set", "energy_seconds=0.5",
         "--storage-path", str(storage), "--name", name,
     ]  # fmt: skip
 
@@ -71,10 +72,15 @@ def _summary(directory: Path) -> pd.DataFrame:
     return pd.read_csv(directory / "summary.csv")
 
 
+# What a TF-IDF model has no counterpart of: an encoder's kept fraction and its FLOP ratio.
+_NOT_CLASSICAL = {M.DENSITY, M.SPEEDUP_IDEAL}
+
+
 def _check_finished(table: pd.DataFrame) -> None:
     assert (table["status"] == "TERMINATED").all(), table[["name", "status", "error"]]
+    bert = table["kind"] != M.KIND_CLASSICAL
     for name in M.FINAL_METRICS:
-        values = pd.to_numeric(table[name])
+        values = pd.to_numeric(table[name] if name not in _NOT_CLASSICAL else table[name][bert])
         assert values.map(math.isfinite).all(), name
 
 
@@ -83,7 +89,7 @@ def _final_reports(trial_dir: Path) -> list[dict]:
     return [r for r in map(json.loads, filter(None, lines)) if M.ACCURACY in r]
 
 
-def test_paper_grid_runs_seven_trials_and_writes_the_summary(
+def test_paper_grid_with_the_classical_reference_writes_summary_configs_and_data(
     mahanews_dir, tmp_path, teacher
 ) -> None:
     args = _args(mahanews_dir, tmp_path, "grid", "--grid", "paper", teacher=teacher)
@@ -91,22 +97,35 @@ def test_paper_grid_runs_seven_trials_and_writes_the_summary(
     assert proc.returncode == 0, proc.stderr[-3000:]
     study = tmp_path / "grid"
     table = _summary(study)
-    assert list(table["name"]) == PAPER_NAMES
+    assert list(table["name"]) == [*PAPER_NAMES, "TF-IDF + LR"]
     _check_finished(table)
-    assert list(table["paper_accuracy"]) == pytest.approx([r.accuracy / 100 for r in PAPER_TABLE])
+    paper_rows = table.iloc[: len(PAPER_NAMES)]
+    assert list(paper_rows["paper_accuracy"]) == pytest.approx(
+        [r.accuracy / 100 for r in PAPER_TABLE]
+    )
+    # one configuration per trial (one seed), each with its paired difference to the baseline
+    configs = pd.read_csv(study / "configs.csv")
+    assert len(configs) == 8 and set(configs["n_seeds"]) == {1}
+    assert configs["delta_accuracy_ci_low"].notna().sum() >= 7
+    # what cleaning removed, per split, and the final splits' fingerprints
+    data = json.loads((study / "data.json").read_text())
+    assert data["spec"]["variant"] == "shc"
+    # every trial keeps CodeCarbon's own log and its per-example predictions
+    for trial_dir in (d for d in study.iterdir() if (d / "params.json").exists()):
+        assert (trial_dir / "emissions.csv").exists() and (trial_dir / "predictions.npz").exists()
     pruned = table[table["kind"] == "prune"]
     assert (pruned[M.NUM_PARAMETERS] < table.loc[0, M.NUM_PARAMETERS]).all()
     # the compact encoder keeps at least its target (heads with live V/O stay whole)
     assert (pruned[M.DENSITY] >= pruned["target_density"] - 0.03).all()
     assert (pruned[M.DENSITY] < 1).all()
     md = (study / "summary.md").read_text()
-    assert all(f"| {name} | TERMINATED |" in md for name in PAPER_NAMES)
+    assert all(f"| {name} | TERMINATED |" in md for name in [*PAPER_NAMES, "TF-IDF + LR"])
     # the summary's paths come last; the terminal showed Tune's progress table
     assert proc.stdout.strip().splitlines()[-2:] == [
         str(study / "summary.csv"),
         str(study / "summary.md"),
     ]
-    assert "Number of trials: 7/7" in proc.stdout and "target density" in proc.stdout
+    assert "Number of trials: 8/8" in proc.stdout and "target density" in proc.stdout
     assert "25% pruning + KD" in proc.stdout  # trials are named in the progress table
     # one teacher for the whole study: every trial read the same folder
     assert table["teacher"].nunique() == 1
@@ -134,7 +153,8 @@ def test_optuna_search_on_renamed_columns_persists_a_three_objective_study(
     storage = f"sqlite:///{tmp_path / 'sweep' / 'optuna.db'}"
     study = optuna.load_study(study_name="sweep", storage=storage)
     assert [d.name for d in study.directions] == ["MAXIMIZE", "MAXIMIZE", "MINIMIZE"]
-    assert study.metric_names == [M.ACCURACY, M.SPEEDUP, M.EMISSIONS_KG]
+    # selected on validation: the test accuracy is reported, never optimised
+    assert study.metric_names == [M.VAL_ACCURACY, M.SPEEDUP, M.EMISSIONS_KG]
     complete = [t for t in study.trials if t.state.name == "COMPLETE"]
     assert len(complete) == len(study.trials) == 3
     assert all(len(t.values) == 3 for t in complete)
@@ -147,13 +167,32 @@ def test_optuna_search_on_renamed_columns_persists_a_three_objective_study(
     # Optuna's own views beside ours
     assert (tmp_path / "sweep" / "optuna_pareto_front.html").exists()
 
+    # --confirm: the validation front again with a fresh seed, and the baseline to pair with
+    confirm = _run(
+        [
+            sys.executable, "-m", "study.run", "--confirm", "--name", "sweep", "--seeds", "1",
+            "--storage-path", str(tmp_path), "--cpus-per-trial", "1",
+        ]
+    )  # fmt: skip
+    assert confirm.returncode == 0, confirm.stderr[-3000:]
+    combined = _summary(tmp_path / "sweep" / "confirm")
+    assert list(combined["phase"]).count("search") == 3
+    confirmed = combined[combined["phase"] == "confirm"]
+    _check_finished(confirmed)
+    assert set(confirmed["seed"]) == {43} and list(confirmed["kind"]).count("baseline") == 1
+    configs = pd.read_csv(tmp_path / "sweep" / "confirm" / "configs.csv")
+    # each confirmed configuration now has its search run and its confirmation: two seeds
+    replicated = configs[configs["kind"] == "prune"].set_index("n_seeds")
+    assert len(replicated.loc[[2]]) == len(confirmed) - 1
+
 
 def test_interrupted_grid_resumes_without_losing_or_repeating_trials(
     mahanews_dir, tmp_path, teacher
 ) -> None:
     args = _args(
-        mahanews_dir, tmp_path, "grid", "--grid", "paper", "--epochs", "2", teacher=teacher
-    )
+        mahanews_dir, tmp_path, "grid", "--grid", "paper", "--epochs", "2", "--no-classical",
+        teacher=teacher,
+    )  # fmt: skip
     study = tmp_path / "grid"
     proc = subprocess.Popen(
         args, cwd=REPO, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from tests.conftest import SMALL_ROWS
@@ -31,6 +33,7 @@ def _config(teacher, cache: Path, **overrides) -> dict:
         block_cols=16,
         learning_rate=1e-3,
         timing_repeats=3,
+        energy_seconds=1.0,
     )
     return {**base, **overrides}
 
@@ -69,6 +72,23 @@ def test_pruned_distilled_trial_reports_every_metric(cfg, tmp_path: Path) -> Non
     # at least the FFN-only ideal at this shape (1.46 when no head dies; dead heads add more)
     assert result[M.PARAM_REDUCTION] > 0 and result[M.SPEEDUP_IDEAL] > 1.4
     assert result[M.ENERGY_KWH] > 0 and result[M.TRAIN_ENERGY_KWH] > 0
+    assert result[M.EMISSIONS_KG_PER_1K] == pytest.approx(
+        result[M.EMISSIONS_KG] / SMALL_ROWS * 1000, rel=1e-9
+    )
+    assert result[M.ENERGY_METHOD].startswith("cpu: ")
+    # CodeCarbon's own log stays with the trial: one row per training epoch, one for inference
+    log = pd.read_csv(tmp_path / "emissions.csv")
+    assert [name.split(":")[-1] for name in log.project_name] == [
+        "train epoch 1",
+        "train epoch 2",
+        "train epoch 3",
+        "inference",
+    ]
+    # the saved predictions are the ones the accuracies were computed from
+    saved = np.load(result[M.PREDICTIONS_FILE], allow_pickle=False)
+    assert len(saved["test_gold"]) == len(saved["test_pred"]) == SMALL_ROWS
+    assert result[M.ACCURACY] == pytest.approx((saved["test_pred"] == saved["test_gold"]).mean())
+    assert result[M.VAL_ACCURACY] == pytest.approx((saved["val_pred"] == saved["val_gold"]).mean())
     # the compact model on disk is the one measured
     model = load_compact(result["model_dir"])
     assert parameter_counts(model)["total"] == result[M.NUM_PARAMETERS]
@@ -86,9 +106,14 @@ def test_baseline_trial_measures_the_teacher(cfg, tmp_path: Path, small_teacher)
     result = run_trial(
         cfg(kind="baseline", measure_energy=False), report=lambda m, c: None, trial_dir=tmp_path
     )
-    assert result[M.SPEEDUP] == 1.0 and result[M.DENSITY] == 1.0
+    # the teacher's own accuracies, measured when it was prepared, on the same splits
+    teacher_metrics = small_teacher[0].metrics
+    assert result[M.ACCURACY] == pytest.approx(teacher_metrics["test_accuracy"])
     assert result[M.PARAM_REDUCTION] == 0.0 and result[M.TRAIN_SECONDS] == 0.0
-    assert result[M.ACCURACY] == pytest.approx(small_teacher[0].metrics["test_accuracy"])
+    # energy off: no reading is NaN, never a free-looking 0
+    for key in (M.EMISSIONS_KG, M.ENERGY_KWH, M.EMISSIONS_KG_PER_1K):
+        assert math.isnan(result[key]), key
+    assert result[M.ENERGY_METHOD] == "disabled"
 
 
 class _Stop(Exception):
@@ -129,3 +154,17 @@ def test_bad_config_keys_and_values_are_named(cfg) -> None:
         TrialConfig.from_dict(cfg(initial_warmup=0.6, final_warmup=0.5))
     with pytest.raises(ValueError, match="fp16.*CUDA"):
         run_trial(cfg(precision="fp16"), report=lambda m, c: None, trial_dir="/tmp/unused")
+
+
+def test_classical_trial_is_measured_like_the_others(cfg, tmp_path: Path) -> None:
+    result = run_trial(cfg(kind="classical"), report=lambda m, c: None, trial_dir=tmp_path)
+    saved = np.load(result[M.PREDICTIONS_FILE], allow_pickle=False)
+    majority = np.bincount(saved["test_gold"]).max() / len(saved["test_gold"])
+    # a real classifier: far above always answering the commonest label
+    assert result[M.ACCURACY] > majority + 0.2
+    assert result[M.ACCURACY] == pytest.approx((saved["test_pred"] == saved["test_gold"]).mean())
+    assert result[M.VAL_ACCURACY] == pytest.approx((saved["val_pred"] == saved["val_gold"]).mean())
+    # timed against the teacher from raw text; no encoder, so no density or FLOP ratio
+    assert result[M.SPEEDUP] > 0 and math.isnan(result[M.DENSITY])
+    assert result[M.EMISSIONS_KG_PER_1K] > 0 and result[M.TRAIN_EMISSIONS_KG] > 0
+    assert 0 < result[M.NUM_PARAMETERS] < result[M.TEACHER_NUM_PARAMETERS]

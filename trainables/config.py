@@ -15,18 +15,20 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from trainables import metrics as M
 from trainables.data import DataSpec
 from trainables.measure import PRECISIONS
 from trainables.pruning import METHODS, PruningConfig
 
-KINDS = ("prune", "baseline")
+KINDS = (M.KIND_PRUNE, M.KIND_BASELINE, M.KIND_CLASSICAL)
 
 
 @dataclass
 class TrialConfig:
     # What the trial is.
     name: str = ""
-    kind: str = "prune"  # "baseline": evaluate and time the teacher, no training
+    # "baseline": measure the teacher, no training; "classical": TF-IDF + logistic regression
+    kind: str = "prune"
     preset: str = "tiny"
     teacher: str = ""  # local folder or hub id of the fine-tuned teacher (prepared by the study)
 
@@ -44,6 +46,7 @@ class TrialConfig:
     block_cols: int = 32
     initial_warmup: float = 0.1  # fraction of steps before the threshold starts to move
     final_warmup: float = 0.2  # fraction of steps at the final threshold
+    min_density: float = 0.05  # sigmoid_threshold: least kept fraction of each score tensor
 
     # Distillation (see trainables.distillation.distillation_loss).
     distil: bool = False
@@ -54,6 +57,9 @@ class TrialConfig:
     precision: str = "fp32"  # fp32 | fp16 (CUDA) | bf16
     learning_rate: float = 1e-4  # the weights
     score_learning_rate: float = 1e-2  # the mask scores
+    # sigmoid_threshold: the scores' rate is raised so a score could move this many logits over
+    # the run, however few its steps (PruningConfig.score_travel)
+    score_travel: float = 10.0
     warmup_fraction: float = 0.1  # linear learning-rate warm-up, then linear decay
     weight_decay: float = 0.01
     epochs: int = 4
@@ -69,6 +75,12 @@ class TrialConfig:
     timing_batches: int = 8  # test batches timed per repeat (0: every test batch)
     country_iso_code: str = "IND"
     measure_energy: bool = True
+    # Inference energy is measured over whole test passes repeated for at least this long: a
+    # CodeCarbon sample per second, so ~10 samples rather than the one a single pass gets.
+    energy_seconds: float = 10.0
+    # Set by the study when trials run side by side on one machine: CodeCarbon then counts the
+    # others' power too, and the summary says so.
+    machine_shared: bool = False
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrialConfig:
@@ -107,6 +119,8 @@ class TrialConfig:
             raise ValueError(f"temperature must be > 0, got {self.temperature}")
         if not 0.0 <= self.alpha_distil <= 1.0:
             raise ValueError(f"alpha_distil must lie in [0, 1], got {self.alpha_distil}")
+        if self.energy_seconds < 0:
+            raise ValueError(f"energy_seconds must be >= 0, got {self.energy_seconds}")
         for name in ("epochs", "batch_size", "eval_batch_size", "timing_repeats"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -132,4 +146,6 @@ class TrialConfig:
             initial_warmup=self.initial_warmup,
             final_warmup=self.final_warmup,
             score_learning_rate=self.score_learning_rate,
+            score_travel=self.score_travel,
+            min_density=self.min_density,
         )

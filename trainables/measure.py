@@ -24,12 +24,13 @@ Example::
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
 import statistics
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -117,27 +118,53 @@ def time_inference(
         {key: _to_device(value, device) for key, value in model_inputs(batch).items()}
         for batch in batches
     ]
-    names = list(models)
-    seconds: dict[str, list[float]] = {name: [] for name in names}
+    # Bound per model now: a lambda in a comprehension would see only the last model.
+    calls = {name: functools.partial(_run, model, inputs) for name, model in models.items()}
     was_training = {name: model.training for name, model in models.items()}
     try:
         for model in models.values():
             model.eval()
         with torch.inference_mode(), autocast:
-            for _ in range(warmup):
-                for name in names:
-                    _run(models[name], inputs)
-            for repeat in range(repeats):
-                start = repeat % len(names)
-                for name in names[start:] + names[:start]:
-                    _synchronize(device)
-                    begin = time.perf_counter()
-                    _run(models[name], inputs)
-                    _synchronize(device)
-                    seconds[name].append(time.perf_counter() - begin)
+            return time_calls(calls, repeats=repeats, warmup=warmup, device=device)
     finally:
         for name, model in models.items():
             model.train(was_training[name])
+
+
+def time_calls(
+    calls: Mapping[str, Callable[[], object]],
+    *,
+    repeats: int,
+    warmup: int = 1,
+    device: torch.device | str | None = None,
+) -> dict[str, TimingResult]:
+    """Time zero-argument calls against each other, interleaved: the core of ``time_inference``.
+
+    ``warmup`` untimed rounds run every call once in the given order; then each of ``repeats``
+    rounds runs every call once, round ``r`` starting with call ``r mod len(calls)``, so a slow
+    or fast stretch of a shared machine does not always fall on the same call. With a CUDA
+    ``device``, ``torch.cuda.synchronize`` brackets each timed call so queued kernels are
+    counted where they were launched. Anything else (inference mode, autocast, eval mode, thread
+    limits) is the caller's to set around this call or inside the calls.
+    """
+    if not calls:
+        raise ValueError("time_calls needs at least one call, got none")
+    if repeats < 1 or warmup < 0:
+        raise ValueError(f"need repeats >= 1 and warmup >= 0, got {repeats=}, {warmup=}")
+    sync_device = torch.device("cpu" if device is None else device)
+    names = list(calls)
+    seconds: dict[str, list[float]] = {name: [] for name in names}
+    for _ in range(warmup):
+        for name in names:
+            calls[name]()
+    for repeat in range(repeats):
+        start = repeat % len(names)
+        for name in names[start:] + names[:start]:
+            _synchronize(sync_device)
+            begin = time.perf_counter()
+            calls[name]()
+            _synchronize(sync_device)
+            seconds[name].append(time.perf_counter() - begin)
     return {name: TimingResult(tuple(seconds[name])) for name in names}
 
 
@@ -214,6 +241,8 @@ class EnergyMeter:
       is made: those are mistakes to fix, not failures to survive.
     - ``enabled=False`` skips CodeCarbon (no start-up cost): energy and emissions are NaN,
       ``seconds`` is still measured.
+    - ``method`` says where the power figures came from (:func:`energy_method`), ``task`` names
+      the region in CodeCarbon's ``emissions.csv`` (written when ``output_dir`` is given).
 
     Several meters may run at once on one node (``allow_multiple_runs=True``). In CodeCarbon's
     ``"machine"`` tracking mode everything the machine does is counted; ``"process"`` tries to
@@ -230,6 +259,7 @@ class EnergyMeter:
         tracking_mode: str = "machine",
         gpu_ids: Sequence[int] | None = None,
         enabled: bool = True,
+        task: str = "",
     ) -> None:
         if tracking_mode not in ("machine", "process"):
             raise ValueError(f"tracking_mode must be 'machine' or 'process', got {tracking_mode!r}")
@@ -241,6 +271,8 @@ class EnergyMeter:
         self.tracking_mode = tracking_mode
         self.gpu_ids = None if gpu_ids is None else list(gpu_ids)
         self.enabled = enabled
+        self.task = task
+        self.method = "disabled" if not enabled else "unknown"
         self.energy_kwh = math.nan
         self.emissions_kg = math.nan
         self.seconds = math.nan
@@ -279,7 +311,8 @@ class EnergyMeter:
             tracker = OfflineEmissionsTracker(
                 country_iso_code=self.country_iso_code,
                 measure_power_secs=self.measure_power_secs,
-                project_name="lowres-compress-study",
+                # the row's name in emissions.csv: which region of the trial it measured
+                project_name=":".join(filter(None, ("lowres-compress-study", self.task))),
                 tracking_mode=self.tracking_mode,
                 gpu_ids=self.gpu_ids,
                 allow_multiple_runs=True,
@@ -289,7 +322,9 @@ class EnergyMeter:
             tracker.start()
         except Exception as error:  # environmental: no reading rather than a dead trial
             _warn_no_reading(f"CodeCarbon failed to start: {error!r}")
+            self.method = "failed"
             return None
+        self.method = energy_method(getattr(tracker, "_conf", {}).get("hardware") or [])
         return tracker
 
     @staticmethod
@@ -315,4 +350,99 @@ def _warn_no_reading(reason: str) -> None:
         f"{reason}; energy_kwh and emissions_kg are NaN for this region",
         RuntimeWarning,
         stacklevel=3,
+    )
+
+
+# CodeCarbon's hardware descriptions -> how each power figure was obtained. "Cpu Load" is
+# CodeCarbon's TDP x CPU-load model; a bare "CPU(model > N W)" is a constant TDP share.
+_METHODS = (
+    ("CPU(Intel Rapl", "cpu: RAPL"),
+    ("CPU(Intel Power Gadget", "cpu: Intel Power Gadget"),
+    ("CPU(Apple Powermetrics", "cpu: powermetrics"),
+    ("CPU(Cpu Load", "cpu: TDP x load estimate"),
+    ("CPU(", "cpu: constant TDP estimate"),
+    ("GPU(", "gpu: NVML"),
+    ("AppleSiliconChip(", "chip: powermetrics"),
+    ("RAM(", "ram: size estimate"),
+)
+
+
+def energy_method(hardware: Sequence[str]) -> str:
+    """How CodeCarbon measured, from its hardware descriptions, e.g. ``["RAM()", "CPU(Cpu
+    Load)"]`` -> ``"cpu: TDP x load estimate; ram: size estimate"``.
+
+    >>> energy_method(["RAM()", "CPU(Intel Rapl)", "GPU(NVIDIA H100)"])
+    'cpu: RAPL; gpu: NVML; ram: size estimate'
+    """
+    found = set()
+    for description in hardware:
+        for prefix, method in _METHODS:
+            if str(description).startswith(prefix):
+                found.add(method)
+                break
+        else:
+            found.add(f"other: {description}")
+    return "; ".join(sorted(found)) or "unknown"
+
+
+@dataclass(frozen=True)
+class InferenceEnergy:
+    """Inference energy of one pass over a split, measured over many passes.
+
+    ``energy_kwh``/``emissions_kg``/``seconds`` are per pass; ``*_per_1k`` per 1,000 predictions.
+    NaN energy means no reading (disabled or failed), never zero.
+    """
+
+    energy_kwh: float
+    emissions_kg: float
+    seconds: float
+    passes: int
+    predictions: int
+    method: str
+
+    @property
+    def energy_kwh_per_1k(self) -> float:
+        return self.energy_kwh / self.predictions * 1000.0
+
+    @property
+    def emissions_kg_per_1k(self) -> float:
+        return self.emissions_kg / self.predictions * 1000.0
+
+
+def inference_energy(
+    run_pass: Callable[[], object],
+    *,
+    predictions: int,
+    min_seconds: float = 10.0,
+    device: torch.device | str = "cpu",
+    **meter: Any,
+) -> InferenceEnergy:
+    """Energy of ``run_pass()`` (one pass over a split making ``predictions`` predictions).
+
+    The model is warmed up first, outside the meter (a cold first pass—allocator, kernels,
+    caches—would be billed to whichever model happens to be measured cold). Then whole passes
+    run under one :class:`EnergyMeter` until ``min_seconds`` have gone by, so CodeCarbon takes
+    many power samples (one per ``measure_power_secs``) instead of the one or two that a short
+    region gets, and the total is divided by the number of passes. ``meter`` goes to
+    :class:`EnergyMeter` (``country_iso_code``, ``enabled``, ``output_dir``, ``gpu_ids``, ...).
+    """
+    if predictions < 1:
+        raise ValueError(f"predictions must be >= 1, got {predictions}")
+    device = torch.device(device)
+    run_pass()  # warm-up, unmetered
+    _synchronize(device)
+    passes = 0
+    with EnergyMeter(task=meter.pop("task", "inference"), **meter) as energy:
+        begin = time.perf_counter()
+        while passes == 0 or time.perf_counter() - begin < min_seconds:
+            run_pass()
+            _synchronize(device)
+            passes += 1
+    return InferenceEnergy(
+        energy_kwh=energy.energy_kwh / passes,
+        emissions_kg=energy.emissions_kg / passes,
+        seconds=energy.seconds / passes,
+        passes=passes,
+        predictions=predictions,
+        method=energy.method,
     )

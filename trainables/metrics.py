@@ -86,13 +86,16 @@ FINAL_METRICS: tuple[str, ...] = (
     TRAIN_SECONDS,
 )
 
+# Where a finished trial saved its per-example predictions: an ``.npz`` with int64 label ids
+# ``test_pred``, ``test_gold``, ``val_pred``, ``val_gold`` (ids of the teacher's label2id), read
+# with ``numpy.load(path, allow_pickle=False)``. The statistics pair trials on these.
+PREDICTIONS_FILE = "predictions_file"
+
+# What else a final report carries besides the numbers above (strings, flags, paths).
+FINAL_DETAILS: tuple[str, ...] = (ENERGY_METHOD, MACHINE_SHARED, PREDICTIONS_FILE)
+
 # Default objectives of the study and of the Pareto analysis: name -> "max" | "min". Quality is
 # validation accuracy: the front is chosen on validation and reported with its test numbers.
 OBJECTIVES: dict[str, str] = {VAL_ACCURACY: "max", SPEEDUP: "max", EMISSIONS_KG: "min"}
 # The test-split metric that reports what a validation metric selected.
 TEST_OF: dict[str, str] = {VAL_ACCURACY: ACCURACY, VAL_MACRO_F1: MACRO_F1}
-
-# Where a finished trial saved its per-example predictions: an ``.npz`` with int64 label ids
-# ``test_pred``, ``test_gold``, ``val_pred``, ``val_gold`` (ids of the teacher's label2id), read
-# with ``numpy.load(path, allow_pickle=False)``. The statistics pair trials on these.
-PREDICTIONS_FILE = "predictions_file"

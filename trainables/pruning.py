@@ -16,6 +16,14 @@ the mask is handed to the scores unchanged, as in the paper.
   threshold`` while an L1 penalty on ``sigmoid(scores)`` (its lambda sets the sparsity) pulls the
   scores down: the hybrid recipe.
 - The threshold follows a cubic schedule between warm-ups (``cubic_threshold``).
+- ``sigmoid_threshold`` never keeps fewer than ``min_density`` of a score tensor's blocks (its
+  top-scored ones), like nn_pruning's ``linear_min_parameters``: a large lambda cannot empty a
+  matrix.
+- Learning rates (``learning_rate_scheduler``): the weights warm up linearly and decay linearly to
+  zero. The scores do the same for ``topk``. For ``sigmoid_threshold`` the scores' rate holds after
+  the warm-up and only decays over the final warm-up, and it is raised so that a score could move
+  ``score_travel`` logits over the run: a block starts at sigmoid(0) = 0.5 and is pruned below
+  sigmoid(-2.2) = 0.1, which a rate of 1e-2 decaying to zero over a few hundred steps never reaches.
 - A row whose blocks are all pruned loses its bias too (nn_pruning's ``bias_mask``): otherwise a
   head or neuron with no weights left would still emit its bias and could never be removed.
 
@@ -27,23 +35,26 @@ Example::
         {"params": weight_parameters(model), "lr": 3e-5},
         {"params": mask_score_parameters(model), "lr": config.score_learning_rate},
     ])
+    scheduler = learning_rate_scheduler(optimizer, model, config, total_steps, warmup_steps)
     for step, batch in enumerate(batches):
         threshold = cubic_threshold(step, total_steps, config)
         apply_threshold(model, threshold)
         loss = model(**batch).loss + regularization_loss(model, config, threshold)
-        ...
+        ...  # backward, optimizer.step(), scheduler.step()
     apply_threshold(model, config.schedule_end)  # final masks: evaluate, then compact
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
+from torch.optim.lr_scheduler import LambdaLR
 
 METHODS = ("topk", "sigmoid_threshold")
 FFN_BLOCKS = ("row", "block")
@@ -89,6 +100,17 @@ class PruningConfig:
     score_init: float = 0.0
     # Learning rate of the scores' own optimizer group (nn_pruning's mask_scores_learning_rate).
     score_learning_rate: float = 1e-2
+    # sigmoid_threshold only: the scores' peak rate is raised to score_travel / (sum of the
+    # scores' schedule over the run) when score_learning_rate is lower, so that a score pushed the
+    # same way every step (an Adam step is about the rate) could move score_travel logits. Pruning
+    # a block needs 2.2 (sigmoid 0.5 -> 0.1) against the task loss's pull: the default leaves a
+    # margin. nn_pruning's runs (1e-2 over ~100k steps) travel far more; 0 keeps the plain rate.
+    score_travel: float = 10.0
+    # sigmoid_threshold only: each score tensor keeps at least ceil(min_density * blocks) blocks
+    # (at least one; its top-scored ones). Per tensor, so per attention matrix and per layer's
+    # FFN neurons: the encoder's density never falls below it. 0, the default here, is the
+    # paper's method (no guard); the study's TrialConfig turns it on.
+    min_density: float = 0.0
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -135,6 +157,16 @@ class PruningConfig:
             )
         if self.score_learning_rate <= 0:
             raise ValueError(f"score_learning_rate must be > 0, got {self.score_learning_rate}")
+        if not 0.0 <= self.score_travel < math.inf:
+            raise ValueError(
+                f"score_travel is a distance in logits and must be finite and >= 0, got "
+                f"{self.score_travel}; 0 keeps score_learning_rate as it is"
+            )
+        if not 0.0 <= self.min_density < 1.0:
+            raise ValueError(
+                f"min_density is the least kept fraction of each score tensor and must lie in "
+                f"[0, 1), got {self.min_density}; 0 turns the guard off, the study uses 0.05"
+            )
 
     @property
     def schedule_start(self) -> float:
@@ -154,18 +186,24 @@ class _BinarizeSTE(torch.autograd.Function):
     """Binary mask from scores; the backward pass is the identity (straight-through estimator)."""
 
     @staticmethod
-    def forward(ctx: Any, scores: Tensor, method: str, threshold: float) -> Tensor:
+    def forward(ctx: Any, scores: Tensor, method: str, threshold: float, min_kept: int) -> Tensor:
         if method == "topk":
             # The guard keeps a float product such as 0.7 * 10 = 6.999... from losing a block.
             keep = math.floor(threshold * scores.numel() + 1e-6)
             flat = torch.zeros(scores.numel(), dtype=scores.dtype, device=scores.device)
             flat[scores.flatten().topk(keep).indices] = 1.0
             return flat.view_as(scores)
-        return (torch.sigmoid(scores) > threshold).to(scores.dtype)
+        keep = (torch.sigmoid(scores) > threshold).flatten()
+        if min_kept:
+            # The kept set is every score above a cut, so when it holds min_kept blocks or more it
+            # already holds the top min_kept: the union only changes an under-full mask, and
+            # needs no host sync to find out which case this is.
+            keep[scores.flatten().topk(min_kept).indices] = True
+        return keep.view_as(scores).to(scores.dtype)
 
     @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:
-        return grad, None, None
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None, None]:
+        return grad, None, None, None
 
 
 class MaskedLinear(nn.Module):
@@ -199,7 +237,8 @@ class MaskedLinear(nn.Module):
 
     def block_mask(self) -> Tensor:
         """Binary mask of shape ``grid`` (1 keeps a block); gradients pass to ``mask_scores``."""
-        mask = _BinarizeSTE.apply(self.mask_scores, self.config.method, self.threshold)
+        min_kept = minimum_kept_blocks(self.mask_scores.numel(), self.config)
+        mask = _BinarizeSTE.apply(self.mask_scores, self.config.method, self.threshold, min_kept)
         return mask.view(self.grid)
 
     def masked_weight_and_bias(self) -> tuple[Tensor, Tensor | None]:
@@ -287,6 +326,21 @@ def weight_parameters(model: nn.Module) -> list[nn.Parameter]:
     return [param for name, param in model.named_parameters() if not _is_score(name)]
 
 
+def minimum_kept_blocks(blocks: int, config: PruningConfig) -> int:
+    """The fewest blocks of a ``blocks``-block score tensor that ``sigmoid_threshold`` keeps.
+
+    ``ceil(min_density * blocks)``, at least 1 while the guard is on; 0 for ``topk`` (its
+    density is fixed) and for ``min_density`` 0.
+
+    >>> minimum_kept_blocks(16, PruningConfig(method="sigmoid_threshold", min_density=0.05))
+    1
+    """
+    if config.method != "sigmoid_threshold" or config.min_density == 0:
+        return 0
+    # The tolerance keeps a float product such as 0.1 * 30 = 3.0000000000000004 from adding one.
+    return min(blocks, max(1, math.ceil(config.min_density * blocks - 1e-9)))
+
+
 def cubic_threshold(step: int, total_steps: int, config: PruningConfig) -> float:
     """The threshold at ``step`` of ``total_steps``: the paper's cubic schedule.
 
@@ -349,6 +403,71 @@ def regularization_loss(model: nn.Module, config: PruningConfig, threshold: floa
     return strength * torch.stack(means).mean()
 
 
+def score_learning_rate(config: PruningConfig, total_steps: int, warmup_steps: int) -> float:
+    """The scores' peak learning rate for a run of ``total_steps`` (``warmup_steps`` of them the
+    learning-rate warm-up), as :func:`learning_rate_scheduler` sets it.
+
+    ``topk``: ``config.score_learning_rate``. ``sigmoid_threshold``: at least that, raised to
+    ``score_travel / sum(multipliers)`` so that a score could move ``score_travel`` logits over
+    the run, whatever its length.
+
+    >>> config = PruningConfig(method="sigmoid_threshold", final_warmup=0.2, score_travel=10.0)
+    >>> round(score_learning_rate(config, 100, 10), 4), score_learning_rate(config, 100_000, 10)
+    (0.1176, 0.01)
+    """
+    _check_steps(total_steps, warmup_steps)
+    if config.method != "sigmoid_threshold":
+        return config.score_learning_rate
+    shape = _score_multiplier(config, total_steps, warmup_steps)
+    reach = sum(shape(step) for step in range(total_steps))
+    return max(config.score_learning_rate, config.score_travel / reach)
+
+
+def learning_rate_scheduler(
+    optimizer: torch.optim.Optimizer,
+    model: nn.Module,
+    config: PruningConfig,
+    total_steps: int,
+    warmup_steps: int,
+) -> LambdaLR:
+    """A per-group learning-rate schedule; call ``step()`` after every optimizer step.
+
+    Weight groups: linear warm-up over ``warmup_steps``, then linear decay to zero at
+    ``total_steps`` (transformers' ``get_linear_schedule_with_warmup``). Groups of ``model``'s mask
+    scores: the same for ``topk``; for ``sigmoid_threshold`` the rate rises over the same warm-up
+    to :func:`score_learning_rate`, which this sets as the groups' ``lr``, holds, and decays
+    linearly to zero over the final warm-up, so the final masks settle while the weights still
+    learn. Holding it matters: a score has to travel 2.2 logits to be pruned, and the L1 push only
+    starts when the threshold leaves 0.
+    """
+    _check_steps(total_steps, warmup_steps)
+    scores = {id(param) for param in mask_score_parameters(model)}
+
+    def weights(step: int) -> float:
+        if step < warmup_steps:
+            return step / max(1, warmup_steps)
+        return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
+
+    held = config.method == "sigmoid_threshold"
+    multipliers: list[Callable[[int], float]] = []
+    for index, group in enumerate(optimizer.param_groups):
+        ids = {id(param) for param in group["params"]}
+        if ids and ids <= scores:
+            if held:
+                group["lr"] = score_learning_rate(config, total_steps, warmup_steps)
+            multipliers.append(
+                _score_multiplier(config, total_steps, warmup_steps) if held else weights
+            )
+        elif ids & scores:
+            raise ValueError(
+                f"optimizer group {index} mixes mask scores with other parameters; put "
+                "mask_score_parameters(model) in a group of their own (they have their own rate)"
+            )
+        else:
+            multipliers.append(weights)
+    return LambdaLR(optimizer, multipliers)
+
+
 @torch.no_grad()
 def model_density(model: nn.Module) -> float:
     """Kept fraction of the prunable encoder weights, from the current binary masks."""
@@ -396,6 +515,29 @@ def _check_tiling(
 def _new_scores(shape: tuple[int, ...], linear: nn.Linear, config: PruningConfig) -> nn.Parameter:
     device = linear.weight.device
     return nn.Parameter(torch.full(shape, config.score_init, dtype=torch.float32, device=device))
+
+
+def _score_multiplier(
+    config: PruningConfig, total_steps: int, warmup_steps: int
+) -> Callable[[int], float]:
+    """sigmoid_threshold's scores: linear warm-up, hold, linear decay over the final warm-up."""
+    settle = round(config.final_warmup * total_steps)
+
+    def multiplier(step: int) -> float:
+        if step < warmup_steps:
+            return step / max(1, warmup_steps)
+        return min(1.0, max(0.0, (total_steps - step) / max(1, settle)))
+
+    return multiplier
+
+
+def _check_steps(total_steps: int, warmup_steps: int) -> None:
+    if total_steps < 1:
+        raise ValueError(f"total_steps must be >= 1, got {total_steps}")
+    if not 0 <= warmup_steps <= total_steps:
+        raise ValueError(
+            f"warmup_steps must lie in [0, total_steps={total_steps}], got {warmup_steps}"
+        )
 
 
 def _checked_masked_layers(model: nn.Module) -> list[MaskedLinear]:

@@ -185,6 +185,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--label-column", help="label column (default: found among common names)")
     p.add_argument("--max-rows", type=int, help="stratified subset of each split (quick runs)")
     p.add_argument(
+        "--keep-overlap",
+        action="store_true",
+        help="keep train/validation rows whose text is also in test (and train rows also in "
+        "validation), to reproduce numbers measured before they were removed",
+    )
+    p.add_argument(
         "--seed", type=int, default=42, help="splits the data and seeds the tiny teacher"
     )
     p.add_argument(

@@ -32,14 +32,20 @@ from trainables.atomic import atomic_write
 from trainables.data import DataSplits, TokenizedSplit, default_cache_dir, tokenize_splits
 from trainables.evaluation import evaluate
 from trainables.presets import TinyTeacherConfig
-from trainables.teacher import TEACHER_INFO, Teacher, label2id_for
+from trainables.teacher import TEACHER_INFO, Teacher, TeacherError, label2id_for
 
 if TYPE_CHECKING:
     from transformers import BertForMaskedLM, BertForSequenceClassification
 
 # Bump when the tiny teacher's recipe changes, so stale caches are not reused.
 # 2: transformers' linear warm-up schedule (the first step at learning rate 0).
+# Not bumped for the small-data adaptations: on data large enough before, nothing changed.
 _TINY_RECIPE_VERSION = "2"
+
+# Labels with this many training rows each, at least two of them: the n-gram model is
+# cross-fitted over two folds and each fold's fit needs two labels; a classifier needs two.
+_MIN_LABELS = 2
+_MIN_ROWS_PER_LABEL_CROSS_FITTED = 2
 
 
 def train_wordpiece(texts: list[str], vocab_size: int) -> BertTokenizerFast:
@@ -78,7 +84,11 @@ def build_tiny_teacher(
     device: str | torch.device | None = None,
     progress: bool = True,
 ) -> Teacher:
-    """Train the tiny teacher once per (data, config) and cache it; later calls read the cache."""
+    """Train the tiny teacher once per (data, config) and cache it; later calls read the cache.
+
+    Raises :class:`TeacherError` when the training split is too small to train it at all.
+    """
+    check_trainable(splits, cfg)
     root = Path(cache_dir) if cache_dir else default_cache_dir()
     target = root / "teachers" / f"tiny-{tiny_teacher_key(splits, cfg)}"
     if (target / TEACHER_INFO).exists():
@@ -116,9 +126,14 @@ def build_tiny_teacher(
         ids = tokenizer(list(splits.train.text), add_special_tokens=False)["input_ids"]
         vectors = cooccurrence_embeddings(ids, len(tokenizer), cfg.hidden_size, seed=cfg.seed)
         special = set(tokenizer.all_special_ids)
-        rows = torch.tensor([i for i in range(len(tokenizer)) if i not in special])
+        rows = torch.tensor(
+            [i for i in range(len(tokenizer)) if i not in special], dtype=torch.long
+        )
+        # Fewer columns than hidden_size on a small vocabulary: the rest keep BERT's random
+        # initialisation, which has the same scale (std 0.02).
+        width = vectors.shape[1]
         with torch.no_grad():
-            mlm.bert.embeddings.word_embeddings.weight[rows] = vectors[rows]
+            mlm.bert.embeddings.word_embeddings.weight[rows, :width] = vectors[rows]
     mlm.to(device)
     if cfg.mlm_epochs > 0:
         _pretrain_mlm(mlm, tokens["train"], tokenizer, cfg, device, progress)
@@ -158,6 +173,30 @@ def _cached(folder: Path) -> Teacher:
     return Teacher(str(folder), info["metrics"])
 
 
+def check_trainable(splits: DataSplits, cfg: TinyTeacherConfig) -> None:
+    """Raise :class:`TeacherError` unless the training split has enough labelled rows.
+
+    Everything else adapts to small data (the SVD dimension, the cross-fitting folds); this is
+    the floor below which there is nothing to learn or nothing to cross-fit.
+    """
+    counts = splits.train.label.value_counts()
+    per_label = _MIN_ROWS_PER_LABEL_CROSS_FITTED if cfg.ngram_distillation > 0 else 1
+    if int((counts >= per_label).sum()) >= _MIN_LABELS:
+        return
+    got = ", ".join(f"{label} {n}" for label, n in counts.items()) or "no rows"
+    why = (
+        "the character n-gram model it distils from is cross-fitted over 2 folds"
+        if cfg.ngram_distillation > 0
+        else "a classifier needs two classes"
+    )
+    raise TeacherError(
+        f"the tiny teacher needs at least {_MIN_LABELS} labels with at least {per_label} "
+        f"training rows each ({why}); the train split of {splits.source} has {len(counts)} "
+        f"label(s): {got}. Give more labelled rows (a larger --max-rows or more data), or pass "
+        "a fine-tuned teacher with --model"
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # What the tiny teacher learns from besides the labels
 
@@ -170,6 +209,10 @@ def cooccurrence_embeddings(
     A classic count-based embedding (Levy & Goldberg 2014; context distribution smoothed with
     0.75). It gives a from-scratch model word similarity that a few hundred MLM steps on ~2k
     paragraphs do not. Rows are scaled to BERT's initialiser scale (std 0.02).
+
+    Returns ``(vocab_size, k)`` with ``k = min(dim, tokens with a positive PMI)``: on a small
+    corpus the matrix has lower rank than ``dim``, and further components would be noise.
+    ``k`` is 0 when no two tokens co-occur (every text a single token).
     """
     import numpy as np
     from scipy import sparse
@@ -182,6 +225,8 @@ def cooccurrence_embeddings(
             if len(arr) > k:
                 rows += [arr[:-k], arr[k:]]
                 cols += [arr[k:], arr[:-k]]
+    if not rows:
+        return torch.zeros((vocab_size, 0), dtype=torch.float32)
     r, c = np.concatenate(rows), np.concatenate(cols)
     counts = sparse.coo_matrix(
         (np.ones_like(r, dtype=np.float64), (r, c)), shape=(vocab_size, vocab_size)
@@ -196,7 +241,11 @@ def cooccurrence_embeddings(
     ppmi = sparse.csr_matrix(
         (pmi[keep], (coo.row[keep], coo.col[keep])), shape=(vocab_size, vocab_size)
     )
-    svd = TruncatedSVD(n_components=dim, random_state=seed, n_iter=7)
+    # The rank is at most the number of non-empty rows; TruncatedSVD also wants k <= columns.
+    k = min(dim, int(np.count_nonzero(ppmi.getnnz(axis=1))), vocab_size)
+    if k == 0:
+        return torch.zeros((vocab_size, 0), dtype=torch.float32)
+    svd = TruncatedSVD(n_components=k, random_state=seed, n_iter=7)
     vectors = svd.fit_transform(ppmi)  # U * S
     vectors /= np.sqrt(svd.singular_values_)[None, :] + 1e-12  # U * sqrt(S)
     vectors *= 0.02 / (vectors.std() + 1e-12)
@@ -219,12 +268,22 @@ def ngram_soft_labels(
     from sklearn.pipeline import make_pipeline
 
     y = labels.numpy()
+    present = np.bincount(y)
+    present = present[present > 0]  # label ids of other splits that train lacks do not count
+    if len(present) < 2 or int(np.sort(present)[-2]) < 2:
+        raise TeacherError(
+            "cross-fitting the n-gram model needs at least 2 labels with at least 2 training "
+            f"rows each; got label counts {sorted(present.tolist(), reverse=True)}; give more "
+            "labelled rows or set ngram_distillation to 0"
+        )
+    # As many folds as the rarest label allows (every fold then sees every label), at least 2;
+    # with 2 folds a label of one row is missing from one fold's fit and gets probability 0.
+    n_splits = max(2, min(folds, int(present.min())))
     model = make_pipeline(
         TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True),
         LogisticRegression(C=10.0, max_iter=1000),
     )
-    smallest = int(np.bincount(y).min()) if len(y) else 0
-    cv = StratifiedKFold(n_splits=max(2, min(folds, smallest)), shuffle=True, random_state=seed)
+    cv = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     probs = cross_val_predict(model, texts, y, cv=cv, method="predict_proba", n_jobs=-1)
     out = np.zeros((len(y), num_labels), dtype=np.float32)
     out[:, np.unique(y)] = probs

@@ -17,7 +17,7 @@ import json
 import math
 import random
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,10 +25,10 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor, nn
-from transformers import get_linear_schedule_with_warmup
 
 from trainables import metrics as M
 from trainables.atomic import atomic_write
+from trainables.classical import run_classical
 from trainables.compaction import (
     compact_model,
     encoder_density,
@@ -37,14 +37,28 @@ from trainables.compaction import (
     speedup_ideal,
 )
 from trainables.config import TrialConfig
-from trainables.data import TokenizedSplit, default_cache_dir, load_splits, tokenize_splits
+from trainables.data import (
+    DataSplits,
+    TokenizedSplit,
+    default_cache_dir,
+    load_splits,
+    tokenize_splits,
+)
 from trainables.distillation import TeacherLogitsCache, distillation_loss, tensor_fingerprint
 from trainables.evaluation import classification_metrics, evaluate, predict
-from trainables.measure import EnergyMeter, precision_autocast, speedup, time_inference
+from trainables.measure import (
+    EnergyMeter,
+    InferenceEnergy,
+    inference_energy,
+    precision_autocast,
+    speedup,
+    time_inference,
+)
 from trainables.pruning import (
     PruningConfig,
     apply_threshold,
     cubic_threshold,
+    learning_rate_scheduler,
     mask_score_parameters,
     model_density,
     prune_model,
@@ -57,6 +71,7 @@ from trainables.teacher import load_teacher
 Reporter = Callable[[dict[str, Any], Path | None], None]
 CHECKPOINT_FILE = "trial_state.pt"
 FINAL_METRICS_FILE = "final_metrics.json"
+PREDICTIONS_NPZ = "predictions.npz"
 
 
 @dataclass
@@ -119,6 +134,8 @@ def run_trial(
     splits = load_splits(cfg.data, cache_dir=cache_dir)
     teacher, tokenizer = load_teacher(cfg.teacher)
     teacher.to(device).eval()
+    if cfg.kind == M.KIND_CLASSICAL:
+        return _classical_trial(cfg, splits, teacher, tokenizer, device, trial_dir, report)
     tokens = tokenize_splits(
         splits,
         tokenizer,
@@ -137,8 +154,8 @@ def run_trial(
         steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
         total_steps = steps_per_epoch * cfg.epochs
         optimizer = _optimizer(student, cfg)
-        scheduler = get_linear_schedule_with_warmup(
-            optimizer, round(total_steps * cfg.warmup_fraction), total_steps
+        scheduler = learning_rate_scheduler(
+            optimizer, student, pruning, total_steps, round(total_steps * cfg.warmup_fraction)
         )
         scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16")
         generator = torch.Generator().manual_seed(cfg.seed)
@@ -151,7 +168,7 @@ def run_trial(
         for epoch in range(progress.epoch, cfg.epochs):
             student.train()
             sums = dict.fromkeys((M.LOSS, M.LOSS_CE, M.LOSS_DISTIL, M.LOSS_REG), 0.0)
-            meter = EnergyMeter(country_iso_code=cfg.country_iso_code, enabled=cfg.measure_energy)
+            meter = EnergyMeter(**_meter_settings(cfg, trial_dir), task=f"train epoch {epoch + 1}")
             with meter:
                 for batch in train.batches(cfg.batch_size, shuffle=True, generator=generator):
                     threshold = cubic_threshold(progress.step, total_steps, pruning)
@@ -173,8 +190,9 @@ def run_trial(
                         sums[key] += float(value.detach()) / steps_per_epoch
             progress.epoch = epoch + 1
             progress.train_seconds += meter.seconds
-            progress.train_energy_kwh += _finite(meter.energy_kwh)
-            progress.train_emissions_kg += _finite(meter.emissions_kg)
+            # NaN (no reading) stays NaN: a missing epoch must not look like a cheap one
+            progress.train_energy_kwh += meter.energy_kwh
+            progress.train_emissions_kg += meter.emissions_kg
             val = evaluate(
                 student, tokens["validation"], batch_size=cfg.eval_batch_size, device=device
             )
@@ -202,11 +220,12 @@ def run_trial(
         del student, optimizer, state
 
     # Measure the model this trial is about, the same way for the baseline and the students.
-    model = teacher if cfg.kind == "baseline" else compact
+    model = teacher if cfg.kind == M.KIND_BASELINE else compact
+    measured, predictions = measure(model, teacher, tokens, cfg, device, trial_dir)
     result = {
         "name": cfg.name,
         "kind": cfg.kind,
-        **measure(model, teacher, tokens["test"], cfg, device),
+        **measured,
         M.TRAIN_EMISSIONS_KG: progress.train_emissions_kg,
         M.TRAIN_ENERGY_KWH: progress.train_energy_kwh,
         M.TRAIN_SECONDS: progress.train_seconds,
@@ -217,10 +236,81 @@ def run_trial(
         save_compact(compact, model_dir)
         tokenizer.save_pretrained(model_dir)
         result["model_dir"] = str(model_dir)
+    return _finish(result, predictions, progress.history, trial_dir, report)
+
+
+def _finish(
+    result: dict[str, Any],
+    predictions: Mapping[str, np.ndarray],
+    history: list[dict[str, float]],
+    trial_dir: Path,
+    report: Reporter,
+) -> dict[str, Any]:
+    """Save the predictions and the final metrics, then the final report."""
+    result[M.PREDICTIONS_FILE] = str(save_predictions(predictions, trial_dir))
     with atomic_write(trial_dir / FINAL_METRICS_FILE) as tmp:
-        tmp.write_text(json.dumps({**result, "history": progress.history}, indent=2, default=float))
+        tmp.write_text(json.dumps({**result, "history": history}, indent=2, default=float))
     report(result, None)
     return result
+
+
+def _classical_trial(
+    cfg: TrialConfig,
+    splits: DataSplits,
+    teacher: nn.Module,
+    tokenizer: Any,
+    device: torch.device,
+    trial_dir: Path,
+    report: Reporter,
+) -> dict[str, Any]:
+    """The TF-IDF + logistic-regression reference on the same splits, measured like a trial:
+    quality on test and validation, speed against the teacher from raw text (tokenisation
+    included), inference energy over repeated test passes."""
+    # The meter spans the fit and its evaluation and timing: the training emissions are an
+    # upper bound of the fit's own (seconds, for a model that costs seconds).
+    with EnergyMeter(**_meter_settings(cfg, trial_dir), task="fit") as meter:
+        run = run_classical(
+            splits,
+            teacher,
+            tokenizer,
+            teacher.config.label2id,
+            max_length=cfg.max_length,
+            eval_batch_size=cfg.eval_batch_size,
+            timing_batches=cfg.timing_batches,
+            timing_repeats=cfg.timing_repeats,
+            timing_threads=cfg.timing_threads if device.type == "cpu" else 0,
+            seed=cfg.seed,
+            device=device,
+            precision=cfg.precision,
+        )
+    with _cpu_threads(cfg.timing_threads if device.type == "cpu" else 0):
+        energy = inference_energy(
+            run.predict_test,
+            predictions=len(run.test_gold),
+            min_seconds=cfg.energy_seconds,
+            device=device,
+            **_meter_settings(cfg, trial_dir),
+        )
+    result = {
+        "name": cfg.name,
+        "kind": cfg.kind,
+        **run.metrics,
+        # no encoder: no kept fraction, no FLOP ratio of one
+        M.SPEEDUP_IDEAL: math.nan,
+        M.DENSITY: math.nan,
+        M.ENCODER_PARAMETERS: 0,
+        **_energy_metrics(energy, cfg),
+        M.TRAIN_EMISSIONS_KG: meter.emissions_kg,
+        M.TRAIN_ENERGY_KWH: meter.energy_kwh,
+        M.EPOCH: 0,
+    }
+    predictions = {
+        "test_pred": run.test_pred,
+        "test_gold": run.test_gold,
+        "val_pred": run.val_pred,
+        "val_gold": run.val_gold,
+    }
+    return _finish(result, predictions, [], trial_dir, report)
 
 
 # --------------------------------------------------------------------------------------------
@@ -230,35 +320,56 @@ def run_trial(
 def measure(
     model: nn.Module,
     teacher: nn.Module,
-    test: TokenizedSplit,
+    tokens: Mapping[str, TokenizedSplit],
     cfg: TrialConfig,
     device: torch.device,
-) -> dict[str, float]:
-    """Quality, inference energy, speed and size of ``model`` against ``teacher`` on ``test``.
+    trial_dir: Path,
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Quality, speed, inference energy and size of ``model`` against ``teacher``.
 
-    The paper's emissions column is inference over the test set: test predictions run under a
-    CodeCarbon meter. Speed is the ratio of median times over the same test batches, timed
-    interleaved (``cfg.timing_batches`` batches, ``cfg.timing_repeats`` repeats, single-threaded
-    on CPU). ``density`` is the realised kept fraction of the encoder's prunable weights.
-    Passing the teacher as ``model`` measures the baseline (speedup 1, density 1).
+    Quality on test (reported) and on validation (what searches optimise and fronts are chosen
+    on). Speed: the ratio of median times over the same test batches, timed interleaved
+    (``cfg.timing_batches`` batches, ``cfg.timing_repeats`` repeats, single-threaded on CPU).
+    Energy: whole passes over the test set, after a warm-up, for at least ``cfg.energy_seconds``
+    under one CodeCarbon meter, under the same threads as the timing, so energy and time are
+    measured alike; per pass (the paper's column) and per 1,000 predictions. ``density`` is
+    the realised kept fraction of the encoder's prunable weights. Passing the teacher as
+    ``model`` measures the baseline (speedup 1, density 1).
+
+    Returns the metrics and the per-example predictions (label ids) on test and validation.
     """
-    meter = EnergyMeter(country_iso_code=cfg.country_iso_code, enabled=cfg.measure_energy)
-    with meter, precision_autocast(device, cfg.precision):
-        logits = predict(model, test, batch_size=cfg.eval_batch_size, device=device)
-    quality = classification_metrics(logits, test.labels)
+    test, validation = tokens["test"], tokens["validation"]
+    batch_size, threads = cfg.eval_batch_size, cfg.timing_threads if device.type == "cpu" else 0
+    with precision_autocast(device, cfg.precision):
+        test_logits = predict(model, test, batch_size=batch_size, device=device)
+        val_logits = predict(model, validation, batch_size=batch_size, device=device)
+    quality, val_quality = (
+        classification_metrics(test_logits, test.labels),
+        classification_metrics(val_logits, validation.labels),
+    )
 
-    batches = test.batches(cfg.eval_batch_size)[: cfg.timing_batches or None]
+    batches = test.batches(batch_size)[: cfg.timing_batches or None]
     models = {"teacher": teacher, "model": model} if model is not teacher else {"model": model}
-    with _cpu_threads(cfg.timing_threads if device.type == "cpu" else 0):
+    with _cpu_threads(threads):
         timings = time_inference(
             models, batches, device=device, precision=cfg.precision, repeats=cfg.timing_repeats
         )
+        with precision_autocast(device, cfg.precision):
+            energy = inference_energy(
+                lambda: predict(model, test, batch_size=batch_size, device=device),
+                predictions=len(test),
+                min_seconds=cfg.energy_seconds,
+                device=device,
+                **_meter_settings(cfg, trial_dir),
+            )
     teacher_timing = "teacher" if "teacher" in timings else "model"
 
     counts, teacher_params = parameter_counts(model), parameter_counts(teacher)["total"]
-    return {
+    metrics = {
         M.ACCURACY: quality["accuracy"],
         M.MACRO_F1: quality["macro_f1"],
+        M.VAL_ACCURACY: val_quality["accuracy"],
+        M.VAL_MACRO_F1: val_quality["macro_f1"],
         M.SPEEDUP: speedup(timings, teacher_timing, "model"),
         M.SPEEDUP_IDEAL: speedup_ideal(teacher, model, cfg.max_length),
         M.INFERENCE_SECONDS: timings["model"].median,
@@ -268,9 +379,43 @@ def measure(
         M.TEACHER_NUM_PARAMETERS: teacher_params,
         M.PARAM_REDUCTION: 1.0 - counts["total"] / teacher_params,
         M.DENSITY: encoder_density(model, teacher.config),
-        M.EMISSIONS_KG: meter.emissions_kg,
-        M.ENERGY_KWH: meter.energy_kwh,
+        **_energy_metrics(energy, cfg),
     }
+    predictions = {
+        "test_pred": test_logits.argmax(-1).numpy(),
+        "test_gold": test.labels.numpy(),
+        "val_pred": val_logits.argmax(-1).numpy(),
+        "val_gold": validation.labels.numpy(),
+    }
+    return metrics, predictions
+
+
+def _energy_metrics(energy: InferenceEnergy, cfg: TrialConfig) -> dict[str, Any]:
+    return {
+        M.EMISSIONS_KG: energy.emissions_kg,
+        M.ENERGY_KWH: energy.energy_kwh,
+        M.EMISSIONS_KG_PER_1K: energy.emissions_kg_per_1k,
+        M.ENERGY_KWH_PER_1K: energy.energy_kwh_per_1k,
+        M.ENERGY_METHOD: energy.method,
+        M.MACHINE_SHARED: cfg.machine_shared,
+    }
+
+
+def _meter_settings(cfg: TrialConfig, trial_dir: Path) -> dict[str, Any]:
+    """Every meter of a trial: its country, on or off, CodeCarbon's emissions.csv in the trial."""
+    return {
+        "country_iso_code": cfg.country_iso_code,
+        "enabled": cfg.measure_energy,
+        "output_dir": trial_dir,
+    }
+
+
+def save_predictions(predictions: Mapping[str, np.ndarray], trial_dir: Path) -> Path:
+    """Per-example label ids (``metrics.PREDICTIONS_FILE``): the statistics pair trials on them."""
+    path = trial_dir / PREDICTIONS_NPZ
+    with atomic_write(path) as tmp, open(tmp, "wb") as handle:
+        np.savez(handle, **{k: np.asarray(v, dtype=np.int64) for k, v in predictions.items()})
+    return path
 
 
 # --------------------------------------------------------------------------------------------
@@ -371,10 +516,6 @@ def _seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def _finite(value: float) -> float:
-    return value if math.isfinite(value) else 0.0
 
 
 # --------------------------------------------------------------------------------------------

@@ -2,7 +2,10 @@
 
 A :class:`DataSpec` names one source and how to split it; :func:`load_splits` turns it into
 :class:`DataSplits` (train / validation / test frames with the columns ``text`` and ``label``);
-:func:`tokenize_splits` turns those into a model's token ids. Three sources:
+:func:`tokenize_splits` turns those into a model's token ids. Unless ``keep_overlap``, train
+and validation rows whose text also occurs in test are removed, and train rows whose text also
+occurs in validation (the upstream MahaNews splits share texts); :class:`CleaningReport` counts
+them. Three sources:
 
 - a local folder of CSV or parquet files, in MahaNews naming (``LPC_Valid.csv``,
   ``Marathi_LPC_Test.csv``) or generic naming (``train.csv``, ``validation.parquet``, ...);
@@ -34,6 +37,7 @@ from trainables.data.splits import (
     DataSplits,
     clean_frame,
     load_splits,
+    normalise_texts,
     resolve_columns,
 )
 from trainables.data.tokens import TokenizedSplit, encode_labels, tokenize_splits
@@ -53,6 +57,7 @@ __all__ = [
     "encode_labels",
     "find_split_files",
     "load_splits",
+    "normalise_texts",
     "resolve_columns",
     "tokenize_splits",
 ]

@@ -1,6 +1,12 @@
 """Which data a study uses (:class:`DataSpec`) and the clean train / validation / test frames
-it gives (:class:`DataSplits`): column resolution, cleaning, carving of missing splits and the
-stratified ``max_rows`` subset, all deterministic in ``split_seed``.
+it gives (:class:`DataSplits`): column resolution, cleaning, removal of texts shared across
+splits, carving of missing splits and the stratified ``max_rows`` subset, all deterministic in
+``split_seed``.
+
+Shared texts: the upstream MahaNews files overlap (a test paragraph also in the Valid file that
+train and validation are carved from), which inflates test accuracy. Unless ``keep_overlap``,
+train and validation rows whose text (whitespace collapsed, case kept) occurs in test are
+removed, and train rows whose text occurs in validation.
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pandas as pd
 
@@ -40,6 +46,9 @@ class DataSpec:
     label_column: str | None = None
     max_rows: int | None = None  # stratified subset of each split, for quick runs
     split_seed: int = 42  # carving and subsetting; independent of a trial's seed
+    # Keep train/validation rows whose text also occurs in a later split (to reproduce numbers
+    # measured before the overlap was removed); by default they are removed.
+    keep_overlap: bool = False
 
     def __post_init__(self) -> None:
         if (self.data_dir is None) == (self.dataset is None):
@@ -73,7 +82,8 @@ class DataSpec:
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> DataSpec:
         """From the data flags the CLIs share: ``--data-dir``, ``--dataset``, ``--variant``,
-        ``--text-column``, ``--label-column``, ``--max-rows`` and ``--seed`` (the split seed)."""
+        ``--text-column``, ``--label-column``, ``--max-rows``, ``--keep-overlap`` and ``--seed``
+        (the split seed)."""
         return cls(
             data_dir=args.data_dir,
             dataset=args.dataset,
@@ -82,35 +92,89 @@ class DataSpec:
             label_column=args.label_column,
             max_rows=args.max_rows,
             split_seed=args.seed,
+            # getattr: a CLI that predates the flag still builds a spec (with the default).
+            keep_overlap=bool(getattr(args, "keep_overlap", False)),
         )
 
 
 @dataclass
 class CleaningReport:
-    """What cleaning removed or noticed, per split (counts, never silent)."""
+    """What cleaning removed or noticed, per split (counts, never silent).
+
+    The cleaning counts are keyed by the split a file or dataset split was read as. The overlap
+    counts are keyed by the split the rows were removed from: a file's split before carving
+    (``validation`` for MahaNews' Valid file, which train and validation are carved from), a
+    final split after it. All counts describe the data before the ``max_rows`` subset.
+    """
 
     rows_read: dict[str, int] = field(default_factory=dict)
     header_rows: dict[str, int] = field(default_factory=dict)
     empty_texts: dict[str, int] = field(default_factory=dict)
     missing_labels: dict[str, int] = field(default_factory=dict)
     stripped: dict[str, int] = field(default_factory=dict)
-    duplicates: dict[str, int] = field(default_factory=dict)
+    duplicates: dict[str, int] = field(default_factory=dict)  # repeated texts inside one split
+    overlap_test: dict[str, int] = field(default_factory=dict)  # rows removed: text in test
+    overlap_validation: dict[str, int] = field(default_factory=dict)  # ... text in validation
+    overlap_kept: bool = False  # DataSpec.keep_overlap: nothing was removed for overlap
     carved: str = ""
+
+    _COUNTS: ClassVar[tuple[str, ...]] = (
+        "rows_read",
+        "header_rows",
+        "empty_texts",
+        "missing_labels",
+        "stripped",
+        "duplicates",
+        "overlap_test",
+        "overlap_validation",  # the last two: the overlap counts
+    )
+
+    def _splits(self) -> list[str]:
+        seen = set().union(*(getattr(self, name) for name in self._COUNTS))
+        return [s for s in SPLITS if s in seen]
+
+    def _removed(self, split: str) -> str:
+        # Only the rules that apply: test loses nothing, validation only what test has.
+        parts = []
+        if split in ("train", "validation"):
+            parts.append(f"{self.overlap_test.get(split, 0)} rows whose text is also in test")
+        if split == "train":
+            parts.append(f"{self.overlap_validation.get(split, 0)} also in validation")
+        return f"; removed {', '.join(parts)}" if parts else ""
 
     def lines(self) -> list[str]:
         out = []
-        for split in self.rows_read:
-            out.append(
-                f"{split}: read {self.rows_read[split]} rows; dropped "
-                f"{self.header_rows.get(split, 0)} repeated header rows, "
-                f"{self.empty_texts.get(split, 0)} empty texts, "
-                f"{self.missing_labels.get(split, 0)} missing labels; "
-                f"stripped whitespace in {self.stripped.get(split, 0)}; "
-                f"kept {self.duplicates.get(split, 0)} duplicate texts"
-            )
+        for split in self._splits():
+            if split in self.rows_read:
+                out.append(
+                    f"{split}: read {self.rows_read[split]} rows; dropped "
+                    f"{self.header_rows.get(split, 0)} repeated header rows, "
+                    f"{self.empty_texts.get(split, 0)} empty texts, "
+                    f"{self.missing_labels.get(split, 0)} missing labels; "
+                    f"stripped whitespace in {self.stripped.get(split, 0)}; "
+                    f"kept {self.duplicates.get(split, 0)} duplicate texts{self._removed(split)}"
+                )
         if self.carved:
             out.append(self.carved)
+        for split in self._splits():
+            if split not in self.rows_read:  # carved: only overlap removals happen after it
+                out.append(f"{split} (carved): {self._removed(split).removeprefix('; ')}")
+        if self.overlap_kept:
+            out.append(
+                "KEPT OVERLAP (--keep-overlap): train/validation rows whose text is also in "
+                "test, and train rows whose text is also in validation, were not removed"
+            )
         return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able: the counts of each split (0 where nothing happened; a carved split has
+        only the overlap counts, as nothing was read into it), the carving note and whether the
+        overlap was kept."""
+        splits: dict[str, dict[str, int]] = {}
+        for split in self._splits():
+            names = self._COUNTS if split in self.rows_read else self._COUNTS[-2:]
+            splits[split] = {name: getattr(self, name).get(split, 0) for name in names}
+        return {"splits": splits, "carved": self.carved, "overlap_kept": self.overlap_kept}
 
 
 @dataclass
@@ -136,18 +200,67 @@ class DataSplits:
         """A short hash of the three splits' contents, for cache keys."""
         h = hashlib.sha256()
         for split in SPLITS:
-            frame = self[split]
             h.update(split.encode())
-            for text, label in zip(frame.text, frame.label, strict=True):
-                h.update(text.encode())
-                h.update(b"\x1f")
-                h.update(label.encode())
-                h.update(b"\x1e")
+            _hash_rows(h, self[split])
         return h.hexdigest()[:16]
+
+    def fingerprints(self) -> dict[str, str]:
+        """A short hash of each split's texts and labels (in order); equal contents, equal hash
+        whatever the split's name, so a split reused elsewhere can be recognised."""
+        out = {}
+        for split in SPLITS:
+            h = hashlib.sha256()
+            _hash_rows(h, self[split])
+            out[split] = h.hexdigest()[:16]
+        return out
+
+    def overlap(self) -> dict[str, int]:
+        """Rows of the final splits whose normalised text occurs in a later split: all 0 unless
+        the spec kept the overlap (then these are the rows it kept)."""
+        test = set(normalise_texts(self.test.text))
+        validation = set(normalise_texts(self.validation.text))
+        return {
+            "train_in_test": int(normalise_texts(self.train.text).isin(test).sum()),
+            "validation_in_test": int(normalise_texts(self.validation.text).isin(test).sum()),
+            "train_in_validation": int(normalise_texts(self.train.text).isin(validation).sum()),
+        }
+
+    def data_json(self) -> dict[str, Any]:
+        """What a study records about its data (``data.json``; the caller adds the DataSpec).
+
+        ``counts`` describe loading before the ``max_rows`` subset; ``sizes``, ``overlap`` and
+        the fingerprints describe the final splits.
+        """
+        return {
+            "source": self.source,
+            "sizes": {split: len(self[split]) for split in SPLITS},
+            "labels": self.labels,
+            "counts": self.report.to_dict(),
+            "overlap": self.overlap(),
+            "fingerprint": self.fingerprint(),
+            "fingerprints": self.fingerprints(),
+        }
 
     def summary(self) -> str:
         sizes = ", ".join(f"{s} {len(self[s])}" for s in SPLITS)
         return f"{self.source}: {sizes} rows, {len(self.labels)} labels"
+
+
+def _hash_rows(h: Any, frame: pd.DataFrame) -> None:
+    for text, label in zip(frame.text, frame.label, strict=True):
+        h.update(text.encode())
+        h.update(b"\x1f")
+        h.update(label.encode())
+        h.update(b"\x1e")
+
+
+def normalise_texts(texts: pd.Series) -> pd.Series:
+    """Texts as compared across splits: runs of whitespace collapsed to one space, case kept.
+
+    Upstream copies of one paragraph differ in spacing (double spaces, a newline), not in
+    wording; case is kept because Devanagari has none and Latin names differ in meaning by it.
+    """
+    return texts.map(lambda text: " ".join(text.split()))
 
 
 def load_splits(spec: DataSpec, *, cache_dir: str | Path | None = None) -> DataSplits:
@@ -157,17 +270,28 @@ def load_splits(spec: DataSpec, *, cache_dir: str | Path | None = None) -> DataS
 
     >>> spec = DataSpec(data_dir="../shared/data/mahanews", variant="lpc")  # doctest: +SKIP
     >>> load_splits(spec).summary()  # doctest: +SKIP
-    'LPC in /work/shared/data/mahanews: train 2033, validation 508, test 2539 rows, 12 labels'
+    'LPC in /work/shared/data/mahanews: train 1857, validation 469, test 2539 rows, 12 labels'
     """
     frames, source = read_frames(
         data_dir=spec.data_dir, dataset=spec.dataset, variant=spec.variant, cache_dir=cache_dir
     )
-    report = CleaningReport()
+    report = CleaningReport(overlap_kept=spec.keep_overlap)
     cleaned: dict[str, pd.DataFrame] = {}
+    origins: dict[str, str] = {}
     for split, (frame, origin) in frames.items():
         tcol, lcol = resolve_columns(frame, origin, spec.text_column, spec.label_column)
         cleaned[split] = clean_frame(frame, tcol, lcol, split=split, report=report, origin=origin)
+        origins[split] = origin
+    if not spec.keep_overlap:
+        # Before carving, against the splits given as files: a carved split's size (20% of the
+        # rows) and its stratification then count only rows that stay.
+        cleaned = _drop_overlap(cleaned, report, origins)
     splits = _complete_splits(cleaned, seed=spec.split_seed, report=report)
+    if not spec.keep_overlap:
+        # Again after carving: repeated texts inside one file can land on both sides of a
+        # carved split (one copy of a headline in train, another in validation).
+        carved = {s: f"the final {s} split (after carving)" for s in SPLITS}
+        splits = _drop_overlap(splits, report, carved)
     if spec.max_rows is not None:
         splits = {s: _stratified_head(f, spec.max_rows, spec.split_seed) for s, f in splits.items()}
     return DataSplits(
@@ -265,8 +389,61 @@ def clean_frame(
             f"{int(is_header.sum())} header rows, {int(is_empty.sum())} empty texts, "
             f"{int(is_missing_label.sum())} missing labels); check the file's contents"
         )
-    report.duplicates[split] = int(out.text.duplicated().sum())
+    # Normalised, like the overlap across splits: copies that differ only in spacing count.
+    report.duplicates[split] = int(normalise_texts(out.text).duplicated().sum())
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# Texts shared across splits
+
+
+def _drop_overlap(
+    frames: dict[str, pd.DataFrame], report: CleaningReport, origins: Mapping[str, str]
+) -> dict[str, pd.DataFrame]:
+    """Remove train and validation rows whose text is in test, then train rows whose text is in
+    validation, among the splits present; count the removals per split in ``report``."""
+    out = dict(frames)
+    if "test" in out:
+        test = set(normalise_texts(out["test"].text))
+        for split in ("train", "validation"):
+            if split in out:
+                out[split] = _drop_texts(
+                    out[split], test, "test", report.overlap_test, split, origins[split]
+                )
+    if "train" in out and "validation" in out:
+        validation = set(normalise_texts(out["validation"].text))
+        out["train"] = _drop_texts(
+            out["train"],
+            validation,
+            "validation",
+            report.overlap_validation,
+            "train",
+            origins["train"],
+        )
+    return out
+
+
+def _drop_texts(
+    frame: pd.DataFrame,
+    texts: set[str],
+    other: str,
+    counts: dict[str, int],
+    split: str,
+    origin: str,
+) -> pd.DataFrame:
+    shared = normalise_texts(frame.text).isin(texts)
+    removed = int(shared.sum())
+    counts[split] = counts.get(split, 0) + removed
+    if removed == len(frame):
+        raise DataError(
+            f"every one of the {removed} rows of {origin} has a text that also occurs in the "
+            f"{other} split, so removing the overlap leaves no {split} data; give {split} and "
+            f"{other} files that do not share texts, or pass --keep-overlap to keep them"
+        )
+    if not removed:
+        return frame
+    return frame[~shared].reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------------------------
