@@ -30,7 +30,7 @@ import pandas as pd
 from scipy.stats import binomtest
 
 from analysis.front import FINISHED, STATUS, baseline_rows
-from analysis.labels import config_label
+from analysis.labels import CONFIGURATION, config_label
 from trainables import metrics as M
 
 # Config keys that do not make a configuration: the replicate's seed, the display name, where
@@ -38,7 +38,6 @@ from trainables import metrics as M
 # not a setting: a --confirm re-run of the same configuration may run alone).
 BOOKKEEPING = frozenset({"name", M.SEED, "cache_dir", M.MACHINE_SHARED})
 DATA_PREFIX = "data/"
-CONFIGURATION = "configuration"
 CONFIGURATION_ID = "configuration_id"
 
 # Metrics summarised per configuration as <metric>_mean and <metric>_sd, in table order: every
@@ -134,10 +133,12 @@ def configuration_labels(table: pd.DataFrame, ids: pd.Series | None = None) -> p
     ['50% pruning', '50% pruning', '50% pruning #2']
     """
     ids = configuration_ids(table) if ids is None else ids
-    first = table.groupby(ids.to_numpy(), sort=False).head(1)
+    # by position: a concatenated table repeats index labels
+    positions = pd.Series(range(len(table))).groupby(ids.to_numpy(), sort=False).head(1)
     label_of: dict[str, str] = {}
     seen: dict[str, int] = {}
-    for config_id, (_, row) in zip(ids.loc[first.index], first.iterrows(), strict=True):
+    for position in positions:
+        config_id, row = ids.iloc[position], table.iloc[position]
         label = config_label(row.to_dict())
         seen[label] = seen.get(label, 0) + 1
         label_of[config_id] = label if seen[label] == 1 else f"{label} #{seen[label]}"

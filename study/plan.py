@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from analysis.labels import CLASSICAL_LABEL
 from search_spaces.optuna_space import Choice, FloatRange, Param, optuna_space, paper_points
 from study.cli import GRIDS, UsageError, parse_set
 from trainables import metrics as M
@@ -26,7 +27,7 @@ STUDY_FILE = "study.json"
 DATA_FILE = "data.json"
 CONFIRM_DIR = "confirm"
 # The grid's reference outside BERT: same splits, same test set, seconds to train.
-CLASSICAL_POINT: dict[str, Any] = {"name": "TF-IDF + LR", "kind": M.KIND_CLASSICAL}
+CLASSICAL_POINT: dict[str, Any] = {"name": CLASSICAL_LABEL, "kind": M.KIND_CLASSICAL}
 
 
 @dataclass

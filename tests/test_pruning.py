@@ -412,8 +412,8 @@ def test_scheduler_rejects_a_group_mixing_scores_and_weights() -> None:
 @pytest.mark.parametrize("steps", [30, 300])
 def test_the_l1_penalty_alone_reaches_the_pruning_region_in_a_short_run(steps: int) -> None:
     """Only the penalty pushes: every score must cross sigmoid^-1(0.1) = -2.2 by the end, so the
-    guard is all that is left. With 1e-2 decaying to zero a score moves 0.15 (30 steps) or 1.5
-    (300 steps) at most and nothing would be pruned."""
+    guard is all that is left (they end near -4). With 1e-2 decaying to zero, as before, they
+    end at -0.1 (30 steps) or -1.9 (300 steps) and nothing would be pruned."""
     config = sigmoid_config(regularization_lambda=1.0, min_density=0.1)
     model = prune_model(small_model(), config)
     optimizer = two_group_optimizer(model)

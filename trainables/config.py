@@ -59,7 +59,7 @@ class TrialConfig:
     score_learning_rate: float = 1e-2  # the mask scores
     # sigmoid_threshold: the scores' rate is raised so a score could move this many logits over
     # the run, however few its steps (PruningConfig.score_travel)
-    score_travel: float = 10.0
+    score_travel: float = 5.0
     warmup_fraction: float = 0.1  # linear learning-rate warm-up, then linear decay
     weight_decay: float = 0.01
     epochs: int = 4

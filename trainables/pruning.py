@@ -103,9 +103,12 @@ class PruningConfig:
     # sigmoid_threshold only: the scores' peak rate is raised to score_travel / (sum of the
     # scores' schedule over the run) when score_learning_rate is lower, so that a score pushed the
     # same way every step (an Adam step is about the rate) could move score_travel logits. Pruning
-    # a block needs 2.2 (sigmoid 0.5 -> 0.1) against the task loss's pull: the default leaves a
-    # margin. nn_pruning's runs (1e-2 over ~100k steps) travel far more; 0 keeps the plain rate.
-    score_travel: float = 10.0
+    # a block takes 2.2 (sigmoid 0.5 -> 0.1), and the penalty only pushes once the threshold has
+    # left 0: 5 leaves a margin, while a score pushed either way at random (a noisy task gradient)
+    # spreads by about score_travel / sqrt(steps), far less than 2.2 even for a 26-step run; 10
+    # pruned 9% at the smallest lambda in 26 steps. nn_pruning's runs (1e-2 over ~100k steps)
+    # travel far more. 0 keeps score_learning_rate as it is.
+    score_travel: float = 5.0
     # sigmoid_threshold only: each score tensor keeps at least ceil(min_density * blocks) blocks
     # (at least one; its top-scored ones). Per tensor, so per attention matrix and per layer's
     # FFN neurons: the encoder's density never falls below it. 0, the default here, is the
@@ -411,9 +414,9 @@ def score_learning_rate(config: PruningConfig, total_steps: int, warmup_steps: i
     ``score_travel / sum(multipliers)`` so that a score could move ``score_travel`` logits over
     the run, whatever its length.
 
-    >>> config = PruningConfig(method="sigmoid_threshold", final_warmup=0.2, score_travel=10.0)
+    >>> config = PruningConfig(method="sigmoid_threshold", final_warmup=0.2, score_travel=5.0)
     >>> round(score_learning_rate(config, 100, 10), 4), score_learning_rate(config, 100_000, 10)
-    (0.1176, 0.01)
+    (0.0588, 0.01)
     """
     _check_steps(total_steps, warmup_steps)
     if config.method != "sigmoid_threshold":
