@@ -289,7 +289,8 @@ def confirm_plan(args: argparse.Namespace, search_dir: Path) -> StudyPlan:
     if search.mode != "search":
         raise UsageError(f"{search_dir} holds a {search.mode} study; --confirm needs a search")
     table = pd.read_csv(summary_file)
-    finished = table[(table["status"] == FINISHED) & (table["kind"] == M.KIND_PRUNE)]
+    kind = table["kind"].fillna(M.KIND_PRUNE) if "kind" in table else M.KIND_PRUNE
+    finished = table[(table["status"] == FINISHED) & (kind == M.KIND_PRUNE)]
     missing = [name for name in search.objectives if name not in finished.columns]
     if finished.empty or missing:
         raise UsageError(

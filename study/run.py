@@ -23,6 +23,7 @@ from typing import Any
 from study.cli import EXIT_USAGE, UsageError, build_parser, check_flags
 from study.plan import CONFIRM_DIR, STUDY_FILE, StudyPlan, confirm_plan, new_plan
 from study.summary import FAILED, FINISHED, count_by_status, summary_markdown, summary_table
+from trainables import metrics as M
 from trainables.atomic import atomic_write
 
 DEFAULT_NAMES = {"grid": "paper", "search": "sweep"}
@@ -255,6 +256,8 @@ def _summarise(
         import pandas as pd
 
         search = pd.read_csv(results_dir.parent / "summary.csv").assign(phase="search")
+        if "kind" not in search:  # written before summaries spelt out TrialConfig's default
+            search["kind"] = M.KIND_PRUNE
         table = pd.concat([search, table.assign(phase="confirm")], ignore_index=True)
     title = f"{plan.name}: {what}"
     print("\n" + summary_markdown(table, title=title), flush=True)

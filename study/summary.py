@@ -119,6 +119,10 @@ def summary_table(records: Iterable[TrialRecord], *, paper: bool = False) -> pd.
                 row[f"config/{key}" if key in row else key] = value
         if M.SEED not in row and M.SEED in record.metrics:  # a config without its seed
             row[M.SEED] = record.metrics[M.SEED]
+        # a search's trials leave `kind` to TrialConfig's default; the configurations (and a
+        # --confirm run's explicit "prune") need it spelt out to group with them
+        if "kind" not in row:
+            row["kind"] = record.metrics.get("kind") or M.KIND_PRUNE
         if paper:
             row.update(_paper_columns(row["name"]))
         rows.append(row)
