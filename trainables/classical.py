@@ -32,7 +32,6 @@ import numpy as np
 import torch
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import f1_score
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 from torch import nn
@@ -40,6 +39,7 @@ from torch import nn
 from trainables import metrics as M
 from trainables.compaction import parameter_counts
 from trainables.data import DataError, DataSplits
+from trainables.evaluation import label_metrics
 from trainables.measure import TimingResult, precision_autocast, speedup, time_calls
 
 # Regularisation strengths tried (LogisticRegression's C, inverse strength). On the shared LPC
@@ -392,12 +392,8 @@ def run_classical(
 
 
 def _scores(gold: Sequence[object] | np.ndarray, pred: Sequence[object] | np.ndarray) -> Scores:
-    # Same definitions as trainables.evaluation.classification_metrics, for comparable numbers.
-    gold, pred = np.asarray(gold), np.asarray(pred)
-    return Scores(
-        accuracy=float((gold == pred).mean()),
-        macro_f1=float(f1_score(gold, pred, average="macro", zero_division=0)),
-    )
+    # The trainer's own definitions, so the reference's numbers compare with the students'.
+    return Scores(**label_metrics(np.asarray(pred), np.asarray(gold)))
 
 
 def _teacher_device(teacher: nn.Module, device: torch.device | str | None) -> torch.device:

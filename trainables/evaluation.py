@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from sklearn.metrics import f1_score
 from torch import nn
@@ -27,14 +28,19 @@ def predict(
     return torch.cat(out)
 
 
-def classification_metrics(logits: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
-    """``accuracy`` and ``macro_f1`` (over the labels present in ``labels`` or predicted)."""
-    pred = logits.argmax(dim=-1).numpy()
-    gold = labels.numpy()
+def label_metrics(pred: np.ndarray, gold: np.ndarray) -> dict[str, float]:
+    """``accuracy`` and ``macro_f1`` of predicted labels (over the labels present in ``gold`` or
+    predicted); any model's predictions, BERT or not, are scored by this one definition."""
+    pred, gold = np.asarray(pred), np.asarray(gold)
     return {
         "accuracy": float((pred == gold).mean()),
         "macro_f1": float(f1_score(gold, pred, average="macro", zero_division=0)),
     }
+
+
+def classification_metrics(logits: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+    """:func:`label_metrics` of the logits' argmax."""
+    return label_metrics(logits.argmax(dim=-1).numpy(), labels.numpy())
 
 
 def evaluate(
