@@ -299,24 +299,28 @@ def _is_baseline(table: pd.DataFrame) -> pd.Series:
 
 
 def payback_column(table: pd.DataFrame) -> pd.Series:
-    """:func:`payback_predictions` per row, against the finished baseline rows' mean
-    ``emissions_kg_per_1k``; NaN for baseline rows and for every row when there is no finished
-    baseline.
+    """:func:`payback_predictions` per row, against the teacher's ``emissions_kg_per_1k``
+    measured in the row's own trial (``teacher_emissions_kg_per_1k``, same load as the model's)
+    or, for rows without one (older studies), the finished baseline rows' mean; NaN for baseline
+    rows and where there is neither.
 
-    >>> t = pd.DataFrame({"kind": ["baseline", "prune"], "status": ["TERMINATED"] * 2,
-    ...                   "train_emissions_kg": [float("nan"), 1e-3],
-    ...                   "emissions_kg_per_1k": [3e-6, 2e-6]})
+    >>> t = pd.DataFrame({"kind": ["baseline", "prune", "prune"], "status": ["TERMINATED"] * 3,
+    ...                   "train_emissions_kg": [float("nan"), 1e-3, 1e-3],
+    ...                   "emissions_kg_per_1k": [3e-6, 2e-6, 2e-6],
+    ...                   "teacher_emissions_kg_per_1k": [3e-6, float("nan"), 4e-6]})
     >>> [round(v, 3) for v in payback_column(t)]
-    [nan, 1000000.0]
+    [nan, 1000000.0, 500000.0]
     """
     is_baseline = _is_baseline(table)
     finished_baseline = _finished(table[is_baseline.to_numpy()])
     reference = _numeric(finished_baseline, M.EMISSIONS_KG_PER_1K).mean()
+    own = _numeric(table, M.TEACHER_EMISSIONS_KG_PER_1K)
+    teacher = own.where(own.notna(), reference)
     train = _numeric(table, M.TRAIN_EMISSIONS_KG)
     per_1k = _numeric(table, M.EMISSIONS_KG_PER_1K)
     values = [
-        math.nan if baseline else payback_predictions(t, p, reference)
-        for baseline, t, p in zip(is_baseline, train, per_1k, strict=True)
+        math.nan if baseline else payback_predictions(t, p, r)
+        for baseline, t, p, r in zip(is_baseline, train, per_1k, teacher, strict=True)
     ]
     return pd.Series(values, index=table.index, dtype=float, name=M.PAYBACK_PREDICTIONS)
 

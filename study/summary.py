@@ -261,6 +261,7 @@ def configs_markdown(configs: pd.DataFrame, table: pd.DataFrame | None = None) -
         "val accuracy % (mean ± sd)",
         "speedup × (mean ± sd)",
         "emissions / 1,000 predictions (mg CO₂eq)",
+        "energy ratio × (teacher / model, same trial)",
         "payback (predictions)",
         "settings",
     ]
@@ -283,6 +284,7 @@ def configs_markdown(configs: pd.DataFrame, table: pd.DataFrame | None = None) -
                     _mean_sd(row, M.VAL_ACCURACY, ".2f", 100.0),
                     _mean_sd(row, M.SPEEDUP, ".2f"),
                     _fmt(row.get(f"{M.EMISSIONS_KG_PER_1K}_mean"), ".3g", 1e6),
+                    _fmt(row.get(f"{M.ENERGY_RATIO}_mean"), ".2f"),
                     _payback_text(row.get(f"{M.PAYBACK_PREDICTIONS}_mean")),
                     _config_text(row),
                 ]
@@ -293,8 +295,11 @@ def configs_markdown(configs: pd.DataFrame, table: pd.DataFrame | None = None) -
         f"\\{SIGNIFICANT} the 95% interval of the difference excludes 0. Δ is test accuracy minus "
         "the baseline's, in points, paired on the same test examples; the interval is a "
         "percentile bootstrap over test examples and seeds. McNemar p: exact two-sided test "
-        "against the baseline, single-seed configurations only. Payback: training emissions / "
-        "emissions saved per prediction against the baseline (never: it saves nothing).",
+        "against the baseline, single-seed configurations only. Energy ratio: the teacher's "
+        "inference energy over the model's, metered in the same trial in alternating windows "
+        "(the energy counterpart of the speedup). Payback: training emissions / emissions "
+        "saved per prediction against the teacher metered in the same trial (never: it saves "
+        "nothing).",
     ]
     lines += _energy_notes(configs if table is None else table)
     return "\n".join(lines) + "\n"

@@ -3,11 +3,18 @@ import time
 import warnings
 from types import SimpleNamespace
 
+import pandas as pd
 import pytest
 import torch
 from torch import nn
 
-from trainables.measure import EnergyMeter, TimingResult, speedup, time_inference
+from trainables.measure import (
+    EnergyMeter,
+    TimingResult,
+    inference_energy,
+    speedup,
+    time_inference,
+)
 
 
 class _Recorder(nn.Module):
@@ -142,3 +149,45 @@ def test_a_broken_tracker_gives_nan_and_a_warning(failure):
     with pytest.warns(RuntimeWarning, match="NaN for this region"):
         energy_kwh, emissions_kg = EnergyMeter._stop_tracker(_BrokenTracker(failure))
     assert math.isnan(energy_kwh) and math.isnan(emissions_kg)
+
+
+def test_inference_energy_warms_up_then_alternates_metered_windows():
+    log: list[str] = []
+    passes = {"teacher": lambda: log.append("teacher"), "model": lambda: log.append("model")}
+    energy = inference_energy(passes, predictions=10, min_seconds=0.0, enabled=False)
+    # one unmetered warm-up each, then two rounds A B, B A: a window of at least one pass each
+    assert log == ["teacher", "model", "teacher", "model", "model", "teacher"]
+    assert {name: e.passes for name, e in energy.items()} == {"teacher": 2, "model": 2}
+    # a disabled meter is no reading: NaN, never 0, per pass and per 1,000 predictions
+    model = energy["model"]
+    assert math.isnan(model.energy_kwh) and math.isnan(model.emissions_kg_per_1k)
+    assert model.method == "disabled"
+
+
+def test_inference_energy_reads_each_model_and_divides_by_its_passes(tmp_path):
+    passes = {
+        "slow": lambda: sum(i * i for i in range(200_000)),
+        "fast": lambda: sum(i * i for i in range(20_000)),
+    }
+    energy = inference_energy(
+        passes, predictions=500, min_seconds=1.0, country_iso_code="IND", output_dir=tmp_path
+    )
+    for e in energy.values():
+        assert e.energy_kwh > 0 and e.passes >= 2
+        assert e.emissions_kg_per_1k == pytest.approx(e.emissions_kg / 500 * 1000)
+    # the fast pass fits more passes into its windows
+    assert energy["fast"].passes > energy["slow"].passes
+    rows = pd.read_csv(tmp_path / "emissions.csv").project_name
+    assert [row.split(":", 1)[1] for row in rows] == [
+        "inference:slow",
+        "inference:fast",
+        "inference:fast",
+        "inference:slow",
+    ]
+
+
+def test_inference_energy_needs_a_pass_and_a_round():
+    with pytest.raises(ValueError, match="at least one pass"):
+        inference_energy({}, predictions=1, enabled=False)
+    with pytest.raises(ValueError, match="rounds >= 1"):
+        inference_energy({"m": lambda: None}, predictions=1, rounds=0, enabled=False)

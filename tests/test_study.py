@@ -178,6 +178,7 @@ def _replicated_records(tmp_path: Path, *, shared: bool = False) -> list[TrialRe
             M.ACCURACY: float(ok.mean()),
             M.VAL_ACCURACY: float(ok.mean()) - 0.01,
             M.EMISSIONS_KG_PER_1K: 2e-6,
+            M.TEACHER_EMISSIONS_KG_PER_1K: 3e-6,  # the teacher metered in the same trial
             M.TRAIN_EMISSIONS_KG: 1e-3,
             M.ENERGY_METHOD: "cpu: TDP estimate; ram: estimate",
             M.PREDICTIONS_FILE: str(path),

@@ -76,13 +76,20 @@ def test_pruned_distilled_trial_reports_every_metric(cfg, tmp_path: Path) -> Non
         result[M.EMISSIONS_KG] / SMALL_ROWS * 1000, rel=1e-9
     )
     assert result[M.ENERGY_METHOD].startswith("cpu: ")
-    # CodeCarbon's own log stays with the trial: one row per training epoch, one for inference
+    # the teacher is metered in the same trial, in windows interleaved with the student's
+    assert result[M.TEACHER_EMISSIONS_KG_PER_1K] > 0
+    assert result[M.ENERGY_RATIO] > 0
+    # CodeCarbon's own log stays with the trial: one row per training epoch, then the inference
+    # windows, teacher and student alternating A B B A
     log = pd.read_csv(tmp_path / "emissions.csv")
-    assert [name.split(":")[-1] for name in log.project_name] == [
+    assert [name.split(":", 1)[1] for name in log.project_name] == [
         "train epoch 1",
         "train epoch 2",
         "train epoch 3",
-        "inference",
+        "inference:teacher",
+        "inference:model",
+        "inference:model",
+        "inference:teacher",
     ]
     # the saved predictions are the ones the accuracies were computed from
     saved = np.load(result[M.PREDICTIONS_FILE], allow_pickle=False)
@@ -111,7 +118,13 @@ def test_baseline_trial_measures_the_teacher(cfg, tmp_path: Path, small_teacher)
     assert result[M.ACCURACY] == pytest.approx(teacher_metrics["test_accuracy"])
     assert result[M.PARAM_REDUCTION] == 0.0 and result[M.TRAIN_SECONDS] == 0.0
     # energy off: no reading is NaN, never a free-looking 0
-    for key in (M.EMISSIONS_KG, M.ENERGY_KWH, M.EMISSIONS_KG_PER_1K):
+    for key in (
+        M.EMISSIONS_KG,
+        M.ENERGY_KWH,
+        M.EMISSIONS_KG_PER_1K,
+        M.TEACHER_EMISSIONS_KG_PER_1K,
+        M.ENERGY_RATIO,
+    ):
         assert math.isnan(result[key]), key
     assert result[M.ENERGY_METHOD] == "disabled"
 

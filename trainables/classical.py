@@ -24,6 +24,7 @@ Energy is not measured here: the trainer wraps its shared meter around repeated 
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -243,21 +244,16 @@ def time_from_text(
     texts = list(texts)[: batches * batch_size or None]
     if not texts:
         raise ValueError("time_from_text needs at least one text, got none")
-    chunks = [texts[i : i + batch_size] for i in range(0, len(texts), batch_size)]
+    chunks = _chunks(texts, batch_size)
     label_ids(model.classes, label2id, where="the classical model's classes")  # fail before work
 
     def run_classical_model() -> None:
         for chunk in chunks:
             model.predict_ids(chunk, label2id)
 
-    def run_teacher() -> None:
-        for chunk in chunks:
-            encoded = tokenizer(
-                chunk, truncation=True, max_length=max_length, padding=True, return_tensors="pt"
-            )
-            inputs = {key: value.to(device) for key, value in encoded.items()}
-            # argmax: both models end at label ids, as a deployed classifier would.
-            teacher(**inputs).logits.argmax(dim=-1)
+    run_teacher = functools.partial(
+        teacher_from_text, teacher, tokenizer, chunks, max_length=max_length, device=device
+    )
 
     was_training = teacher.training
     try:
@@ -274,6 +270,26 @@ def time_from_text(
     return TextTiming(timings=timings, texts_per_repeat=len(texts))
 
 
+def teacher_from_text(
+    teacher: nn.Module,
+    tokenizer: Callable[..., Mapping[str, torch.Tensor]],
+    chunks: Sequence[Sequence[str]],
+    *,
+    max_length: int,
+    device: torch.device,
+) -> None:
+    """Turn each chunk of raw texts into the teacher's label ids: tokenising (padding, truncation
+    to ``max_length``), moving the ids to ``device``, the forward pass and the argmax (both models
+    end at label ids, as a deployed classifier would). Inference mode, autocast and eval mode
+    are the caller's."""
+    for chunk in chunks:
+        encoded = tokenizer(
+            list(chunk), truncation=True, max_length=max_length, padding=True, return_tensors="pt"
+        )
+        inputs = {key: value.to(device) for key, value in encoded.items()}
+        teacher(**inputs).logits.argmax(dim=-1)
+
+
 # --------------------------------------------------------------------------------------------
 # The trial
 
@@ -285,7 +301,8 @@ class ClassicalRun:
     ``metrics`` has the keys of :mod:`trainables.metrics` this trial can fill (not
     ``speedup_ideal``, ``density``, energy or training energy). The id arrays are int64 in the
     teacher's ``label2id``, in split order; ``predict_test()`` predicts the whole test split
-    from raw text (for the trainer's energy meter).
+    from raw text (for the trainer's energy meter), and ``teacher_test()`` makes the teacher do the
+    same, tokenising included, in eval and inference mode under the trial's precision.
     """
 
     metrics: dict[str, float]
@@ -296,6 +313,7 @@ class ClassicalRun:
     val_pred: np.ndarray
     val_gold: np.ndarray
     predict_test: Callable[[], np.ndarray]
+    teacher_test: Callable[[], None]
 
 
 def run_classical(
@@ -384,11 +402,38 @@ def run_classical(
         val_pred=val_pred,
         val_gold=val_gold,
         predict_test=lambda: model.predict_ids(test_texts, label2id),
+        teacher_test=functools.partial(
+            _teacher_test,
+            teacher,
+            tokenizer,
+            _chunks(test_texts, eval_batch_size),
+            max_length=max_length,
+            device=_teacher_device(teacher, device),
+            precision=precision,
+        ),
     )
+
+
+def _teacher_test(
+    teacher: nn.Module,
+    tokenizer: Callable[..., Mapping[str, torch.Tensor]],
+    chunks: Sequence[Sequence[str]],
+    *,
+    max_length: int,
+    device: torch.device,
+    precision: str,
+) -> None:
+    teacher.eval()
+    with torch.inference_mode(), precision_autocast(device, precision):
+        teacher_from_text(teacher, tokenizer, chunks, max_length=max_length, device=device)
 
 
 # --------------------------------------------------------------------------------------------
 # Helpers
+
+
+def _chunks(texts: Sequence[str], size: int) -> list[Sequence[str]]:
+    return [texts[i : i + size] for i in range(0, len(texts), size)]
 
 
 def _scores(gold: Sequence[object] | np.ndarray, pred: Sequence[object] | np.ndarray) -> Scores:

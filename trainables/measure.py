@@ -410,39 +410,66 @@ class InferenceEnergy:
 
 
 def inference_energy(
-    run_pass: Callable[[], object],
+    passes: Mapping[str, Callable[[], object]],
     *,
     predictions: int,
     min_seconds: float = 10.0,
+    rounds: int = 2,
     device: torch.device | str = "cpu",
     **meter: Any,
-) -> InferenceEnergy:
-    """Energy of ``run_pass()`` (one pass over a split making ``predictions`` predictions).
+) -> dict[str, InferenceEnergy]:
+    """Energy of each of ``passes`` (one pass over a split making ``predictions`` predictions),
+    measured alike so that their ratio means something.
 
-    The model is warmed up first, outside the meter (a cold first pass—allocator, kernels,
-    caches—would be billed to whichever model happens to be measured cold). Then whole passes
-    run under one :class:`EnergyMeter` until ``min_seconds`` have gone by, so CodeCarbon takes
-    many power samples (one per ``measure_power_secs``) instead of the one or two that a short
-    region gets, and the total is divided by the number of passes. ``meter`` goes to
-    :class:`EnergyMeter` (``country_iso_code``, ``enabled``, ``output_dir``, ``gpu_ids``, ...).
+    Every pass is warmed up first, outside any meter (a cold first pass—allocator, kernels,
+    caches—would be billed to whichever model happens to be measured cold). Then ``rounds``
+    rounds each give every pass one metered window of whole passes lasting at least
+    ``min_seconds / rounds``; round ``r`` starts with pass ``r mod len(passes)`` (two models,
+    two rounds: A B B A), so a busier or quieter stretch of a shared machine falls on both
+    models alike, as in :func:`time_calls`. A window is long enough for many CodeCarbon samples
+    (one per ``measure_power_secs``), not the one or two a single short pass gets. Each model's
+    energy is the sum over its windows divided by its number of passes: NaN if any window had no
+    reading. ``meter`` goes to :class:`EnergyMeter` (``country_iso_code``, ``enabled``,
+    ``output_dir``, ``gpu_ids``, ``task``: each window is the row ``TASK:NAME`` in
+    ``emissions.csv``).
     """
-    if predictions < 1:
-        raise ValueError(f"predictions must be >= 1, got {predictions}")
+    if not passes:
+        raise ValueError("inference_energy needs at least one pass, got none")
+    if predictions < 1 or rounds < 1:
+        raise ValueError(f"need predictions >= 1 and rounds >= 1, got {predictions=}, {rounds=}")
     device = torch.device(device)
-    run_pass()  # warm-up, unmetered
-    _synchronize(device)
-    passes = 0
-    with EnergyMeter(task=meter.pop("task", "inference"), **meter) as energy:
-        begin = time.perf_counter()
-        while passes == 0 or time.perf_counter() - begin < min_seconds:
-            run_pass()
-            _synchronize(device)
-            passes += 1
-    return InferenceEnergy(
-        energy_kwh=energy.energy_kwh / passes,
-        emissions_kg=energy.emissions_kg / passes,
-        seconds=energy.seconds / passes,
-        passes=passes,
-        predictions=predictions,
-        method=energy.method,
-    )
+    task = meter.pop("task", "inference")
+    names = list(passes)
+    for name in names:  # warm-up, unmetered
+        passes[name]()
+        _synchronize(device)
+    totals = {name: [0.0, 0.0, 0.0, 0] for name in names}  # kWh, kg, seconds, passes
+    methods: set[str] = set()
+    for round_ in range(rounds):
+        start = round_ % len(names)
+        for name in names[start:] + names[:start]:
+            done = 0
+            with EnergyMeter(task=f"{task}:{name}", **meter) as energy:
+                begin = time.perf_counter()
+                while done == 0 or time.perf_counter() - begin < min_seconds / rounds:
+                    passes[name]()
+                    _synchronize(device)
+                    done += 1
+            total = totals[name]
+            total[0] += energy.energy_kwh
+            total[1] += energy.emissions_kg
+            total[2] += energy.seconds
+            total[3] += done
+            methods.add(energy.method)
+    method = "; ".join(sorted(methods))
+    return {
+        name: InferenceEnergy(
+            energy_kwh=kwh / done,
+            emissions_kg=kg / done,
+            seconds=seconds / done,
+            passes=done,
+            predictions=predictions,
+            method=method,
+        )
+        for name, (kwh, kg, seconds, done) in totals.items()
+    }

@@ -39,12 +39,18 @@ EMISSIONS_KG = "emissions_kg"
 ENERGY_KWH = "energy_kwh"
 EMISSIONS_KG_PER_1K = "emissions_kg_per_1k"
 ENERGY_KWH_PER_1K = "energy_kwh_per_1k"
+# The teacher's inference emissions per 1,000 predictions measured in the same trial, in
+# windows interleaved with the model's (A B B A), and the ratio teacher / model energy: the
+# energy counterpart of the speedup, free of the load differences between trials.
+TEACHER_EMISSIONS_KG_PER_1K = "teacher_emissions_kg_per_1k"
+ENERGY_RATIO = "energy_ratio"
 # How CodeCarbon got its power figures, e.g. "cpu: TDP estimate; ram: estimate; gpu: NVML".
 ENERGY_METHOD = "energy_method"
 # True when other trials ran on the same machine at the same time (their energy is counted too).
 MACHINE_SHARED = "machine_shared"
-# Training emissions / emissions saved per prediction against the baseline: how many predictions
-# until compressing pays for itself (computed by the study, which has the baseline's row).
+# Training emissions / emissions saved per prediction against the teacher measured in the same
+# trial (the baseline trial's when a row has none): how many predictions until compressing pays
+# for itself (computed by the study).
 PAYBACK_PREDICTIONS = "payback_predictions"
 TRAIN_EMISSIONS_KG = "train_emissions_kg"
 TRAIN_ENERGY_KWH = "train_energy_kwh"
@@ -81,6 +87,8 @@ FINAL_METRICS: tuple[str, ...] = (
     ENERGY_KWH,
     EMISSIONS_KG_PER_1K,
     ENERGY_KWH_PER_1K,
+    TEACHER_EMISSIONS_KG_PER_1K,
+    ENERGY_RATIO,
     TRAIN_EMISSIONS_KG,
     TRAIN_ENERGY_KWH,
     TRAIN_SECONDS,

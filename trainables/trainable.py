@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import json
 import math
 import random
@@ -285,7 +286,7 @@ def _classical_trial(
         )
     with _cpu_threads(cfg.timing_threads if device.type == "cpu" else 0):
         energy = inference_energy(
-            run.predict_test,
+            {"teacher": run.teacher_test, "model": run.predict_test},
             predictions=len(run.test_gold),
             min_seconds=cfg.energy_seconds,
             device=device,
@@ -331,8 +332,10 @@ def measure(
     on). Speed: the ratio of median times over the same test batches, timed interleaved
     (``cfg.timing_batches`` batches, ``cfg.timing_repeats`` repeats, single-threaded on CPU).
     Energy: whole passes over the test set, after a warm-up, for at least ``cfg.energy_seconds``
-    under one CodeCarbon meter, under the same threads as the timing, so energy and time are
-    measured alike; per pass (the paper's column) and per 1,000 predictions. ``density`` is
+    per model in CodeCarbon windows that alternate teacher and model (A B B A), under the same
+    threads as the timing, so energy and time are measured alike and the teacher's energy is
+    measured under the same load as the model's; per pass (the paper's column) and per 1,000
+    predictions, with the teacher's per 1,000 and the ratio teacher / model. ``density`` is
     the realised kept fraction of the encoder's prunable weights. Passing the teacher as
     ``model`` measures the baseline (speedup 1, density 1).
 
@@ -356,7 +359,12 @@ def measure(
         )
         with precision_autocast(device, cfg.precision):
             energy = inference_energy(
-                lambda: predict(model, test, batch_size=batch_size, device=device),
+                {
+                    name: functools.partial(
+                        predict, timed, test, batch_size=batch_size, device=device
+                    )
+                    for name, timed in models.items()
+                },
                 predictions=len(test),
                 min_seconds=cfg.energy_seconds,
                 device=device,
@@ -390,13 +398,18 @@ def measure(
     return metrics, predictions
 
 
-def _energy_metrics(energy: InferenceEnergy, cfg: TrialConfig) -> dict[str, Any]:
+def _energy_metrics(energy: Mapping[str, InferenceEnergy], cfg: TrialConfig) -> dict[str, Any]:
+    """The model's inference energy and the teacher's from the same trial (the baseline trial's
+    model is the teacher)."""
+    model, teacher = energy["model"], energy.get("teacher", energy["model"])
     return {
-        M.EMISSIONS_KG: energy.emissions_kg,
-        M.ENERGY_KWH: energy.energy_kwh,
-        M.EMISSIONS_KG_PER_1K: energy.emissions_kg_per_1k,
-        M.ENERGY_KWH_PER_1K: energy.energy_kwh_per_1k,
-        M.ENERGY_METHOD: energy.method,
+        M.EMISSIONS_KG: model.emissions_kg,
+        M.ENERGY_KWH: model.energy_kwh,
+        M.EMISSIONS_KG_PER_1K: model.emissions_kg_per_1k,
+        M.ENERGY_KWH_PER_1K: model.energy_kwh_per_1k,
+        M.TEACHER_EMISSIONS_KG_PER_1K: teacher.emissions_kg_per_1k,
+        M.ENERGY_RATIO: teacher.energy_kwh / model.energy_kwh if model.energy_kwh > 0 else math.nan,
+        M.ENERGY_METHOD: model.method,
         M.MACHINE_SHARED: cfg.machine_shared,
     }
 
