@@ -301,8 +301,9 @@ class ClassicalRun:
     ``metrics`` has the keys of :mod:`trainables.metrics` this trial can fill (not
     ``speedup_ideal``, ``density``, energy or training energy). The id arrays are int64 in the
     teacher's ``label2id``, in split order; ``predict_test()`` predicts the whole test split
-    from raw text (for the trainer's energy meter), and ``teacher_test()`` makes the teacher do the
-    same, tokenising included, in eval and inference mode under the trial's precision.
+    from raw text. ``energy_passes`` are the teacher's and the classical model's passes over the
+    timed test texts (``energy_predictions`` of them) from raw text, tokenising included, the
+    teacher in eval and inference mode under the trial's precision: what the trainer meters.
     """
 
     metrics: dict[str, float]
@@ -313,7 +314,8 @@ class ClassicalRun:
     val_pred: np.ndarray
     val_gold: np.ndarray
     predict_test: Callable[[], np.ndarray]
-    teacher_test: Callable[[], None]
+    energy_passes: dict[str, Callable[[], object]]
+    energy_predictions: int
 
 
 def run_classical(
@@ -361,6 +363,7 @@ def run_classical(
     train_seconds = time.perf_counter() - begin
 
     test_pred = model.predict_ids(test_texts, label2id)
+    timed_texts = test_texts[: timing_batches * eval_batch_size or None]
     val_pred = model.predict_ids(val_texts, label2id)
     test, val = _scores(test_gold, test_pred), _scores(val_gold, val_pred)
     timing = time_from_text(
@@ -402,15 +405,19 @@ def run_classical(
         val_pred=val_pred,
         val_gold=val_gold,
         predict_test=lambda: model.predict_ids(test_texts, label2id),
-        teacher_test=functools.partial(
-            _teacher_test,
-            teacher,
-            tokenizer,
-            _chunks(test_texts, eval_batch_size),
-            max_length=max_length,
-            device=_teacher_device(teacher, device),
-            precision=precision,
-        ),
+        energy_passes={
+            TEACHER: functools.partial(
+                _teacher_test,
+                teacher,
+                tokenizer,
+                _chunks(timed_texts, eval_batch_size),
+                max_length=max_length,
+                device=_teacher_device(teacher, device),
+                precision=precision,
+            ),
+            CLASSICAL: lambda: model.predict_ids(timed_texts, label2id),
+        },
+        energy_predictions=len(timed_texts),
     )
 
 

@@ -114,12 +114,7 @@ def time_inference(
     for name, model in models.items():
         _check_device(name, model, device)
 
-    inputs = [
-        {key: _to_device(value, device) for key, value in model_inputs(batch).items()}
-        for batch in batches
-    ]
-    # Bound per model now: a lambda in a comprehension would see only the last model.
-    calls = {name: functools.partial(_run, model, inputs) for name, model in models.items()}
+    calls = forward_passes(models, batches, device=device)
     was_training = {name: model.training for name, model in models.items()}
     try:
         for model in models.values():
@@ -129,6 +124,25 @@ def time_inference(
     finally:
         for name, model in models.items():
             model.train(was_training[name])
+
+
+def forward_passes(
+    models: Mapping[str, nn.Module],
+    batches: Sequence[Mapping[str, Tensor]],
+    *,
+    device: torch.device | str,
+) -> dict[str, Callable[[], None]]:
+    """One zero-argument call per model that runs its forward pass over every batch: the unit
+    that :func:`time_inference` times and :func:`inference_energy` meters. The batches are moved
+    to ``device`` once, here, without ``labels`` and ``idx``; eval mode, inference mode and
+    autocast are the caller's."""
+    device = torch.device(device)
+    inputs = [
+        {key: _to_device(value, device) for key, value in model_inputs(batch).items()}
+        for batch in batches
+    ]
+    # Bound per model now: a lambda in a comprehension would see only the last model.
+    return {name: functools.partial(_run, model, inputs) for name, model in models.items()}
 
 
 def time_calls(
@@ -387,7 +401,7 @@ def energy_method(hardware: Sequence[str]) -> str:
 
 @dataclass(frozen=True)
 class InferenceEnergy:
-    """Inference energy of one pass over a split, measured over many passes.
+    """Inference energy of one pass over the metered batches, measured over many passes.
 
     ``energy_kwh``/``emissions_kg``/``seconds`` are per pass; ``*_per_1k`` per 1,000 predictions.
     NaN energy means no reading (disabled or failed), never zero.

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import functools
 import json
 import math
 import random
@@ -29,7 +28,7 @@ from torch import Tensor, nn
 
 from trainables import metrics as M
 from trainables.atomic import atomic_write
-from trainables.classical import run_classical
+from trainables.classical import CLASSICAL, TEACHER, run_classical
 from trainables.compaction import (
     compact_model,
     encoder_density,
@@ -50,6 +49,7 @@ from trainables.evaluation import classification_metrics, evaluate, predict
 from trainables.measure import (
     EnergyMeter,
     InferenceEnergy,
+    forward_passes,
     inference_energy,
     precision_autocast,
     speedup,
@@ -286,8 +286,8 @@ def _classical_trial(
         )
     with _cpu_threads(cfg.timing_threads if device.type == "cpu" else 0):
         energy = inference_energy(
-            {"teacher": run.teacher_test, "model": run.predict_test},
-            predictions=len(run.test_gold),
+            run.energy_passes,
+            predictions=run.energy_predictions,
             min_seconds=cfg.energy_seconds,
             device=device,
             **_meter_settings(cfg, trial_dir),
@@ -300,7 +300,7 @@ def _classical_trial(
         M.SPEEDUP_IDEAL: math.nan,
         M.DENSITY: math.nan,
         M.ENCODER_PARAMETERS: 0,
-        **_energy_metrics(energy, cfg),
+        **_energy_metrics(energy[CLASSICAL], energy[TEACHER], len(run.test_gold), cfg),
         M.TRAIN_EMISSIONS_KG: meter.emissions_kg,
         M.TRAIN_ENERGY_KWH: meter.energy_kwh,
         M.EPOCH: 0,
@@ -331,11 +331,12 @@ def measure(
     Quality on test (reported) and on validation (what searches optimise and fronts are chosen
     on). Speed: the ratio of median times over the same test batches, timed interleaved
     (``cfg.timing_batches`` batches, ``cfg.timing_repeats`` repeats, single-threaded on CPU).
-    Energy: whole passes over the test set, after a warm-up, for at least ``cfg.energy_seconds``
-    per model in CodeCarbon windows that alternate teacher and model (A B B A), under the same
-    threads as the timing, so energy and time are measured alike and the teacher's energy is
-    measured under the same load as the model's; per pass (the paper's column) and per 1,000
-    predictions, with the teacher's per 1,000 and the ratio teacher / model. ``density`` is
+    Energy: passes over the same timed test batches, after a warm-up, for at least
+    ``cfg.energy_seconds`` per model in CodeCarbon windows that alternate teacher and model
+    (A B B A), under the same threads as the timing, so energy and time are measured alike and
+    the teacher's energy under the same load as the model's; per 1,000 predictions and per pass
+    over the test set (the paper's column), with the teacher's per 1,000 and the ratio teacher /
+    model. ``density`` is
     the realised kept fraction of the encoder's prunable weights. Passing the teacher as
     ``model`` measures the baseline (speedup 1, density 1).
 
@@ -357,15 +358,12 @@ def measure(
         timings = time_inference(
             models, batches, device=device, precision=cfg.precision, repeats=cfg.timing_repeats
         )
-        with precision_autocast(device, cfg.precision):
+        for timed in models.values():
+            timed.eval()
+        with torch.inference_mode(), precision_autocast(device, cfg.precision):
             energy = inference_energy(
-                {
-                    name: functools.partial(
-                        predict, timed, test, batch_size=batch_size, device=device
-                    )
-                    for name, timed in models.items()
-                },
-                predictions=len(test),
+                forward_passes(models, batches, device=device),
+                predictions=sum(len(batch["input_ids"]) for batch in batches),
                 min_seconds=cfg.energy_seconds,
                 device=device,
                 **_meter_settings(cfg, trial_dir),
@@ -387,7 +385,7 @@ def measure(
         M.TEACHER_NUM_PARAMETERS: teacher_params,
         M.PARAM_REDUCTION: 1.0 - counts["total"] / teacher_params,
         M.DENSITY: encoder_density(model, teacher.config),
-        **_energy_metrics(energy, cfg),
+        **_energy_metrics(energy["model"], energy.get("teacher", energy["model"]), len(test), cfg),
     }
     predictions = {
         "test_pred": test_logits.argmax(-1).numpy(),
@@ -398,13 +396,15 @@ def measure(
     return metrics, predictions
 
 
-def _energy_metrics(energy: Mapping[str, InferenceEnergy], cfg: TrialConfig) -> dict[str, Any]:
-    """The model's inference energy and the teacher's from the same trial (the baseline trial's
-    model is the teacher)."""
-    model, teacher = energy["model"], energy.get("teacher", energy["model"])
+def _energy_metrics(
+    model: InferenceEnergy, teacher: InferenceEnergy, test_size: int, cfg: TrialConfig
+) -> dict[str, Any]:
+    """The model's inference energy and the teacher's, metered in the same trial over the same
+    timed test batches (the baseline trial's model is the teacher); per pass over the whole test
+    set (the paper's column) is the per-prediction figure times ``test_size``."""
     return {
-        M.EMISSIONS_KG: model.emissions_kg,
-        M.ENERGY_KWH: model.energy_kwh,
+        M.EMISSIONS_KG: model.emissions_kg_per_1k * test_size / 1000.0,
+        M.ENERGY_KWH: model.energy_kwh_per_1k * test_size / 1000.0,
         M.EMISSIONS_KG_PER_1K: model.emissions_kg_per_1k,
         M.ENERGY_KWH_PER_1K: model.energy_kwh_per_1k,
         M.TEACHER_EMISSIONS_KG_PER_1K: teacher.emissions_kg_per_1k,
