@@ -315,12 +315,21 @@ def _energy_notes(table: pd.DataFrame) -> list[str]:
             notes += ["", "Energy method: " + " | ".join(methods) + "."]
     if M.MACHINE_SHARED in table.columns:
         shared = table[M.MACHINE_SHARED].map(lambda v: str(v).strip().lower() == "true")
+        methods = table.get(M.ENERGY_METHOD, pd.Series("", index=table.index)).astype(str)
+        # rows from before the method named its tracking mode were measured machine-wide
+        whole_machine = shared & ~methods.str.contains("process tracking", regex=False)
         if shared.any():
+            energy = (
+                f"the energy of {int(whole_machine.sum())} of them (machine tracking) includes "
+                "the others' power; "
+                if whole_machine.any()
+                else ""
+            )
             notes += [
                 "",
                 f"**Warning:** {int(shared.sum())} of {len(table)} trial(s) ran while other "
-                "trials shared the machine (machine_shared): their energy and emissions include "
-                "the others' power, and their timings may be slowed.",
+                f"trials shared the machine (machine_shared): {energy}their timings may be "
+                "slowed.",
             ]
     return notes
 

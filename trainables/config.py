@@ -21,6 +21,7 @@ from trainables.measure import PRECISIONS
 from trainables.pruning import METHODS, PruningConfig
 
 KINDS = (M.KIND_PRUNE, M.KIND_BASELINE, M.KIND_CLASSICAL)
+TRACKING_MODES = ("process", "machine")  # CodeCarbon's: see TrialConfig.energy_tracking
 
 
 @dataclass
@@ -75,9 +76,15 @@ class TrialConfig:
     timing_batches: int = 8  # test batches timed per repeat (0: every test batch)
     country_iso_code: str = "IND"
     measure_energy: bool = True
-    # Inference energy is measured over whole test passes repeated for at least this long: a
-    # CodeCarbon sample per second, so ~10 samples rather than the one a single pass gets.
+    # Inference energy is measured over passes of the timed test batches repeated for at least
+    # this long per model: a CodeCarbon sample per second, so ~10 samples rather than the one a
+    # single pass gets.
     energy_seconds: float = 10.0
+    # CodeCarbon's tracking mode. "process": this trial's process (and children) only, CPU power
+    # linear in the CPU time it used: what its predictions cost, whatever else the machine does.
+    # "machine": the whole machine, CPU power TDP x (0.1 + 0.9 load^3) of the machine's load, so
+    # a reading rises with any other work on the machine (another trial, a test run).
+    energy_tracking: str = "process"
     # Set by the study when trials run side by side on one machine: CodeCarbon then counts the
     # others' power too, and the summary says so.
     machine_shared: bool = False
@@ -119,6 +126,10 @@ class TrialConfig:
             raise ValueError(f"temperature must be > 0, got {self.temperature}")
         if not 0.0 <= self.alpha_distil <= 1.0:
             raise ValueError(f"alpha_distil must lie in [0, 1], got {self.alpha_distil}")
+        if self.energy_tracking not in TRACKING_MODES:
+            raise ValueError(
+                f"energy_tracking must be one of {TRACKING_MODES}, got {self.energy_tracking!r}"
+            )
         if self.energy_seconds < 0:
             raise ValueError(f"energy_seconds must be >= 0, got {self.energy_seconds}")
         for name in ("epochs", "batch_size", "eval_batch_size", "timing_repeats"):

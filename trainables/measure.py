@@ -338,7 +338,8 @@ class EnergyMeter:
             _warn_no_reading(f"CodeCarbon failed to start: {error!r}")
             self.method = "failed"
             return None
-        self.method = energy_method(getattr(tracker, "_conf", {}).get("hardware") or [])
+        hardware = getattr(tracker, "_conf", {}).get("hardware") or []
+        self.method = f"{energy_method(hardware)}; {self.tracking_mode} tracking"
         return tracker
 
     @staticmethod

@@ -419,6 +419,7 @@ def _meter_settings(cfg: TrialConfig, trial_dir: Path) -> dict[str, Any]:
     return {
         "country_iso_code": cfg.country_iso_code,
         "enabled": cfg.measure_energy,
+        "tracking_mode": cfg.energy_tracking,
         "output_dir": trial_dir,
     }
 
