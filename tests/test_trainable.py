@@ -75,7 +75,9 @@ def test_pruned_distilled_trial_reports_every_metric(cfg, tmp_path: Path) -> Non
     assert result[M.EMISSIONS_KG_PER_1K] == pytest.approx(
         result[M.EMISSIONS_KG] / SMALL_ROWS * 1000, rel=1e-9
     )
+    # CodeCarbon counted this trial's process, not the machine: named with the method
     assert result[M.ENERGY_METHOD].startswith("cpu: ")
+    assert result[M.ENERGY_METHOD].endswith("; process tracking")
     # the teacher is metered in the same trial, in windows interleaved with the student's
     assert result[M.TEACHER_EMISSIONS_KG_PER_1K] > 0
     assert result[M.ENERGY_RATIO] > 0
@@ -165,6 +167,8 @@ def test_bad_config_keys_and_values_are_named(cfg) -> None:
         TrialConfig.from_dict(cfg(data={"dir": "x"}))
     with pytest.raises(ValueError, match=r"initial_warmup \+ final_warmup = 1.1"):
         TrialConfig.from_dict(cfg(initial_warmup=0.6, final_warmup=0.5))
+    with pytest.raises(ValueError, match="energy_tracking must be one of.*'node'"):
+        TrialConfig.from_dict(cfg(energy_tracking="node"))
     with pytest.raises(ValueError, match="fp16.*CUDA"):
         run_trial(cfg(precision="fp16"), report=lambda m, c: None, trial_dir="/tmp/unused")
 
