@@ -10,6 +10,7 @@ from torch import nn
 
 from trainables.measure import (
     EnergyMeter,
+    InferenceEnergy,
     TimingResult,
     inference_energy,
     speedup,
@@ -191,3 +192,16 @@ def test_inference_energy_needs_a_pass_and_a_round():
         inference_energy({}, predictions=1, enabled=False)
     with pytest.raises(ValueError, match="rounds >= 1"):
         inference_energy({"m": lambda: None}, predictions=1, rounds=0, enabled=False)
+
+
+def test_energy_at_a_time_per_pass_keeps_the_power_and_the_carbon_intensity():
+    # 2e-6 kWh (7.2 J) over 0.36 s of passes: 20 W; 0.7 kg CO2 per kWh
+    energy = InferenceEnergy(2e-6, 1.4e-6, seconds=0.36, passes=3, predictions=100, method="m")
+    assert energy.watts == pytest.approx(20.0)
+    half = energy.at(0.18)
+    assert half.energy_kwh == pytest.approx(1e-6) and half.emissions_kg == pytest.approx(0.7e-6)
+    assert half.emissions_kg_per_1k == pytest.approx(0.7e-6 / 100 * 1000)
+    assert (half.passes, half.predictions, half.method) == (3, 100, "m")
+    # no reading stays no reading
+    unread = InferenceEnergy(math.nan, math.nan, 0.36, 3, 100, "disabled").at(0.18)
+    assert math.isnan(unread.energy_kwh) and math.isnan(unread.emissions_kg)

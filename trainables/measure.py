@@ -420,6 +420,31 @@ class InferenceEnergy:
         return self.energy_kwh / self.predictions * 1000.0
 
     @property
+    def watts(self) -> float:
+        """Mean power while the passes ran (CodeCarbon's energy / the metered seconds)."""
+        return self.energy_kwh * 3.6e6 / self.seconds if self.seconds > 0 else math.nan
+
+    def at(self, seconds_per_pass: float) -> InferenceEnergy:
+        """The energy of one pass lasting ``seconds_per_pass`` at this mean power: E = P x t.
+
+        With a robust time per pass (the median of the interleaved timing repeats) this is a
+        steadier estimate than the metered total / passes, whose few passes per window carry
+        every stall of a shared machine: CodeCarbon's power, without RAPL, is mostly a constant
+        (RAM) plus a load term, so its energy is mostly the window's length. The grid's carbon
+        intensity (emissions per kWh) is kept.
+        """
+        kwh = self.watts * seconds_per_pass / 3.6e6
+        intensity = self.emissions_kg / self.energy_kwh if self.energy_kwh > 0 else math.nan
+        return InferenceEnergy(
+            energy_kwh=kwh,
+            emissions_kg=kwh * intensity,
+            seconds=seconds_per_pass,
+            passes=self.passes,
+            predictions=self.predictions,
+            method=self.method,
+        )
+
+    @property
     def emissions_kg_per_1k(self) -> float:
         return self.emissions_kg / self.predictions * 1000.0
 

@@ -300,7 +300,12 @@ def _classical_trial(
         M.SPEEDUP_IDEAL: math.nan,
         M.DENSITY: math.nan,
         M.ENCODER_PARAMETERS: 0,
-        **_energy_metrics(energy[CLASSICAL], energy[TEACHER], len(run.test_gold), cfg),
+        **_energy_metrics(
+            energy[CLASSICAL].at(run.timing.timings[CLASSICAL].median),
+            energy[TEACHER].at(run.timing.timings[TEACHER].median),
+            len(run.test_gold),
+            cfg,
+        ),
         M.TRAIN_EMISSIONS_KG: meter.emissions_kg,
         M.TRAIN_ENERGY_KWH: meter.energy_kwh,
         M.EPOCH: 0,
@@ -331,12 +336,12 @@ def measure(
     Quality on test (reported) and on validation (what searches optimise and fronts are chosen
     on). Speed: the ratio of median times over the same test batches, timed interleaved
     (``cfg.timing_batches`` batches, ``cfg.timing_repeats`` repeats, single-threaded on CPU).
-    Energy: passes over the same timed test batches, after a warm-up, for at least
-    ``cfg.energy_seconds`` per model in CodeCarbon windows that alternate teacher and model
-    (A B B A), under the same threads as the timing, so energy and time are measured alike and
-    the teacher's energy under the same load as the model's; per 1,000 predictions and per pass
-    over the test set (the paper's column), with the teacher's per 1,000 and the ratio teacher /
-    model. ``density`` is
+    Energy: each model's mean power from CodeCarbon over passes of the same timed test batches,
+    after a warm-up, for at least ``cfg.energy_seconds`` per model in windows that alternate
+    teacher and model (A B B A), under the same threads as the timing, times its median time per
+    pass from the timing (E = P x t: :meth:`InferenceEnergy.at`); per 1,000 predictions and per
+    pass over the test set (the paper's column), with the teacher's per 1,000 and the ratio
+    teacher / model. ``density`` is
     the realised kept fraction of the encoder's prunable weights. Passing the teacher as
     ``model`` measures the baseline (speedup 1, density 1).
 
@@ -385,7 +390,12 @@ def measure(
         M.TEACHER_NUM_PARAMETERS: teacher_params,
         M.PARAM_REDUCTION: 1.0 - counts["total"] / teacher_params,
         M.DENSITY: encoder_density(model, teacher.config),
-        **_energy_metrics(energy["model"], energy.get("teacher", energy["model"]), len(test), cfg),
+        **_energy_metrics(
+            energy["model"].at(timings["model"].median),
+            energy.get("teacher", energy["model"]).at(timings[teacher_timing].median),
+            len(test),
+            cfg,
+        ),
     }
     predictions = {
         "test_pred": test_logits.argmax(-1).numpy(),
