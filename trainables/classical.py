@@ -302,8 +302,8 @@ class ClassicalRun:
     ``speedup_ideal``, ``density``, energy or training energy). The id arrays are int64 in the
     teacher's ``label2id``, in split order; ``predict_test()`` predicts the whole test split
     from raw text. ``energy_passes`` are the teacher's and the classical model's passes over the
-    timed test texts (``energy_predictions`` of them) from raw text, tokenising included, the
-    teacher in eval and inference mode under the trial's precision: what the trainer meters.
+    timed test texts (``energy_predictions`` of them) from raw text, tokenising included: what
+    the trainer meters, with the teacher in eval mode under inference mode and its autocast.
     """
 
     metrics: dict[str, float]
@@ -370,11 +370,11 @@ def run_classical(
         model,
         teacher,
         tokenizer,
-        test_texts,
+        timed_texts,
         label2id,
         max_length=max_length,
         batch_size=eval_batch_size,
-        batches=timing_batches,
+        batches=0,
         repeats=timing_repeats,
         device=device,
         precision=precision,
@@ -407,32 +407,17 @@ def run_classical(
         predict_test=lambda: model.predict_ids(test_texts, label2id),
         energy_passes={
             TEACHER: functools.partial(
-                _teacher_test,
+                teacher_from_text,
                 teacher,
                 tokenizer,
                 _chunks(timed_texts, eval_batch_size),
                 max_length=max_length,
                 device=_teacher_device(teacher, device),
-                precision=precision,
             ),
             CLASSICAL: lambda: model.predict_ids(timed_texts, label2id),
         },
         energy_predictions=len(timed_texts),
     )
-
-
-def _teacher_test(
-    teacher: nn.Module,
-    tokenizer: Callable[..., Mapping[str, torch.Tensor]],
-    chunks: Sequence[Sequence[str]],
-    *,
-    max_length: int,
-    device: torch.device,
-    precision: str,
-) -> None:
-    teacher.eval()
-    with torch.inference_mode(), precision_autocast(device, precision):
-        teacher_from_text(teacher, tokenizer, chunks, max_length=max_length, device=device)
 
 
 # --------------------------------------------------------------------------------------------

@@ -53,7 +53,7 @@ from trainables.measure import (
     inference_energy,
     precision_autocast,
     speedup,
-    time_inference,
+    time_calls,
 )
 from trainables.pruning import (
     PruningConfig,
@@ -284,7 +284,8 @@ def _classical_trial(
             device=device,
             precision=cfg.precision,
         )
-    with _cpu_threads(cfg.timing_threads if device.type == "cpu" else 0):
+    threads = cfg.timing_threads if device.type == "cpu" else 0
+    with _cpu_threads(threads), torch.inference_mode(), precision_autocast(device, cfg.precision):
         energy = inference_energy(
             run.energy_passes,
             predictions=run.energy_predictions,
@@ -359,20 +360,19 @@ def measure(
 
     batches = test.batches(batch_size)[: cfg.timing_batches or None]
     models = {"teacher": teacher, "model": model} if model is not teacher else {"model": model}
-    with _cpu_threads(threads):
-        timings = time_inference(
-            models, batches, device=device, precision=cfg.precision, repeats=cfg.timing_repeats
+    # One set of passes (batches moved to the device once), timed and then metered alike.
+    passes = forward_passes(models, batches, device=device)
+    for timed in models.values():
+        timed.eval()
+    with _cpu_threads(threads), torch.inference_mode(), precision_autocast(device, cfg.precision):
+        timings = time_calls(passes, repeats=cfg.timing_repeats, device=device)
+        energy = inference_energy(
+            passes,
+            predictions=sum(len(batch["input_ids"]) for batch in batches),
+            min_seconds=cfg.energy_seconds,
+            device=device,
+            **_meter_settings(cfg, trial_dir),
         )
-        for timed in models.values():
-            timed.eval()
-        with torch.inference_mode(), precision_autocast(device, cfg.precision):
-            energy = inference_energy(
-                forward_passes(models, batches, device=device),
-                predictions=sum(len(batch["input_ids"]) for batch in batches),
-                min_seconds=cfg.energy_seconds,
-                device=device,
-                **_meter_settings(cfg, trial_dir),
-            )
     teacher_timing = "teacher" if "teacher" in timings else "model"
 
     counts, teacher_params = parameter_counts(model), parameter_counts(teacher)["total"]
