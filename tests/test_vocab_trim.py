@@ -1,0 +1,135 @@
+"""Vocabulary trimming (trainables.vocab_trim) on a WordPiece vocabulary learnt from MahaNews
+headlines and a small BERT classifier built from a config."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import torch
+from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+from transformers import (
+    BertConfig,
+    BertForMaskedLM,
+    BertForSequenceClassification,
+    PreTrainedTokenizerFast,
+)
+
+from trainables.tiny_teacher import train_wordpiece
+from trainables.vocab_trim import (
+    VocabTrimError,
+    kept_ids,
+    token_counts,
+    trim_vocabulary,
+)
+
+
+@pytest.fixture(scope="module")
+def headlines(mahanews_dir) -> list[str]:
+    frame = pd.read_csv(mahanews_dir / "SHC_Test.csv", dtype=str)
+    return [t for t in frame["Text"].dropna().tolist() if t.strip()][:600]
+
+
+@pytest.fixture(scope="module")
+def tokenizer(headlines):
+    return train_wordpiece(headlines, vocab_size=1500)
+
+
+def classifier(vocab: int, seed: int = 0) -> BertForSequenceClassification:
+    torch.manual_seed(seed)
+    config = BertConfig(
+        vocab_size=vocab,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        num_labels=3,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+        pad_token_id=0,
+    )
+    return BertForSequenceClassification(config).eval()
+
+
+def _logits(model, tokenizer, texts: list[str]) -> torch.Tensor:
+    batch = tokenizer(texts, padding=True, truncation=True, max_length=64, return_tensors="pt")
+    with torch.no_grad():
+        return model(**batch).logits
+
+
+def test_texts_whose_pieces_are_kept_split_the_same_and_keep_their_logits(
+    tokenizer, headlines
+) -> None:
+    model = classifier(len(tokenizer))
+    train, unseen = headlines[:200], headlines[200:]
+    trimmed, small, report = trim_vocabulary(model, tokenizer, train)
+    assert report.vocab_before == len(tokenizer)
+    assert report.vocab_after == len(small) == trimmed.get_input_embeddings().num_embeddings
+    assert report.vocab_after < report.vocab_before and report.coverage == 1.0
+    dropped = (report.vocab_before - report.vocab_after) * model.config.hidden_size
+    assert report.parameters_before - report.parameters_after == dropped
+    assert trimmed.config.vocab_size == len(small)
+    # the same pieces, renumbered, special tokens included (the post-processor's ids follow)
+    for text in train[:50]:
+        old, new = tokenizer(text)["input_ids"], small(text)["input_ids"]
+        assert tokenizer.convert_ids_to_tokens(old) == small.convert_ids_to_tokens(new)
+    assert small.pad_token_id == trimmed.config.pad_token_id
+    torch.testing.assert_close(
+        _logits(trimmed, small, train[:32]), _logits(model, tokenizer, train[:32])
+    )
+    # a text with a word the trimming texts never used: that word becomes [UNK]
+    vocab = set(small.get_vocab())
+    lost = next(
+        t for t in unseen if any(p not in vocab for p in tokenizer.tokenize(t) if p != "[UNK]")
+    )
+    assert small.unk_token in small.tokenize(lost)
+
+
+def test_max_size_keeps_the_most_frequent_pieces_and_reports_coverage(tokenizer, headlines) -> None:
+    counts = token_counts(tokenizer, headlines)
+    special = tokenizer.all_special_ids
+    used = int((counts > 0).sum())
+    keep = kept_ids(counts, special_ids=special, max_size=200)
+    assert len(keep) == 200 and set(special) <= set(keep) and keep == sorted(keep)
+    rest = [i for i in range(len(counts)) if i not in set(keep) and i not in set(special)]
+    kept_plain = [i for i in keep if i not in set(special)]
+    assert min(counts[kept_plain]) >= max(counts[rest])  # nothing rarer kept over a commoner one
+    _, small, report = trim_vocabulary(
+        classifier(len(tokenizer)), tokenizer, headlines, max_size=200
+    )
+    assert report.vocab_after == len(small) == 200 < used
+    assert 0.5 < report.coverage < 1.0
+    with pytest.raises(VocabTrimError, match="below the 5 special tokens"):
+        kept_ids(counts, special_ids=special, max_size=3)
+
+
+def test_the_trimmed_pair_saves_and_loads_as_a_pair(tokenizer, headlines, tmp_path) -> None:
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    model = classifier(len(tokenizer))
+    trimmed, small, _ = trim_vocabulary(model, tokenizer, headlines[:100])
+    trimmed.save_pretrained(tmp_path)
+    small.save_pretrained(tmp_path)
+    loaded = AutoModelForSequenceClassification.from_pretrained(tmp_path).eval()
+    loaded_tokenizer = AutoTokenizer.from_pretrained(tmp_path)
+    assert len(loaded_tokenizer) == len(small)
+    torch.testing.assert_close(
+        _logits(loaded, loaded_tokenizer, headlines[:16]), _logits(model, tokenizer, headlines[:16])
+    )
+
+
+def test_what_cannot_be_trimmed_is_refused_with_the_reason(tokenizer, headlines) -> None:
+    with pytest.raises(VocabTrimError, match="model's own tokenizer"):
+        trim_vocabulary(classifier(len(tokenizer) + 1), tokenizer, headlines)
+    with pytest.raises(VocabTrimError, match="training texts"):
+        trim_vocabulary(classifier(len(tokenizer)), tokenizer, [])
+    mlm = BertForMaskedLM(classifier(len(tokenizer)).config)
+    with pytest.raises(VocabTrimError, match="language-model head"):
+        trim_vocabulary(mlm, tokenizer, headlines)
+    bpe = Tokenizer(models.BPE(unk_token="[UNK]"))
+    bpe.pre_tokenizer = pre_tokenizers.Whitespace()
+    bpe.train_from_iterator(
+        headlines, trainers.BpeTrainer(vocab_size=300, special_tokens=["[PAD]", "[UNK]"])
+    )
+    wrapped = PreTrainedTokenizerFast(tokenizer_object=bpe, unk_token="[UNK]", pad_token="[PAD]")
+    with pytest.raises(VocabTrimError, match="cannot trim a BPE vocabulary"):
+        trim_vocabulary(classifier(len(wrapped)), wrapped, headlines)

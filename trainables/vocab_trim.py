@@ -1,0 +1,219 @@
+"""Vocabulary trimming: keep only the word pieces a corpus uses, in the tokenizer and the model.
+
+Embeddings are most of a multilingual BERT: 151.9M of the paper model's 237.6M parameters
+(vocabulary 197,285), which encoder pruning cannot touch. A topic classifier for one language
+uses a small part of that vocabulary, so dropping the rows its training texts never produce is
+the largest size lever there is.
+
+Why predictions do not change. WordPiece splits a word greedily, taking at each step the longest
+piece in the vocabulary. If every piece of a text's original split is kept, every longer
+candidate was already missing from the original vocabulary (or it would have been chosen), so
+the trimmed vocabulary splits the text the same way, and the model, whose kept embedding rows
+are the same vectors under new ids, gives the same logits. A word that needs a dropped piece
+becomes one ``[UNK]``. A Unigram (SentencePiece) vocabulary keeps its best segmentation for the
+same reason; BPE is refused, because its merges pass through pieces a corpus never outputs.
+
+>>> kept_ids([5, 0, 3, 0, 1], special_ids=[0], max_size=None)
+[0, 2, 4]
+>>> kept_ids([5, 0, 3, 0, 1], special_ids=[0], max_size=2)
+[0, 2]
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import tempfile
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+SUPPORTED_MODELS = ("WordPiece", "Unigram")
+
+
+class VocabTrimError(ValueError):
+    """A tokenizer or model whose vocabulary cannot be trimmed as asked, and why."""
+
+
+@dataclass(frozen=True)
+class TrimReport:
+    """What trimming did: vocabulary rows and parameters before and after, and the share of the
+    texts' token occurrences whose piece was kept (1.0 unless ``max_size`` cut used pieces)."""
+
+    vocab_before: int
+    vocab_after: int
+    parameters_before: int
+    parameters_after: int
+    coverage: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def token_counts(tokenizer: Any, texts: Sequence[str], *, batch_size: int = 1024) -> np.ndarray:
+    """How often each vocabulary id occurs when ``tokenizer`` splits ``texts`` (no special
+    tokens, no truncation): an array of ``len(tokenizer)`` counts."""
+    counts = np.zeros(len(tokenizer), dtype=np.int64)
+    for begin in range(0, len(texts), batch_size):
+        batch = list(texts[begin : begin + batch_size])
+        for ids in tokenizer(batch, add_special_tokens=False)["input_ids"]:
+            np.add.at(counts, np.asarray(ids, dtype=np.int64), 1)
+    return counts
+
+
+def kept_ids(
+    counts: Sequence[int] | np.ndarray, *, special_ids: Sequence[int], max_size: int | None
+) -> list[int]:
+    """The ids to keep, in their original order: the special ids, then the used ids (all of
+    them, or the most frequent up to ``max_size`` rows in all; ties go to the lower id)."""
+    counts = np.asarray(counts)
+    special = sorted(set(int(i) for i in special_ids))
+    if max_size is not None and max_size < len(special):
+        raise VocabTrimError(
+            f"max_size {max_size} is below the {len(special)} special tokens: give at least "
+            f"{len(special)}"
+        )
+    special_set = set(special)
+    used = [int(i) for i in np.flatnonzero(counts > 0) if int(i) not in special_set]
+    if max_size is not None and len(special) + len(used) > max_size:
+        # most frequent first; a stable sort keeps the lower id first among equal counts
+        order = sorted(used, key=lambda i: -int(counts[i]))
+        used = order[: max_size - len(special)]
+    return sorted(special + used)
+
+
+def trim_tokenizer(tokenizer: Any, keep: Sequence[int]) -> Any:
+    """A copy of the fast ``tokenizer`` whose vocabulary is ``keep`` (old ids, in the new
+    order): the same class, settings, normaliser and pre-tokeniser, with the special tokens'
+    ids renumbered wherever the tokenizer refers to them."""
+    from transformers import AutoTokenizer
+
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        raise VocabTrimError(
+            f"{type(tokenizer).__name__} is not a fast tokenizer: load it with use_fast=True "
+            "(vocabulary trimming rewrites its tokenizer.json)"
+        )
+    state = json.loads(backend.to_str())
+    new_id = {old: new for new, old in enumerate(keep)}
+    _trim_model(state["model"], keep, new_id)
+    missing = [t["content"] for t in state.get("added_tokens", []) if t["id"] not in new_id]
+    if missing:
+        raise VocabTrimError(f"added tokens {missing} are not among the kept ids: keep them")
+    for token in state.get("added_tokens", []):
+        token["id"] = new_id[token["id"]]
+    _renumber_post_processor(state.get("post_processor"), new_id)
+    if state.get("padding") and "pad_id" in state["padding"]:
+        state["padding"]["pad_id"] = new_id[state["padding"]["pad_id"]]
+    with tempfile.TemporaryDirectory() as folder:
+        tokenizer.save_pretrained(folder)
+        # The fast tokenizer reads tokenizer.json; a slow one's vocabulary file would disagree.
+        for stale in ("vocab.txt", "sentencepiece.bpe.model", "spiece.model"):
+            (Path(folder) / stale).unlink(missing_ok=True)
+        (Path(folder) / "tokenizer.json").write_text(json.dumps(state, ensure_ascii=False))
+        return AutoTokenizer.from_pretrained(folder)
+
+
+def _trim_model(model: dict[str, Any], keep: Sequence[int], new_id: dict[int, int]) -> None:
+    kind = model.get("type")
+    if kind == "WordPiece":
+        token_of = {i: token for token, i in model["vocab"].items()}
+        model["vocab"] = {token_of[old]: new for new, old in enumerate(keep)}
+    elif kind == "Unigram":
+        model["vocab"] = [model["vocab"][old] for old in keep]
+        if model.get("unk_id") is not None:
+            if model["unk_id"] not in new_id:
+                raise VocabTrimError("the unknown token is not among the kept ids: keep it")
+            model["unk_id"] = new_id[model["unk_id"]]
+    else:
+        raise VocabTrimError(
+            f"cannot trim a {kind} vocabulary without changing how texts are split (supported: "
+            f"{', '.join(SUPPORTED_MODELS)})"
+        )
+
+
+def _renumber_post_processor(processor: dict[str, Any] | None, new_id: dict[int, int]) -> None:
+    """Special-token ids inside the post-processor (TemplateProcessing, BertProcessing,
+    RobertaProcessing, or a Sequence of them)."""
+    if not processor:
+        return
+    for inner in processor.get("processors", []):
+        _renumber_post_processor(inner, new_id)
+    for special in (processor.get("special_tokens") or {}).values():
+        special["ids"] = [new_id[i] for i in special["ids"]]
+    for key in ("sep", "cls"):
+        if isinstance(processor.get(key), list):
+            token, old = processor[key]
+            processor[key] = [token, new_id[old]]
+
+
+def trim_embeddings(model: nn.Module, keep: Sequence[int]) -> nn.Module:
+    """A copy of ``model`` whose input embedding matrix has only the rows ``keep`` (row ``i``
+    of the new matrix is old row ``keep[i]``); config ``vocab_size`` and ``pad_token_id`` follow.
+    Refuses a model whose output layer is tied to the input embeddings (a language-model head):
+    the classifier this study ships has none."""
+    if model.get_output_embeddings() is not None:
+        raise VocabTrimError(
+            f"{type(model).__name__} has an output embedding layer (a language-model head): trim "
+            "the classifier, not a masked-LM model"
+        )
+    trimmed = copy.deepcopy(model)
+    old = trimmed.get_input_embeddings()
+    index = torch.as_tensor(list(keep), dtype=torch.long, device=old.weight.device)
+    new_id = {o: n for n, o in enumerate(keep)}
+    pad = getattr(trimmed.config, "pad_token_id", None)
+    embedding = nn.Embedding(
+        len(keep),
+        old.embedding_dim,
+        padding_idx=new_id.get(pad) if pad is not None else None,
+        device=old.weight.device,
+        dtype=old.weight.dtype,
+    )
+    with torch.no_grad():
+        embedding.weight.copy_(old.weight.index_select(0, index))
+    trimmed.set_input_embeddings(embedding)
+    trimmed.config.vocab_size = len(keep)
+    if pad is not None:
+        if pad not in new_id:
+            raise VocabTrimError(f"pad_token_id {pad} is not among the kept ids: keep it")
+        trimmed.config.pad_token_id = new_id[pad]
+    return trimmed
+
+
+def trim_vocabulary(
+    model: nn.Module, tokenizer: Any, texts: Sequence[str], *, max_size: int | None = None
+) -> tuple[nn.Module, Any, TrimReport]:
+    """Keep the vocabulary rows ``texts`` use (the training texts: never the test set), plus the
+    special and added tokens; ``max_size`` caps the rows, dropping the rarest pieces first.
+
+    Returns the trimmed copies of ``model`` and ``tokenizer`` and a :class:`TrimReport`. Texts
+    whose pieces are all kept get the same ids (renumbered) and the same logits.
+    """
+    if len(tokenizer) != model.get_input_embeddings().num_embeddings:
+        raise VocabTrimError(
+            f"the tokenizer has {len(tokenizer)} ids but the model's embedding matrix "
+            f"{model.get_input_embeddings().num_embeddings} rows: pass the model's own tokenizer"
+        )
+    if not len(texts):
+        raise VocabTrimError("no texts to learn the vocabulary from: pass the training texts")
+    counts = token_counts(tokenizer, texts)
+    special = set(tokenizer.all_special_ids) | set(tokenizer.get_added_vocab().values())
+    keep = kept_ids(counts, special_ids=sorted(special), max_size=max_size)
+    trimmed = trim_embeddings(model, keep)
+    report = TrimReport(
+        vocab_before=len(tokenizer),
+        vocab_after=len(keep),
+        parameters_before=_parameters(model),
+        parameters_after=_parameters(trimmed),
+        coverage=float(counts[keep].sum() / max(1, counts.sum())),
+    )
+    return trimmed, trim_tokenizer(tokenizer, keep), report
+
+
+def _parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
