@@ -6,9 +6,14 @@ import json
 
 import pytest
 import torch
-from transformers import BertConfig, BertForSequenceClassification
+from transformers import (
+    AutoModelForSequenceClassification,
+    BertConfig,
+    BertForSequenceClassification,
+)
 
 from trainables.compaction import (
+    COMPACT_MODEL_TYPE,
     LAYERS_KEY,
     compact_model,
     encoder_density,
@@ -172,12 +177,28 @@ def test_save_and_load_rebuild_the_compact_model(tmp_path) -> None:
     assert (directory / "model.safetensors").exists()
     saved = json.loads((directory / "config.json").read_text())
     assert saved[LAYERS_KEY] == [{"heads": 2, "ffn": 64}, {"heads": 0, "ffn": 0}]
-    assert saved["architectures"] == ["BertForSequenceClassification"]
+    assert saved["architectures"] == ["CompactBertForSequenceClassification"]
+    assert saved["model_type"] == COMPACT_MODEL_TYPE
 
     loaded = load_compact(directory)
     assert not loaded.training
     assert layer_shapes(loaded) == layer_shapes(compact)
     assert loaded.bert.encoder.layer[0].attention.self.num_attention_heads == 2
+    torch.testing.assert_close(logits(loaded), logits(compact), rtol=0, atol=0)
+    # transformers' own loader reads it too (the compact model type is registered)
+    auto = AutoModelForSequenceClassification.from_pretrained(directory).eval()
+    assert layer_shapes(auto) == layer_shapes(compact)
+    torch.testing.assert_close(logits(auto), logits(compact), rtol=0, atol=0)
+
+
+def test_a_folder_saved_before_the_compact_model_type_still_loads(tmp_path) -> None:
+    compact = compact_model(two_layer_edge_cases())
+    directory = save_compact(compact, tmp_path / "old")
+    saved = json.loads((directory / "config.json").read_text())
+    saved["model_type"], saved["architectures"] = "bert", ["BertForSequenceClassification"]
+    (directory / "config.json").write_text(json.dumps(saved))
+    loaded = load_compact(directory)
+    assert type(loaded) is BertForSequenceClassification
     torch.testing.assert_close(logits(loaded), logits(compact), rtol=0, atol=0)
 
 

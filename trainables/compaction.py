@@ -40,6 +40,44 @@ from trainables.pruning import ATTENTION_LINEARS, FFN_LINEARS, MaskedLinear, enc
 WEIGHTS_NAME = "model.safetensors"
 # The config key holding one {"heads": ..., "ffn": ...} entry per encoder layer.
 LAYERS_KEY = "compact_layers"
+# A compact folder's own model type: transformers' Auto classes and ``pipeline`` load it once
+# this module is imported (the classes below are registered then), with no remote code.
+COMPACT_MODEL_TYPE = "lowres-compact-bert"
+
+
+class CompactBertConfig(transformers.BertConfig):
+    """``BertConfig`` plus the width of every encoder layer (``compact_layers``)."""
+
+    model_type = COMPACT_MODEL_TYPE
+
+    def __init__(self, compact_layers: list[dict[str, int]] | None = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.compact_layers = compact_layers
+
+
+class CompactBertForSequenceClassification(transformers.BertForSequenceClassification):
+    """A BERT classifier whose layers have the heads and FFN widths of ``config.compact_layers``:
+    what ``from_pretrained`` builds before it loads a compact folder's weights."""
+
+    config_class = CompactBertConfig
+
+    def __init__(self, config: CompactBertConfig) -> None:
+        super().__init__(config)
+        shapes = getattr(config, LAYERS_KEY, None) or []
+        layers = encoder_layers(self)
+        if shapes and len(shapes) != len(layers):
+            raise ValueError(f"{LAYERS_KEY} has {len(shapes)} entries for {len(layers)} layers")
+        for layer, shape in zip(layers, shapes, strict=False):
+            _resize_layer(layer, shape["heads"], shape["ffn"])
+
+
+def register_compact_classes() -> None:
+    """Make ``AutoConfig`` / ``AutoModelForSequenceClassification`` (and so ``pipeline``) know
+    the compact model type. Done when this module is imported; safe to repeat."""
+    transformers.AutoConfig.register(COMPACT_MODEL_TYPE, CompactBertConfig, exist_ok=True)
+    transformers.AutoModelForSequenceClassification.register(
+        CompactBertConfig, CompactBertForSequenceClassification, exist_ok=True
+    )
 
 
 @torch.no_grad()
@@ -58,39 +96,54 @@ def compact_model(model: PreTrainedModel) -> PreTrainedModel:
 
 
 def save_compact(model: PreTrainedModel, directory: str | Path) -> Path:
-    """Write ``config.json`` (with the per-layer shapes) and ``model.safetensors``."""
+    """Write ``config.json`` (model type ``lowres-compact-bert``, with the per-layer shapes) and
+    ``model.safetensors``: a folder ``AutoModelForSequenceClassification.from_pretrained`` reads
+    once this module is imported."""
     if any(isinstance(module, MaskedLinear) for module in model.modules()):
         raise ValueError("the model still has masked layers: save compact_model(model) instead")
+    if not isinstance(model, transformers.BertForSequenceClassification):
+        raise ValueError(
+            f"save_compact writes BERT sequence classifiers, got {type(model).__name__}"
+        )
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    config = copy.deepcopy(model.config)
-    config.architectures = [type(model).__name__]
-    setattr(config, LAYERS_KEY, layer_shapes(model))
+    settings = model.config.to_dict()
+    for key in ("model_type", "architectures", "transformers_version", LAYERS_KEY):
+        settings.pop(key, None)
+    config = CompactBertConfig(compact_layers=layer_shapes(model), **settings)
+    config.architectures = [CompactBertForSequenceClassification.__name__]
     config.save_pretrained(directory)
     save_model(model, str(directory / WEIGHTS_NAME))
     return directory
 
 
 def load_compact(directory: str | Path, device: str | torch.device = "cpu") -> PreTrainedModel:
-    """Rebuild the model that ``save_compact`` wrote, in eval mode."""
+    """Rebuild the model that ``save_compact`` wrote, in eval mode (also a folder written before
+    the compact model type existed: a transformers class in ``architectures`` plus
+    ``compact_layers``)."""
     directory = Path(directory)
     config = transformers.AutoConfig.from_pretrained(directory)
     shapes = getattr(config, LAYERS_KEY, None)
-    architecture = (config.architectures or [None])[0]
-    model_class = getattr(transformers, architecture or "", None)
-    if shapes is None or not (
-        isinstance(model_class, type) and issubclass(model_class, PreTrainedModel)
-    ):
-        raise ValueError(
-            f"{directory} was not written by save_compact (config.json needs '{LAYERS_KEY}' and "
-            f"a transformers class in 'architectures', found {architecture!r})"
-        )
+    if isinstance(config, CompactBertConfig):
+        model_class: type = CompactBertForSequenceClassification
+    else:
+        architecture = (config.architectures or [None])[0]
+        model_class = getattr(transformers, architecture or "", None)
+        if shapes is None or not (
+            isinstance(model_class, type) and issubclass(model_class, PreTrainedModel)
+        ):
+            raise ValueError(
+                f"{directory} was not written by save_compact (config.json needs model type "
+                f"{COMPACT_MODEL_TYPE!r}, or '{LAYERS_KEY}' and a transformers class in "
+                f"'architectures'; found {architecture!r})"
+            )
     model = model_class(config)
-    layers = encoder_layers(model)
-    if len(shapes) != len(layers):
-        raise ValueError(f"{LAYERS_KEY} has {len(shapes)} entries for {len(layers)} layers")
-    for layer, shape in zip(layers, shapes, strict=True):
-        _resize_layer(layer, shape["heads"], shape["ffn"])
+    if not isinstance(model, CompactBertForSequenceClassification):
+        layers = encoder_layers(model)
+        if len(shapes) != len(layers):
+            raise ValueError(f"{LAYERS_KEY} has {len(shapes)} entries for {len(layers)} layers")
+        for layer, shape in zip(layers, shapes, strict=True):
+            _resize_layer(layer, shape["heads"], shape["ffn"])
     load_model(model, str(directory / WEIGHTS_NAME), strict=True)
     return model.to(device).eval()
 
@@ -256,3 +309,6 @@ def _effective(module: nn.Module) -> tuple[Tensor, Tensor]:
     if bias is None:
         bias = weight.new_zeros(weight.shape[0])
     return weight.detach(), bias.detach()
+
+
+register_compact_classes()
