@@ -80,7 +80,7 @@ def read_frames(
         data_dir = str(download_mahanews(variant, cache_dir=cache_dir))
     if data_dir is not None:
         files = find_split_files(data_dir, variant=variant)
-        frames = {split: (_read_table(path), str(path)) for split, path in files.items()}
+        frames = {split: (read_table(path), str(path)) for split, path in files.items()}
         return frames, f"{_variant_of(files) or 'data'} in {data_dir}"
     assert dataset is not None, "DataSpec checks that one source is given"
     return _load_hf_dataset(dataset, cache_dir=cache_dir), f"Hugging Face dataset {dataset}"
@@ -150,7 +150,7 @@ def _variant_of(files: Mapping[str, Path]) -> str | None:
     return None
 
 
-def _read_table(path: Path) -> pd.DataFrame:
+def read_table(path: Path) -> pd.DataFrame:
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
             return pd.read_parquet(path)

@@ -314,35 +314,44 @@ def resolve_columns(
     label_column: str | None = None,
 ) -> tuple[str, str]:
     """Find the text and label columns among common names (any case), or check given ones."""
-    columns = [str(c) for c in frame.columns]
-    lower = {c.lower(): c for c in columns}
-
-    def pick(given: str | None, names: Sequence[str], what: str, flag: str) -> str:
-        if given is not None:
-            if given in columns:
-                return given
-            if given.lower() in lower:
-                return lower[given.lower()]
-            raise DataError(
-                f"{origin} has no {what} column {given!r} (columns: {', '.join(columns)}); "
-                f"pass one of those with {flag}"
-            )
-        for name in names:
-            if name in lower:
-                return lower[name]
-        raise DataError(
-            f"{origin} has no {what} column (columns: {', '.join(columns)}; looked for "
-            f"{', '.join(names)}); name the right one with {flag}"
-        )
-
-    tcol = pick(text_column, _TEXT_COLUMNS, "text", "--text-column")
-    lcol = pick(label_column, _LABEL_COLUMNS, "label", "--label-column")
+    tcol = find_column(frame, origin, text_column, _TEXT_COLUMNS, "text", "--text-column")
+    lcol = find_column(frame, origin, label_column, _LABEL_COLUMNS, "label", "--label-column")
     if tcol == lcol:
         raise DataError(
             f"{origin}: text and label column are both {tcol!r}; pass --text-column and "
             "--label-column"
         )
     return tcol, lcol
+
+
+def find_column(
+    frame: pd.DataFrame,
+    origin: str,
+    given: str | None,
+    names: Sequence[str] = _TEXT_COLUMNS,
+    what: str = "text",
+    flag: str = "--text-column",
+) -> str:
+    """The column ``given`` (any case), or else the first of ``names`` (the common names of a
+    text column by default) that ``frame`` has; a :class:`DataError` naming the columns if none."""
+    columns = [str(c) for c in frame.columns]
+    lower = {c.lower(): c for c in columns}
+    if given is not None:
+        if given in columns:
+            return given
+        if given.lower() in lower:
+            return lower[given.lower()]
+        raise DataError(
+            f"{origin} has no {what} column {given!r} (columns: {', '.join(columns)}); "
+            f"pass one of those with {flag}"
+        )
+    for name in names:
+        if name in lower:
+            return lower[name]
+    raise DataError(
+        f"{origin} has no {what} column (columns: {', '.join(columns)}; looked for "
+        f"{', '.join(names)}); name the right one with {flag}"
+    )
 
 
 def clean_frame(

@@ -1,0 +1,145 @@
+"""Classify texts with a model folder of the study (a compact model, or a teacher): label and
+probability per text.
+
+    python -m trainables.predict results/paper/3_.../model --text "..." [--text "..."]
+    python -m trainables.predict DIR --file headlines.csv [--text-column Text] [--out out.csv]
+
+A compact folder is a transformers model of its own type (``lowres-compact-bert``), registered
+when ``trainables.compaction`` is imported; this command imports it, so it reads every folder
+the study writes. Weights load through safetensors; no remote code runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+BATCH_SIZE = 64
+
+
+class PredictError(ValueError):
+    """Input the command cannot use, and what to do instead."""
+
+
+def load_classifier(directory: str | Path) -> tuple[Any, Any]:
+    """The sequence classifier and tokenizer in ``directory``, in eval mode on the CPU."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    import trainables.compaction  # noqa: F401  (registers the compact model type)
+
+    folder = Path(directory)
+    if not (folder / "config.json").is_file():
+        raise PredictError(
+            f"{folder} is not a model folder (no config.json): pass a trial's model folder, e.g. "
+            "the model_dir column of summary.csv"
+        )
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
+    except (OSError, ValueError) as error:
+        raise PredictError(
+            f"{folder} has no tokenizer transformers can read ({_first_line(error)}): save the "
+            "teacher's tokenizer into it (tokenizer.save_pretrained)"
+        ) from None
+    model = AutoModelForSequenceClassification.from_pretrained(
+        folder, trust_remote_code=False, use_safetensors=True
+    )
+    return model.eval(), tokenizer
+
+
+@torch.inference_mode()
+def predict(
+    model: Any,
+    tokenizer: Any,
+    texts: Sequence[str],
+    *,
+    max_length: int | None = None,
+    batch_size: int = BATCH_SIZE,
+) -> pd.DataFrame:
+    """One row per text: ``label`` (the model's name for it), ``label_id`` and ``probability``
+    (softmax of the logits). ``max_length`` defaults to the model's position limit."""
+    limit = max_length or int(getattr(model.config, "max_position_embeddings", 512))
+    id2label = getattr(model.config, "id2label", None) or {}
+    rows = []
+    for begin in range(0, len(texts), batch_size):
+        batch = tokenizer(
+            list(texts[begin : begin + batch_size]),
+            padding=True,
+            truncation=True,
+            max_length=limit,
+            return_tensors="pt",
+        )
+        inputs = {k: v for k, v in batch.items() if k in ("input_ids", "attention_mask")}
+        probabilities = model(**inputs).logits.float().softmax(dim=-1)
+        best, ids = probabilities.max(dim=-1)
+        for label_id, probability in zip(ids.tolist(), best.tolist(), strict=True):
+            name = id2label.get(label_id, id2label.get(str(label_id), str(label_id)))
+            rows.append({"label": name, "label_id": label_id, "probability": probability})
+    return pd.DataFrame(rows, columns=["label", "label_id", "probability"])
+
+
+def read_texts(path: str | Path, text_column: str | None) -> list[str]:
+    """The texts of a CSV/TSV file: its ``text_column``, or the one column named like a text."""
+    from trainables.data.sources import DataError, read_table
+    from trainables.data.splits import find_column
+
+    path = Path(path)
+    if not path.is_file():
+        raise PredictError(f"{path} does not exist: pass a CSV or TSV file with a text column")
+    try:
+        frame = read_table(path)
+        text_column = find_column(frame, str(path), text_column)
+    except DataError as error:
+        raise PredictError(str(error)) from None
+    texts = frame[text_column].fillna("").astype(str).tolist()
+    if not texts:
+        raise PredictError(f"{path} has no rows to classify")
+    return texts
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m trainables.predict",
+        description="Label and probability for each text, from a model folder of the study.",
+    )
+    p.add_argument("model", help="a model folder (a trial's model/, or a teacher folder)")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--text", action="append", help="a text to classify (repeatable)")
+    source.add_argument("--file", help="a CSV/TSV file whose text column is classified")
+    p.add_argument("--text-column", help="the file's text column (default: found by name)")
+    p.add_argument("--max-length", type=int, help="tokens per text (default: the model's limit)")
+    p.add_argument("--out", help="write the predictions here as CSV instead of printing them")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    try:
+        texts = args.text if args.text else read_texts(args.file, args.text_column)
+        model, tokenizer = load_classifier(args.model)
+    except PredictError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    table = predict(model, tokenizer, texts, max_length=args.max_length)
+    if args.out:
+        table.insert(0, "text", texts)
+        table.to_csv(args.out, index=False)
+        print(args.out)
+        return 0
+    for text, row in zip(texts, table.itertuples(index=False), strict=True):
+        shown = text if len(text) <= 60 else text[:57] + "..."
+        print(f"{row.label}\t{row.probability:.4f}\t{shown}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
