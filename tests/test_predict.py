@@ -1,0 +1,101 @@
+"""A compact model folder as users get it: transformers' pipeline, ``python -m
+trainables.predict``, and the errors for what they cannot read."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import torch
+from transformers import BertConfig, BertForSequenceClassification, pipeline
+
+from trainables.compaction import compact_model, save_compact
+from trainables.predict import load_classifier, main, predict
+from trainables.pruning import PruningConfig, apply_threshold, mask_score_parameters, prune_model
+from trainables.tiny_teacher import train_wordpiece
+
+LABELS = ["sports", "politics", "entertainment"]
+
+
+@pytest.fixture(scope="module")
+def headlines(mahanews_dir) -> list[str]:
+    frame = pd.read_csv(mahanews_dir / "SHC_Test.csv", dtype=str)
+    return [t for t in frame["Text"].dropna().tolist() if t.strip()][:200]
+
+
+@pytest.fixture(scope="module")
+def model_dir(headlines, tmp_path_factory):
+    """A pruned, compacted 2-layer classifier and its tokenizer, saved as a trial saves them."""
+    tokenizer = train_wordpiece(headlines, vocab_size=800)
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=128,
+        num_labels=len(LABELS),
+        id2label=dict(enumerate(LABELS)),
+        label2id={label: i for i, label in enumerate(LABELS)},
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    model = BertForSequenceClassification(config).eval()
+    prune_model(model, PruningConfig(method="sigmoid_threshold", block_shape=(16, 16)))
+    with torch.no_grad():
+        for i, score in enumerate(mask_score_parameters(model)):
+            score.fill_(5.0 if i % 3 else -5.0)  # a third of the blocks go
+    apply_threshold(model, 0.5)
+    compact = compact_model(model).eval()
+    folder = tmp_path_factory.mktemp("trial") / "model"
+    save_compact(compact, folder)
+    tokenizer.save_pretrained(folder)
+    return folder, compact, tokenizer
+
+
+def _expected(compact, tokenizer, texts: list[str]) -> list[str]:
+    batch = tokenizer(texts, padding=True, truncation=True, max_length=128, return_tensors="pt")
+    with torch.no_grad():
+        ids = compact(**batch).logits.argmax(-1).tolist()
+    return [LABELS[i] for i in ids]
+
+
+def test_pipeline_and_the_predict_command_agree_with_the_trials_model(
+    model_dir, headlines, capsys
+) -> None:
+    folder, compact, tokenizer = model_dir
+    texts = headlines[:12]
+    expected = _expected(compact, tokenizer, texts)
+    classify = pipeline("text-classification", model=str(folder), device="cpu")
+    assert [r["label"] for r in classify(texts)] == expected
+
+    assert main([str(folder), "--text", texts[0], "--text", texts[1]]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split("\t")[0] for line in lines] == expected[:2]
+    assert all(0.0 < float(line.split("\t")[1]) <= 1.0 for line in lines)
+
+    model, loaded_tokenizer = load_classifier(folder)
+    table = predict(model, loaded_tokenizer, texts, max_length=128)
+    assert list(table["label"]) == expected
+
+
+def test_predict_reads_a_csv_and_writes_one(model_dir, headlines, tmp_path, capsys) -> None:
+    folder, compact, tokenizer = model_dir
+    source = tmp_path / "in.csv"
+    pd.DataFrame({"id": range(5), "Headline": headlines[:5]}).to_csv(source, index=False)
+    out = tmp_path / "out.csv"
+    assert main([str(folder), "--file", str(source), "--out", str(out)]) == 0
+    table = pd.read_csv(out)
+    assert list(table["text"]) == headlines[:5]
+    assert list(table["label"]) == _expected(compact, tokenizer, headlines[:5])
+
+
+def test_what_predict_cannot_read_is_one_error_line(model_dir, tmp_path, capsys) -> None:
+    folder, _, _ = model_dir
+    assert main([str(tmp_path), "--text", "x"]) == 2
+    assert "no config.json" in capsys.readouterr().err
+    source = tmp_path / "in.csv"
+    pd.DataFrame({"id": [1], "words": ["x"]}).to_csv(source, index=False)
+    assert main([str(folder), "--file", str(source)]) == 2
+    err = capsys.readouterr().err
+    assert "no text column" in err and "id, words" in err and "--text-column" in err
+    assert main([str(folder), "--file", str(tmp_path / "missing.csv")]) == 2
+    assert "does not exist" in capsys.readouterr().err
