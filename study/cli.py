@@ -114,6 +114,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--teacher-mlm-epochs", type=int, help="tiny preset: MLM pre-training epochs (0: none)"
     )
     model.add_argument(
+        "--precision",
+        choices=("auto", "fp32", "fp16", "bf16"),
+        default="auto",
+        help="trials' precision: auto is fp16 autocast + GradScaler on CUDA, fp32 on CPU; rows "
+        "record what it resolved to (precision_used) and the speedup against the fp32 teacher",
+    )
+    model.add_argument(
         "--set",
         action="append",
         default=[],

@@ -217,6 +217,7 @@ def _trial_settings(args: argparse.Namespace, cache_dir: Path) -> dict[str, Any]
         "eval_batch_size": preset.eval_batch_size,
         "learning_rate": preset.learning_rate,
         "seed": args.seed,
+        "precision": args.precision,
         **parse_set(args.set),
     }
     for key in ("data", "teacher"):

@@ -12,7 +12,10 @@ from trainables.measure import (
     EnergyMeter,
     InferenceEnergy,
     TimingResult,
+    in_fp32,
     inference_energy,
+    precision_autocast,
+    resolve_precision,
     speedup,
     time_inference,
 )
@@ -100,6 +103,25 @@ def test_bf16_autocast_runs_on_cpu():
     model = Linear(4, 2)
     results = time_inference({"m": model}, _batches(1), device="cpu", precision="bf16", repeats=1)
     assert len(results["m"].seconds) == 1
+
+
+def test_auto_precision_is_fp16_on_cuda_and_fp32_on_cpu():
+    assert resolve_precision("auto", "cuda") == "fp16"
+    assert resolve_precision("auto", "cpu") == "fp32"
+    assert resolve_precision("bf16", "cuda") == "bf16"
+    with pytest.raises(ValueError, match="precision must be one of.*'fp8'"):
+        resolve_precision("fp8", "cpu")
+    with precision_autocast("cpu", "auto"):
+        assert not torch.is_autocast_cpu_enabled()
+
+
+def test_in_fp32_switches_a_surrounding_autocast_off():
+    linear = nn.Linear(4, 2)
+    x = torch.ones(1, 4)
+    with precision_autocast("cpu", "bf16"):
+        assert linear(x).dtype == torch.bfloat16
+        assert in_fp32(lambda: linear(x), "cpu")().dtype == torch.float32
+        assert linear(x).dtype == torch.bfloat16  # and back on afterwards
 
 
 def test_energy_meter_reads_a_small_real_workload(tmp_path):

@@ -129,6 +129,23 @@ def test_baseline_trial_measures_the_teacher(cfg, tmp_path: Path, small_teacher)
     ):
         assert math.isnan(result[key]), key
     assert result[M.ENERGY_METHOD] == "disabled"
+    # "auto" on a CPU is fp32: the fp32 teacher is the teacher
+    assert result[M.PRECISION_USED] == "fp32"
+    assert result[M.SPEEDUP] == result[M.SPEEDUP_VS_FP32] == 1.0
+
+
+def test_a_mixed_precision_trial_is_also_timed_against_the_fp32_teacher(
+    cfg, tmp_path: Path
+) -> None:
+    result = run_trial(
+        cfg(kind="baseline", precision="bf16", measure_energy=False, timing_repeats=2),
+        report=lambda m, c: None,
+        trial_dir=tmp_path,
+    )
+    assert result[M.PRECISION_USED] == "bf16"
+    assert result[M.SPEEDUP] == 1.0  # the teacher against itself, both in bf16
+    # the same teacher in fp32, timed in the same rounds: a different timing, not a copy
+    assert math.isfinite(result[M.SPEEDUP_VS_FP32]) and result[M.SPEEDUP_VS_FP32] != 1.0
 
 
 class _Stop(Exception):

@@ -55,7 +55,9 @@ class TrialConfig:
     alpha_distil: float = 0.9
 
     # Training.
-    precision: str = "fp32"  # fp32 | fp16 (CUDA) | bf16
+    # auto (fp16 autocast + GradScaler on CUDA, fp32 on CPU) | fp32 | fp16 (CUDA) | bf16; a
+    # trial runs in the precision this resolves to on its device and reports it
+    precision: str = "auto"
     learning_rate: float = 1e-4  # the weights
     score_learning_rate: float = 1e-2  # the mask scores
     # sigmoid_threshold: the scores' rate is raised so a score could move this many logits over

@@ -39,7 +39,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "bf16")
+# "auto": fp16 autocast (+ GradScaler in training) on CUDA, fp32 on CPU; see resolve_precision.
+PRECISIONS: tuple[str, ...] = ("auto", "fp32", "fp16", "bf16")
 _AUTOCAST_DTYPES: dict[str, torch.dtype] = {"fp16": torch.float16, "bf16": torch.bfloat16}
 
 # Batch keys that are bookkeeping, not model inputs: the loss is not part of inference time and
@@ -52,16 +53,26 @@ def model_inputs(batch: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in batch.items() if key not in _NON_INPUT_KEYS}
 
 
+def resolve_precision(precision: str, device: torch.device | str) -> str:
+    """The precision ``precision`` means on ``device``: ``"auto"`` is fp16 on CUDA (the paper's
+    mixed precision) and fp32 elsewhere; any other name stands for itself."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision == "auto":
+        return "fp16" if torch.device(device).type == "cuda" else "fp32"
+    return precision
+
+
 def precision_autocast(
     device: torch.device | str, precision: str
 ) -> contextlib.AbstractContextManager[Any]:
-    """The autocast context for ``precision`` on ``device`` (a no-op for ``"fp32"``).
+    """The autocast context for ``precision`` on ``device`` (a no-op for fp32, and for
+    ``"auto"`` on CPU).
 
     fp16 autocast is only offered on CUDA: on CPU it is slow and not what the paper measured.
     """
     device = torch.device(device)
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    precision = resolve_precision(precision, device)
     if precision == "fp32":
         return contextlib.nullcontext()
     if precision == "fp16" and device.type != "cuda":
@@ -198,6 +209,18 @@ def speedup(
 def _run(model: nn.Module, inputs: list[dict[str, Any]]) -> None:
     for batch in inputs:
         model(**batch)
+
+
+def in_fp32(call: Callable[[], object], device: torch.device | str) -> Callable[[], object]:
+    """``call`` with any surrounding autocast switched off: the fp32 reference of a model timed
+    in mixed precision, in the same interleaved rounds."""
+    device_type = torch.device(device).type
+
+    def fp32_call() -> object:
+        with torch.autocast(device_type=device_type, enabled=False):
+            return call()
+
+    return fp32_call
 
 
 def _to_device(value: Any, device: torch.device) -> Any:

@@ -15,6 +15,12 @@ VAL_MACRO_F1 = "val_macro_f1"
 
 # Speed: teacher inference time / compact-student inference time, same batches, device, precision.
 SPEEDUP = "speedup"
+# The same against the teacher in fp32: with mixed precision, `speedup` is what pruning gained
+# and `speedup_vs_fp32` what pruning and precision gained together (equal in fp32).
+SPEEDUP_VS_FP32 = "speedup_vs_fp32"
+# The precision a trial ran in: its `precision` setting resolved on its device ("auto" is fp16
+# on CUDA, fp32 on CPU).
+PRECISION_USED = "precision_used"
 # Analytic: baseline FLOPs / compact FLOPs for the preset's sequence length.
 SPEEDUP_IDEAL = "speedup_ideal"
 INFERENCE_SECONDS = "inference_seconds"
@@ -77,6 +83,7 @@ FINAL_METRICS: tuple[str, ...] = (
     NUM_PARAMETERS,
     PARAM_REDUCTION,
     SPEEDUP,
+    SPEEDUP_VS_FP32,
     SPEEDUP_IDEAL,
     ACCURACY,
     MACRO_F1,
@@ -100,7 +107,7 @@ FINAL_METRICS: tuple[str, ...] = (
 PREDICTIONS_FILE = "predictions_file"
 
 # What else a final report carries besides the numbers above (strings, flags, paths).
-FINAL_DETAILS: tuple[str, ...] = (ENERGY_METHOD, MACHINE_SHARED, PREDICTIONS_FILE)
+FINAL_DETAILS: tuple[str, ...] = (ENERGY_METHOD, MACHINE_SHARED, PREDICTIONS_FILE, PRECISION_USED)
 
 # Default objectives of the study and of the Pareto analysis: name -> "max" | "min". Quality is
 # validation accuracy: the front is chosen on validation and reported with its test numbers.

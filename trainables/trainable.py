@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import json
 import math
 import random
@@ -50,8 +51,10 @@ from trainables.measure import (
     EnergyMeter,
     InferenceEnergy,
     forward_passes,
+    in_fp32,
     inference_energy,
     precision_autocast,
+    resolve_precision,
     speedup,
     time_calls,
 )
@@ -128,6 +131,8 @@ def run_trial(
     trial_dir.mkdir(parents=True, exist_ok=True)
     _seed_everything(cfg.seed)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    # From here on the precision this trial runs in ("auto" resolved on this device).
+    cfg = dataclasses.replace(cfg, precision=resolve_precision(cfg.precision, device))
     autocast = precision_autocast(device, cfg.precision)  # fp16 on CPU fails here, before work
 
     # Data and teacher: the same splits and the same teacher as every other trial of the study.
@@ -231,6 +236,7 @@ def run_trial(
         M.TRAIN_ENERGY_KWH: progress.train_energy_kwh,
         M.TRAIN_SECONDS: progress.train_seconds,
         M.EPOCH: progress.epoch,
+        M.PRECISION_USED: cfg.precision,
     }
     if compact is not None:
         model_dir = trial_dir / "model"
@@ -310,6 +316,9 @@ def _classical_trial(
         M.TRAIN_EMISSIONS_KG: meter.emissions_kg,
         M.TRAIN_ENERGY_KWH: meter.energy_kwh,
         M.EPOCH: 0,
+        M.PRECISION_USED: cfg.precision,
+        # the teacher is timed in the trial's precision only
+        M.SPEEDUP_VS_FP32: run.metrics[M.SPEEDUP] if cfg.precision == "fp32" else math.nan,
     }
     predictions = {
         "test_pred": run.test_pred,
@@ -322,6 +331,10 @@ def _classical_trial(
 
 # --------------------------------------------------------------------------------------------
 # Measurement of the final model
+
+
+# The teacher timed with autocast off, next to a trial in mixed precision.
+_TEACHER_FP32 = "teacher (fp32)"
 
 
 def measure(
@@ -364,8 +377,11 @@ def measure(
     passes = forward_passes(models, batches, device=device)
     for timed in models.values():
         timed.eval()
+    timed_passes = dict(passes)
+    if cfg.precision != "fp32":  # the fp32 teacher too, in the same rounds
+        timed_passes[_TEACHER_FP32] = in_fp32(passes.get("teacher", passes["model"]), device)
     with _cpu_threads(threads), torch.inference_mode(), precision_autocast(device, cfg.precision):
-        timings = time_calls(passes, repeats=cfg.timing_repeats, device=device)
+        timings = time_calls(timed_passes, repeats=cfg.timing_repeats, device=device)
         energy = inference_energy(
             passes,
             predictions=sum(len(batch["input_ids"]) for batch in batches),
@@ -374,6 +390,7 @@ def measure(
             **_meter_settings(cfg, trial_dir),
         )
     teacher_timing = "teacher" if "teacher" in timings else "model"
+    fp32_timing = _TEACHER_FP32 if _TEACHER_FP32 in timings else teacher_timing
 
     counts, teacher_params = parameter_counts(model), parameter_counts(teacher)["total"]
     metrics = {
@@ -382,6 +399,7 @@ def measure(
         M.VAL_ACCURACY: val_quality["accuracy"],
         M.VAL_MACRO_F1: val_quality["macro_f1"],
         M.SPEEDUP: speedup(timings, teacher_timing, "model"),
+        M.SPEEDUP_VS_FP32: speedup(timings, fp32_timing, "model"),
         M.SPEEDUP_IDEAL: speedup_ideal(teacher, model, cfg.max_length),
         M.INFERENCE_SECONDS: timings["model"].median,
         M.TEACHER_INFERENCE_SECONDS: timings[teacher_timing].median,
