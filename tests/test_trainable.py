@@ -148,6 +148,24 @@ def test_a_mixed_precision_trial_is_also_timed_against_the_fp32_teacher(
     assert math.isfinite(result[M.SPEEDUP_VS_FP32]) and result[M.SPEEDUP_VS_FP32] != 1.0
 
 
+def test_an_int8_baseline_measures_the_quantised_teacher(cfg, tmp_path: Path, small_teacher):
+    fp32 = run_trial(
+        cfg(kind="baseline", measure_energy=False, timing_repeats=2),
+        report=lambda m, c: None,
+        trial_dir=tmp_path / "fp32",
+    )
+    int8 = run_trial(
+        cfg(kind="baseline", quantize="int8", measure_energy=False, timing_repeats=2),
+        report=lambda m, c: None,
+        trial_dir=tmp_path / "int8",
+    )
+    # the same parameters, fewer bytes; timed against the fp32 teacher in the same rounds
+    assert int8[M.NUM_PARAMETERS] == fp32[M.NUM_PARAMETERS]
+    assert int8[M.MODEL_MB] < 0.8 * fp32[M.MODEL_MB]
+    assert math.isfinite(int8[M.SPEEDUP]) and int8[M.SPEEDUP] != 1.0
+    assert abs(int8[M.ACCURACY] - fp32[M.ACCURACY]) < 0.05
+
+
 class _Stop(Exception):
     pass
 

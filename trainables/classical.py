@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import pickle
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -94,6 +95,11 @@ class ClassicalModel:
         """
         lr = self.pipeline[-1]
         return int(lr.coef_.size + lr.intercept_.size)
+
+    @property
+    def megabytes(self) -> float:
+        """The fitted pipeline as pickled (vocabulary and idf weights included), in MB."""
+        return len(pickle.dumps(self.pipeline, protocol=pickle.HIGHEST_PROTOCOL)) / 1e6
 
     def predict_ids(self, texts: Sequence[str], label2id: Mapping[str, int]) -> np.ndarray:
         """Predicted label ids (int64) of ``texts``, in ``label2id``'s numbering (the teacher's).
@@ -394,6 +400,7 @@ def run_classical(
         M.NUM_PARAMETERS: num_parameters,
         M.TEACHER_NUM_PARAMETERS: teacher_parameters,
         M.PARAM_REDUCTION: 1.0 - num_parameters / teacher_parameters,
+        M.MODEL_MB: model.megabytes,
         M.TRAIN_SECONDS: train_seconds,
     }
     return ClassicalRun(

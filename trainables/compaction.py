@@ -50,9 +50,16 @@ class CompactBertConfig(transformers.BertConfig):
 
     model_type = COMPACT_MODEL_TYPE
 
-    def __init__(self, compact_layers: list[dict[str, int]] | None = None, **kwargs) -> None:
+    def __init__(
+        self,
+        compact_layers: list[dict[str, int]] | None = None,
+        quantization: str | None = None,
+        **kwargs,
+    ) -> None:
         super().__init__(**kwargs)
         self.compact_layers = compact_layers
+        # "dynamic-int8": the weights are fp32 on disk and quantised again when loaded
+        self.quantization = quantization
 
 
 class CompactBertForSequenceClassification(transformers.BertForSequenceClassification):
@@ -69,6 +76,19 @@ class CompactBertForSequenceClassification(transformers.BertForSequenceClassific
             raise ValueError(f"{LAYERS_KEY} has {len(shapes)} entries for {len(layers)} layers")
         for layer, shape in zip(layers, shapes, strict=False):
             _resize_layer(layer, shape["heads"], shape["ffn"])
+
+    @classmethod
+    def from_pretrained(cls, *args, **kwargs):  # type: ignore[override]
+        """transformers' loader, then the int8 quantisation the folder asks for, if any."""
+        return _quantized_as_saved(super().from_pretrained(*args, **kwargs))
+
+
+def _quantized_as_saved(model: PreTrainedModel) -> PreTrainedModel:
+    from trainables.quantize import DYNAMIC_INT8, quantize_int8
+
+    if getattr(model.config, "quantization", None) == DYNAMIC_INT8:
+        return quantize_int8(model.eval())
+    return model
 
 
 def register_compact_classes() -> None:
@@ -95,10 +115,17 @@ def compact_model(model: PreTrainedModel) -> PreTrainedModel:
     return compact
 
 
-def save_compact(model: PreTrainedModel, directory: str | Path) -> Path:
+def save_compact(
+    model: PreTrainedModel, directory: str | Path, *, quantization: str | None = None
+) -> Path:
     """Write ``config.json`` (model type ``lowres-compact-bert``, with the per-layer shapes) and
     ``model.safetensors``: a folder ``AutoModelForSequenceClassification.from_pretrained`` reads
-    once this module is imported."""
+    once this module is imported. ``quantization="dynamic-int8"`` has every loader quantise the
+    (fp32) weights again, as the trial measured them."""
+    from trainables.quantize import DYNAMIC_INT8
+
+    if quantization not in (None, DYNAMIC_INT8):
+        raise ValueError(f"quantization must be None or {DYNAMIC_INT8!r}, got {quantization!r}")
     if any(isinstance(module, MaskedLinear) for module in model.modules()):
         raise ValueError("the model still has masked layers: save compact_model(model) instead")
     if not isinstance(model, transformers.BertForSequenceClassification):
@@ -110,7 +137,10 @@ def save_compact(model: PreTrainedModel, directory: str | Path) -> Path:
     settings = model.config.to_dict()
     for key in ("model_type", "architectures", "transformers_version", LAYERS_KEY):
         settings.pop(key, None)
-    config = CompactBertConfig(compact_layers=layer_shapes(model), **settings)
+    settings.pop("quantization", None)
+    config = CompactBertConfig(
+        compact_layers=layer_shapes(model), quantization=quantization, **settings
+    )
     config.architectures = [CompactBertForSequenceClassification.__name__]
     config.save_pretrained(directory)
     save_model(model, str(directory / WEIGHTS_NAME))
@@ -145,7 +175,12 @@ def load_compact(directory: str | Path, device: str | torch.device = "cpu") -> P
         for layer, shape in zip(layers, shapes, strict=True):
             _resize_layer(layer, shape["heads"], shape["ffn"])
     load_model(model, str(directory / WEIGHTS_NAME), strict=True)
-    return model.to(device).eval()
+    if getattr(config, "quantization", None) and torch.device(device).type != "cpu":
+        raise ValueError(
+            f"{directory} is a {config.quantization} model, which runs on the CPU: load it with "
+            "device='cpu'"
+        )
+    return _quantized_as_saved(model.eval()).to(device)
 
 
 def layer_shapes(model: nn.Module) -> list[dict[str, int]]:

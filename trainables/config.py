@@ -19,6 +19,7 @@ from trainables import metrics as M
 from trainables.data import DataSpec
 from trainables.measure import PRECISIONS
 from trainables.pruning import METHODS, PruningConfig
+from trainables.quantize import QUANTIZATIONS
 
 KINDS = (M.KIND_PRUNE, M.KIND_BASELINE, M.KIND_CLASSICAL)
 TRACKING_MODES = ("process", "machine")  # CodeCarbon's: see TrialConfig.energy_tracking
@@ -69,6 +70,10 @@ class TrialConfig:
     batch_size: int = 32
     eval_batch_size: int = 64
     seed: int = 42  # the student's: initial scores, data order, dropout (not the splits)
+
+    # After training: "int8" quantises the compact model's Linear layers (dynamic int8, CPU
+    # only); accuracy, timing and energy are then the quantised model's.
+    quantize: str = "none"
 
     # Measurement.
     timing_repeats: int = 5
@@ -128,6 +133,13 @@ class TrialConfig:
             raise ValueError(f"temperature must be > 0, got {self.temperature}")
         if not 0.0 <= self.alpha_distil <= 1.0:
             raise ValueError(f"alpha_distil must lie in [0, 1], got {self.alpha_distil}")
+        if self.quantize not in QUANTIZATIONS:
+            raise ValueError(f"quantize must be one of {QUANTIZATIONS}, got {self.quantize!r}")
+        if self.quantize != "none" and self.precision not in ("auto", "fp32"):
+            raise ValueError(
+                f"quantize={self.quantize} runs the model in int8 on the CPU, not in "
+                f"{self.precision}: use precision auto or fp32 with it"
+            )
         if self.energy_tracking not in TRACKING_MODES:
             raise ValueError(
                 f"energy_tracking must be one of {TRACKING_MODES}, got {self.energy_tracking!r}"

@@ -31,6 +31,9 @@ NUM_PARAMETERS = "num_parameters"
 TEACHER_NUM_PARAMETERS = "teacher_num_parameters"
 PARAM_REDUCTION = "param_reduction"  # 1 - num_parameters / teacher_num_parameters
 ENCODER_PARAMETERS = "encoder_parameters"
+# The measured model's weights as saved (MB, 1e6 bytes): int8 weights count one byte, which
+# parameter counts cannot show.
+MODEL_MB = "model_mb"
 # The trial parameter asking for a kept fraction of the encoder (the paper's "25% pruning" is 0.75):
 # a config key, not a metric, named here because every layer shows it next to the metrics.
 TARGET_DENSITY = "target_density"
@@ -82,6 +85,7 @@ LOSS_REG = "loss_reg"
 FINAL_METRICS: tuple[str, ...] = (
     NUM_PARAMETERS,
     PARAM_REDUCTION,
+    MODEL_MB,
     SPEEDUP,
     SPEEDUP_VS_FP32,
     SPEEDUP_IDEAL,

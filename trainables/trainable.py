@@ -69,6 +69,7 @@ from trainables.pruning import (
     regularization_loss,
     weight_parameters,
 )
+from trainables.quantize import DYNAMIC_INT8, quantize_int8, serialized_megabytes
 from trainables.teacher import load_teacher
 
 # report(metrics, checkpoint_dir or None): tune.report in a Tune trial, anything in a test.
@@ -134,6 +135,11 @@ def run_trial(
     # From here on the precision this trial runs in ("auto" resolved on this device).
     cfg = dataclasses.replace(cfg, precision=resolve_precision(cfg.precision, device))
     autocast = precision_autocast(device, cfg.precision)  # fp16 on CPU fails here, before work
+    if cfg.quantize != "none" and device.type != "cpu":
+        raise ValueError(
+            f"quantize={cfg.quantize} measures the model on the CPU, but this trial runs on "
+            f"{device}: run int8 trials on CPU workers (--gpus-per-trial 0)"
+        )
 
     # Data and teacher: the same splits and the same teacher as every other trial of the study.
     cache_dir = Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir()
@@ -226,8 +232,9 @@ def run_trial(
         del student, optimizer, state
 
     # Measure the model this trial is about, the same way for the baseline and the students.
-    model = teacher if cfg.kind == M.KIND_BASELINE else compact
-    measured, predictions = measure(model, teacher, tokens, cfg, device, trial_dir)
+    dense = teacher if cfg.kind == M.KIND_BASELINE else compact
+    model = quantize_int8(dense) if cfg.quantize == "int8" else dense
+    measured, predictions = measure(model, teacher, tokens, cfg, device, trial_dir, dense=dense)
     result = {
         "name": cfg.name,
         "kind": cfg.kind,
@@ -240,7 +247,9 @@ def run_trial(
     }
     if compact is not None:
         model_dir = trial_dir / "model"
-        save_compact(compact, model_dir)
+        save_compact(
+            compact, model_dir, quantization=DYNAMIC_INT8 if cfg.quantize == "int8" else None
+        )
         tokenizer.save_pretrained(model_dir)
         result["model_dir"] = str(model_dir)
     return _finish(result, predictions, progress.history, trial_dir, report)
@@ -344,8 +353,13 @@ def measure(
     cfg: TrialConfig,
     device: torch.device,
     trial_dir: Path,
+    *,
+    dense: nn.Module | None = None,
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Quality, speed, inference energy and size of ``model`` against ``teacher``.
+
+    ``dense`` is ``model`` before int8 quantisation, whose parameters (and encoder density) are
+    counted; the size in MB is the measured model's own.
 
     Quality on test (reported) and on validation (what searches optimise and fronts are chosen
     on). Speed: the ratio of median times over the same test batches, timed interleaved
@@ -392,7 +406,8 @@ def measure(
     teacher_timing = "teacher" if "teacher" in timings else "model"
     fp32_timing = _TEACHER_FP32 if _TEACHER_FP32 in timings else teacher_timing
 
-    counts, teacher_params = parameter_counts(model), parameter_counts(teacher)["total"]
+    dense = model if dense is None else dense
+    counts, teacher_params = parameter_counts(dense), parameter_counts(teacher)["total"]
     metrics = {
         M.ACCURACY: quality["accuracy"],
         M.MACRO_F1: quality["macro_f1"],
@@ -400,14 +415,15 @@ def measure(
         M.VAL_MACRO_F1: val_quality["macro_f1"],
         M.SPEEDUP: speedup(timings, teacher_timing, "model"),
         M.SPEEDUP_VS_FP32: speedup(timings, fp32_timing, "model"),
-        M.SPEEDUP_IDEAL: speedup_ideal(teacher, model, cfg.max_length),
+        M.SPEEDUP_IDEAL: speedup_ideal(teacher, dense, cfg.max_length),
         M.INFERENCE_SECONDS: timings["model"].median,
         M.TEACHER_INFERENCE_SECONDS: timings[teacher_timing].median,
         M.NUM_PARAMETERS: counts["total"],
         M.ENCODER_PARAMETERS: counts["encoder"],
         M.TEACHER_NUM_PARAMETERS: teacher_params,
         M.PARAM_REDUCTION: 1.0 - counts["total"] / teacher_params,
-        M.DENSITY: encoder_density(model, teacher.config),
+        M.DENSITY: encoder_density(dense, teacher.config),
+        M.MODEL_MB: serialized_megabytes(model),
         **_energy_metrics(
             energy["model"].at(timings["model"].median),
             energy.get("teacher", energy["model"]).at(timings[teacher_timing].median),
