@@ -161,7 +161,7 @@ def test_an_int8_baseline_measures_the_quantised_teacher(cfg, tmp_path: Path, sm
     )
     # the same parameters, fewer bytes; timed against the fp32 teacher in the same rounds
     assert int8[M.NUM_PARAMETERS] == fp32[M.NUM_PARAMETERS]
-    assert int8[M.MODEL_MB] < 0.8 * fp32[M.MODEL_MB]
+    assert int8[M.MODEL_MB] < 0.9 * fp32[M.MODEL_MB]  # embeddings (most of it) stay fp32
     assert math.isfinite(int8[M.SPEEDUP]) and int8[M.SPEEDUP] != 1.0
     assert abs(int8[M.ACCURACY] - fp32[M.ACCURACY]) < 0.05
 
