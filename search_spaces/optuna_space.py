@@ -57,6 +57,10 @@ EXTRA: dict[str, Param] = {
     "learning_rate": FloatRange(1e-5, 1e-3, log=True),
     # L1 strength of sigmoid_threshold pruning; it sets the density in place of `target_density`
     "regularization_lambda": FloatRange(0.1, 100.0, log=True),
+    # pruning granularity of attention: blocks, or whole heads
+    "attention_block": Choice(("block", "head")),
+    # dynamic int8 of the compact model (CPU studies)
+    "quantize": Choice(("none", "int8")),
 }
 # A lambda search prunes by sigmoid threshold, so the target density leaves the space.
 REPLACES = {"regularization_lambda": "target_density"}

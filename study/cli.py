@@ -6,10 +6,11 @@ import argparse
 import json
 from typing import Any, NoReturn
 
+from search_spaces.extended import extended_grid
 from search_spaces.optuna_space import EXTRA
 from search_spaces.paper import paper_grid
 
-GRIDS = {"paper": paper_grid}
+GRIDS = {"paper": paper_grid, "extended": extended_grid}
 SEARCHES = ("optuna",)
 SAMPLERS = ("tpe", "nsga2")
 PRESET_NAMES = ("tiny", "paper")
@@ -37,7 +38,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     what = p.add_argument_group("what to run (one of)")
     one = what.add_mutually_exclusive_group()
-    one.add_argument("--grid", choices=sorted(GRIDS), help="the paper's baseline + six runs")
+    one.add_argument(
+        "--grid",
+        choices=sorted(GRIDS),
+        help="paper: the paper's baseline + six runs; extended: those, then at each density with "
+        "KD whole heads, + int8, + vocabulary trimming",
+    )
     one.add_argument("--search", choices=SEARCHES, help="a multi-objective search")
     what.add_argument("-n", "--num-samples", type=int, default=16, help="trials of a search")
     what.add_argument("--sampler", choices=SAMPLERS, default="tpe", help="Optuna sampler")

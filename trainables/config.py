@@ -49,6 +49,9 @@ class TrialConfig:
     initial_warmup: float = 0.1  # fraction of steps before the threshold starts to move
     final_warmup: float = 0.2  # fraction of steps at the final threshold
     min_density: float = 0.05  # sigmoid_threshold: least kept fraction of each score tensor
+    # "block": attention scored in block_rows x block_cols blocks; "head": one score per head
+    # (shared by its Q, K, V rows and O columns), so heads go whole
+    attention_block: str = "block"
 
     # Distillation (see trainables.distillation.distillation_loss).
     distil: bool = False
@@ -74,6 +77,9 @@ class TrialConfig:
     # After training: "int8" quantises the compact model's Linear layers (dynamic int8, CPU
     # only); accuracy, timing and energy are then the quantised model's.
     quantize: str = "none"
+    # After training: keep only the vocabulary rows the training texts use (plus special
+    # tokens), in the tokenizer and the embedding matrix; measured and saved that way.
+    vocab_trim: bool = False
 
     # Measurement.
     timing_repeats: int = 5
@@ -173,4 +179,5 @@ class TrialConfig:
             score_learning_rate=self.score_learning_rate,
             score_travel=self.score_travel,
             min_density=self.min_density,
+            attention_block=self.attention_block,
         )

@@ -58,6 +58,7 @@ from torch.optim.lr_scheduler import LambdaLR
 
 METHODS = ("topk", "sigmoid_threshold")
 FFN_BLOCKS = ("row", "block")
+ATTENTION_BLOCKS = ("block", "head")
 
 # Paths of the prunable Linear layers inside one BERT-style encoder layer.
 ATTENTION_LINEARS = (
@@ -94,6 +95,10 @@ class PruningConfig:
     block_shape: tuple[int, int] = (32, 32)
     # "row": one score per FFN neuron; "block": FFN matrices scored in block_shape blocks too.
     ffn_block: str = "row"
+    # "block": attention matrices scored in block_shape blocks, each matrix on its own; "head":
+    # one score per head, shared by its rows of Q, K, V and its columns of O, so a head goes
+    # whole (Lagunas et al.'s hybrid recipe: heads whole, FFN per neuron).
+    attention_block: str = "block"
     initial_warmup: float = 0.1
     final_warmup: float = 0.2
     # Constant initial value of every score (nn_pruning's constant mask_init with scale 0).
@@ -120,6 +125,10 @@ class PruningConfig:
             raise ValueError(f"unknown pruning method {self.method!r}; use one of {METHODS}")
         if self.ffn_block not in FFN_BLOCKS:
             raise ValueError(f"unknown ffn_block {self.ffn_block!r}; use one of {FFN_BLOCKS}")
+        if self.attention_block not in ATTENTION_BLOCKS:
+            raise ValueError(
+                f"unknown attention_block {self.attention_block!r}; use one of {ATTENTION_BLOCKS}"
+            )
         if not 0.0 < self.target_density <= 1.0:
             raise ValueError(
                 f"target_density is the kept fraction and must lie in (0, 1], got "
@@ -297,13 +306,21 @@ def prune_model(model: nn.Module, config: PruningConfig) -> nn.Module:
         for path, shape in plan:
             _check_tiling(layer.get_submodule(path), f"layer {index} {path}", shape, config)
     for layer, plan in zip(layers, plans, strict=True):
-        shared = None
+        # One score tensor shared by the matrices of a unit that goes whole: a neuron (its row
+        # of the intermediate matrix and column of the output one), a head (its rows of Q, K, V
+        # and its columns of O).
+        shared: dict[str, nn.Parameter] = {}
         if config.ffn_block == "row":
-            neurons = layer.get_submodule("intermediate.dense").out_features
-            shared = _new_scores((neurons,), layer.get_submodule("intermediate.dense"), config)
+            intermediate = layer.get_submodule("intermediate.dense")
+            neuron_scores = _new_scores((intermediate.out_features,), intermediate, config)
+            shared.update(dict.fromkeys(FFN_LINEARS, neuron_scores))
+        if config.attention_block == "head":
+            heads = layer.attention.self.num_attention_heads
+            head_scores = _new_scores((heads,), layer.attention.self.query, config)
+            shared.update(dict.fromkeys(ATTENTION_LINEARS, head_scores))
         for path, shape in plan:
             linear = layer.get_submodule(path)
-            scores = shared if shared is not None and path in FFN_LINEARS else None
+            scores = shared.get(path)
             if scores is None:
                 grid = (linear.out_features // shape[0], linear.in_features // shape[1])
                 scores = _new_scores(grid, linear, config)
@@ -490,6 +507,10 @@ def _block_shapes(layer: nn.Module, config: PruningConfig) -> list[tuple[str, tu
     column of the output matrix.
     """
     rows, cols = config.block_shape
+    if config.attention_block == "head":
+        # a head's rows of Q, K, V across the whole hidden size; its columns of O
+        attention = layer.attention.self
+        rows, cols = attention.attention_head_size, attention.query.in_features
     shapes = [
         (path, (cols, rows) if path == "attention.output.dense" else (rows, cols))
         for path in ATTENTION_LINEARS
