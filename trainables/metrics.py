@@ -34,6 +34,10 @@ ENCODER_PARAMETERS = "encoder_parameters"
 # The measured model's weights as saved (MB, 1e6 bytes): int8 weights count one byte, which
 # parameter counts cannot show.
 MODEL_MB = "model_mb"
+# Rows of the measured model's vocabulary (embedding matrix), and with vocab_trim the share of
+# the training texts' token occurrences whose piece was kept.
+VOCAB_SIZE = "vocab_size"
+VOCAB_COVERAGE = "vocab_coverage"
 # The trial parameter asking for a kept fraction of the encoder (the paper's "25% pruning" is 0.75):
 # a config key, not a metric, named here because every layer shows it next to the metrics.
 TARGET_DENSITY = "target_density"

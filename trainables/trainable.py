@@ -71,6 +71,7 @@ from trainables.pruning import (
 )
 from trainables.quantize import DYNAMIC_INT8, quantize_int8, serialized_megabytes
 from trainables.teacher import load_teacher
+from trainables.vocab_trim import trim_vocabulary
 
 # report(metrics, checkpoint_dir or None): tune.report in a Tune trial, anything in a test.
 Reporter = Callable[[dict[str, Any], Path | None], None]
@@ -233,8 +234,25 @@ def run_trial(
 
     # Measure the model this trial is about, the same way for the baseline and the students.
     dense = teacher if cfg.kind == M.KIND_BASELINE else compact
+    model_tokenizer, model_tokens, trim = tokenizer, tokens, {}
+    if cfg.vocab_trim:
+        # Only the pieces the training texts use; test and validation are split again with the
+        # trimmed vocabulary (a word needing a dropped piece becomes one [UNK]).
+        dense, model_tokenizer, trim_report = trim_vocabulary(dense, tokenizer, list(splits.train.text))
+        model_tokens = tokenize_splits(
+            splits,
+            model_tokenizer,
+            teacher.config.label2id,
+            max_length=cfg.max_length,
+            cache_dir=cache_dir / "tokens",
+        )
+        trim = {M.VOCAB_SIZE: trim_report.vocab_after, M.VOCAB_COVERAGE: trim_report.coverage}
+        if cfg.kind != M.KIND_BASELINE:
+            compact = dense
     model = quantize_int8(dense) if cfg.quantize == "int8" else dense
-    measured, predictions = measure(model, teacher, tokens, cfg, device, trial_dir, dense=dense)
+    measured, predictions = measure(
+        model, teacher, tokens, cfg, device, trial_dir, dense=dense, model_tokens=model_tokens
+    )
     result = {
         "name": cfg.name,
         "kind": cfg.kind,
@@ -244,13 +262,15 @@ def run_trial(
         M.TRAIN_SECONDS: progress.train_seconds,
         M.EPOCH: progress.epoch,
         M.PRECISION_USED: cfg.precision,
+        M.VOCAB_SIZE: dense.get_input_embeddings().num_embeddings,
+        **trim,
     }
     if compact is not None:
         model_dir = trial_dir / "model"
         save_compact(
             compact, model_dir, quantization=DYNAMIC_INT8 if cfg.quantize == "int8" else None
         )
-        tokenizer.save_pretrained(model_dir)
+        model_tokenizer.save_pretrained(model_dir)
         result["model_dir"] = str(model_dir)
     return _finish(result, predictions, progress.history, trial_dir, report)
 
@@ -355,11 +375,14 @@ def measure(
     trial_dir: Path,
     *,
     dense: nn.Module | None = None,
+    model_tokens: Mapping[str, TokenizedSplit] | None = None,
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Quality, speed, inference energy and size of ``model`` against ``teacher``.
 
     ``dense`` is ``model`` before int8 quantisation, whose parameters (and encoder density) are
-    counted; the size in MB is the measured model's own.
+    counted; the size in MB is the measured model's own. ``model_tokens`` are the splits as the
+    model's own tokenizer split them, when it is not the teacher's (a trimmed vocabulary): the
+    same examples, timed batch for batch against the teacher's.
 
     Quality on test (reported) and on validation (what searches optimise and fronts are chosen
     on). Speed: the ratio of median times over the same test batches, timed interleaved
@@ -375,7 +398,8 @@ def measure(
 
     Returns the metrics and the per-example predictions (label ids) on test and validation.
     """
-    test, validation = tokens["test"], tokens["validation"]
+    own = model_tokens or tokens
+    test, validation = own["test"], own["validation"]
     batch_size, threads = cfg.eval_batch_size, cfg.timing_threads if device.type == "cpu" else 0
     with precision_autocast(device, cfg.precision):
         test_logits = predict(model, test, batch_size=batch_size, device=device)
@@ -386,9 +410,12 @@ def measure(
     )
 
     batches = test.batches(batch_size)[: cfg.timing_batches or None]
+    teacher_batches = tokens["test"].batches(batch_size)[: cfg.timing_batches or None]
     models = {"teacher": teacher, "model": model} if model is not teacher else {"model": model}
     # One set of passes (batches moved to the device once), timed and then metered alike.
-    passes = forward_passes(models, batches, device=device)
+    passes = forward_passes({"model": model}, batches, device=device)
+    if "teacher" in models:
+        passes = {**forward_passes({"teacher": teacher}, teacher_batches, device=device), **passes}
     for timed in models.values():
         timed.eval()
     timed_passes = dict(passes)
