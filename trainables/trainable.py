@@ -238,7 +238,8 @@ def run_trial(
     if cfg.vocab_trim:
         # Only the pieces the training texts use; test and validation are split again with the
         # trimmed vocabulary (a word needing a dropped piece becomes one [UNK]).
-        dense, model_tokenizer, trim_report = trim_vocabulary(dense, tokenizer, list(splits.train.text))
+        train_texts = list(splits.train.text)
+        dense, model_tokenizer, trim_report = trim_vocabulary(dense, tokenizer, train_texts)
         model_tokens = tokenize_splits(
             splits,
             model_tokenizer,
