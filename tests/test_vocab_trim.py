@@ -133,3 +133,15 @@ def test_what_cannot_be_trimmed_is_refused_with_the_reason(tokenizer, headlines)
     wrapped = PreTrainedTokenizerFast(tokenizer_object=bpe, unk_token="[UNK]", pad_token="[PAD]")
     with pytest.raises(VocabTrimError, match="cannot trim a BPE vocabulary"):
         trim_vocabulary(classifier(len(wrapped)), wrapped, headlines)
+
+
+def test_the_benchmark_reports_the_trimmed_sizes_of_a_model() -> None:
+    from trainables.bench_compaction import vocabulary_rows
+
+    model = classifier(1000)
+    total = sum(p.numel() for p in model.parameters())
+    rows = vocabulary_rows(model, [300, 5000, 100])
+    assert [r["rows"] for r in rows] == [1000, 300, 100]  # larger than the vocabulary: skipped
+    assert rows[0]["num_parameters"] == total
+    assert rows[1]["num_parameters"] == total - 700 * 32
+    assert rows[2]["weights_mb"] == pytest.approx((total - 900 * 32) * 4 / 1e6)

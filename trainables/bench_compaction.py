@@ -1,15 +1,22 @@
-"""Benchmark: achieved vs ideal speedup of compaction on the real teacher's shape.
+"""Benchmark: achieved vs ideal speedup of compaction on the real teacher's shape, with int8
+and a trimmed vocabulary.
 
 A 12-layer, 768-hidden, 197,285-vocabulary BERT classifier with random weights is pruned at each
-density with topk and random scores shaped the way trained pruning ends (all blocks of a head
+density with topk and random scores shaped the way whole-head pruning ends (all blocks of a head
 share its score, so whole heads go; FFN neurons go one by one), compacted, and timed against the
 baseline: batch 32 x 128 tokens, interleaved repeats in one process, ratio of medians
 (``trainables.measure``); fp32 on CPU, fp16 autocast on CUDA. ``speedup_ideal`` is the FLOP ratio.
+These masks are an **upper bound**: block pruning that scores Q, K, V and O blocks on their own
+rarely empties a whole head in training (``attention_block="head"`` scores heads whole).
+On CPU each model is also timed after dynamic int8 quantisation (``+int8`` rows, against the
+same fp32 baseline). Last, the parameters and weight bytes of the baseline with its vocabulary
+trimmed to 20k, 30k and 50k rows (``--vocab-rows``).
 
     python -m trainables.bench_compaction [--threads 1] [--repeats 5] [--densities 0.75 0.5]
 
-Prints a table, then one JSON line: a list of {target_density, density (the compact encoder's
-realised kept fraction), speedup, speedup_ideal, num_parameters...}.
+Prints tables, then one JSON line: {"models": [{name, target_density, density (the compact
+encoder's realised kept fraction), quantize, speedup, speedup_ideal, num_parameters, ...}],
+"vocabulary": [{rows, num_parameters, weights_mb}]}.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from trainables.pruning import (
     encoder_layers,
     prune_model,
 )
+from trainables.quantize import quantize_int8
 
 TEACHER_SHAPE = {
     "vocab_size": 197_285,
@@ -49,7 +57,7 @@ TEACHER_SHAPE = {
 }
 
 
-def main(argv: list[str] | None = None) -> list[dict[str, float]]:
+def main(argv: list[str] | None = None) -> dict[str, list[dict]]:
     args = _parse_args(argv)
     torch.set_num_threads(args.threads)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -83,6 +91,12 @@ def main(argv: list[str] | None = None) -> list[dict[str, float]]:
             flush=True,
         )
 
+    if device.type == "cpu" and not args.no_int8:
+        for name in list(models):
+            started = time.perf_counter()
+            models[f"{name}+int8"] = quantize_int8(models[name])
+            print(f"{name}+int8: quantised ({time.perf_counter() - started:.0f} s)", flush=True)
+
     for model in models.values():
         model.to(device)
     batch = {
@@ -98,29 +112,60 @@ def main(argv: list[str] | None = None) -> list[dict[str, float]]:
         models, [batch], device=device, precision=precision, repeats=args.repeats
     )
 
-    rows = [
-        {
-            "target_density": float(name),
-            metrics.DENSITY: encoder_density(model, config),
-            metrics.SPEEDUP: measure.speedup(timings, "baseline", name),
-            metrics.SPEEDUP_IDEAL: speedup_ideal(baseline, model, args.seq_len),
-            metrics.NUM_PARAMETERS: parameter_counts(model)["total"],
-            "seconds": timings[name].median,
-            "baseline_seconds": timings["baseline"].median,
-        }
-        for name, model in models.items()
-        if name != "baseline"
-    ]
-    print(f"\n{'target':>8} {'density':>8} {'speedup':>8} {'ideal':>7} {'ratio':>6} {'params':>8}")
+    rows = []
+    for name in models:
+        if name == "baseline":
+            continue
+        dense = models[name.removesuffix("+int8")]
+        target = name.removesuffix("+int8")
+        rows.append(
+            {
+                "name": name,
+                "target_density": 1.0 if target == "baseline" else float(target),
+                "quantize": "int8" if name.endswith("+int8") else "none",
+                metrics.DENSITY: encoder_density(dense, config),
+                metrics.SPEEDUP: measure.speedup(timings, "baseline", name),
+                metrics.SPEEDUP_IDEAL: speedup_ideal(baseline, dense, args.seq_len),
+                metrics.NUM_PARAMETERS: parameter_counts(dense)["total"],
+                "seconds": timings[name].median,
+                "baseline_seconds": timings["baseline"].median,
+            }
+        )
+    print(
+        f"\n{'model':>16} {'density':>8} {'speedup':>8} {'ideal':>7} {'ratio':>6} {'params':>8}"
+        "   (masks: whole heads, an upper bound)"
+    )
     for row in rows:
         print(
-            f"{row['target_density']:>8.2f} {row[metrics.DENSITY]:>8.3f} "
+            f"{row['name']:>16} {row[metrics.DENSITY]:>8.3f} "
             f"{row[metrics.SPEEDUP]:>7.2f}x {row[metrics.SPEEDUP_IDEAL]:>6.2f}x "
             f"{row[metrics.SPEEDUP] / row[metrics.SPEEDUP_IDEAL]:>6.2f} "
             f"{row[metrics.NUM_PARAMETERS] / 1e6:>7.1f}M"
         )
     print(f"baseline: {timings['baseline'].median:.3f} s per batch (median)")
-    print(json.dumps(rows))
+    vocabulary = vocabulary_rows(baseline, args.vocab_rows)
+    print(f"\n{'vocabulary':>10} {'params':>9} {'weights':>9}")
+    for row in vocabulary:
+        print(
+            f"{row['rows']:>10,} {row['num_parameters'] / 1e6:>8.1f}M {row['weights_mb']:>7.0f}MB"
+        )
+    print(json.dumps({"models": rows, "vocabulary": vocabulary}))
+    return {"models": rows, "vocabulary": vocabulary}
+
+
+def vocabulary_rows(model: torch.nn.Module, sizes: list[int]) -> list[dict[str, float]]:
+    """Parameters and fp32 weight bytes (MB, 1e6 bytes) of ``model`` as it is and with its
+    embedding matrix cut to each of ``sizes`` rows (what ``vocab_trim`` leaves when a corpus
+    uses that many pieces): arithmetic on the shapes, no copy of the 150M-row table."""
+    embedding = model.get_input_embeddings()
+    total = parameter_counts(model)["total"]
+    rows = [{"rows": embedding.num_embeddings, "num_parameters": total}]
+    for size in sorted(sizes, reverse=True):
+        if size < embedding.num_embeddings:
+            dropped = (embedding.num_embeddings - size) * embedding.embedding_dim
+            rows.append({"rows": size, "num_parameters": total - dropped})
+    for row in rows:
+        row["weights_mb"] = row["num_parameters"] * 4 / 1e6
     return rows
 
 
@@ -163,6 +208,14 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=32, help="sequences per timed batch")
     parser.add_argument("--seq-len", type=int, default=128, help="tokens per sequence")
     parser.add_argument("--seed", type=int, default=0, help="seed of weights, scores and inputs")
+    parser.add_argument("--no-int8", action="store_true", help="skip the int8 rows (CPU)")
+    parser.add_argument(
+        "--vocab-rows",
+        type=int,
+        nargs="+",
+        default=[50_000, 30_000, 20_000],
+        help="vocabulary sizes to report the trimmed model's size at",
+    )
     args = parser.parse_args(argv)
     if not all(0 < density <= 1 for density in args.densities):
         parser.error(f"densities must lie in (0, 1], got {args.densities}")
