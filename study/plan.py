@@ -147,6 +147,7 @@ def new_plan(args: argparse.Namespace, name: str, results_dir: Path) -> StudyPla
             "epochs": args.teacher_epochs,
             "mlm_epochs": args.teacher_mlm_epochs,
             "seed": args.seed,
+            "precision": args.precision,
         },
     )
     scores = ", ".join(f"{k} {v:.4g}" for k, v in teacher.metrics.items())

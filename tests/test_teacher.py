@@ -171,6 +171,25 @@ def test_tiny_teacher_trains_on_a_dozen_rows(tmp_path: Path, mahanews_dir: Path)
     assert model.config.num_labels == 12  # MahaNews ids, whatever subset the data has
 
 
+def test_tiny_teacher_precision_keys_its_cache_and_trains_in_bf16(
+    tmp_path: Path, mahanews_dir: Path
+) -> None:
+    splits = _tiny_folder(tmp_path, mahanews_dir, ("Sports", "Politics"))
+    auto = TinyTeacherConfig(**{**SMALL_TEACHER_KW, "epochs": 1, "mlm_epochs": 1})
+    fp32 = TinyTeacherConfig(**{**auto.to_dict(), "precision": "fp32"})
+    bf16 = TinyTeacherConfig(**{**auto.to_dict(), "precision": "bf16"})
+    # auto on a CPU is fp32: the key (and so every cached teacher) is the one it had before
+    assert tiny_teacher_key(splits, auto) == tiny_teacher_key(splits, fp32, "fp32")
+    assert tiny_teacher_key(splits, bf16, "bf16") != tiny_teacher_key(splits, fp32)
+    cache = tmp_path / "cache"
+    teacher = build_tiny_teacher(splits, bf16, cache_dir=cache, device="cpu", progress=False)
+    assert Path(teacher.path).name == f"tiny-{tiny_teacher_key(splits, bf16, 'bf16')}"
+    assert 0.0 <= teacher.metrics["test_accuracy"] <= 1.0
+    fp16 = TinyTeacherConfig(**{**auto.to_dict(), "precision": "fp16"})
+    with pytest.raises(TeacherError, match="'fp16' needs a CUDA device"):
+        build_tiny_teacher(splits, fp16, cache_dir=cache, device="cpu", progress=False)
+
+
 def test_tiny_teacher_on_one_class_names_the_minimum(tmp_path: Path, mahanews_dir: Path) -> None:
     splits = _tiny_folder(tmp_path, mahanews_dir, ("Sports",))
     with pytest.raises(TeacherError) as err:

@@ -37,6 +37,8 @@ class TinyTeacherConfig:
     weight_decay: float = 0.01
     dropout: float = 0.1
     seed: int = 42
+    # auto: fp16 autocast + GradScaler on CUDA, fp32 on CPU (trainables.measure.resolve_precision)
+    precision: str = "auto"
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)

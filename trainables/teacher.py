@@ -200,6 +200,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--epochs", type=int, help="fine-tuning epochs of the tiny teacher")
     p.add_argument("--mlm-epochs", type=int, help="MLM pre-training epochs of the tiny teacher")
+    p.add_argument(
+        "--precision",
+        choices=("auto", "fp32", "fp16", "bf16"),
+        help="tiny teacher training precision (default auto: fp16 + GradScaler on CUDA, fp32 "
+        "on CPU)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p.parse_args(argv)
 
@@ -211,7 +217,12 @@ def main(argv: list[str] | None = None) -> int:
         if not args.quiet:
             lines = [splits.summary(), *("  " + line for line in splits.report.lines())]
             print("\n".join(lines), file=sys.stderr, flush=True)
-        overrides = {"epochs": args.epochs, "mlm_epochs": args.mlm_epochs, "seed": args.seed}
+        overrides = {
+            "epochs": args.epochs,
+            "mlm_epochs": args.mlm_epochs,
+            "seed": args.seed,
+            "precision": args.precision,
+        }
         teacher = prepare_teacher(
             args.preset,
             splits,

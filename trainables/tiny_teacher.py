@@ -31,6 +31,7 @@ from transformers import BertTokenizerFast, get_linear_schedule_with_warmup
 from trainables.atomic import atomic_write
 from trainables.data import DataSplits, TokenizedSplit, default_cache_dir, tokenize_splits
 from trainables.evaluation import evaluate
+from trainables.measure import precision_autocast, resolve_precision
 from trainables.presets import TinyTeacherConfig
 from trainables.teacher import TEACHER_INFO, Teacher, TeacherError, label2id_for
 
@@ -67,12 +68,18 @@ def train_wordpiece(texts: list[str], vocab_size: int) -> BertTokenizerFast:
     return BertTokenizerFast(vocab=vocab, do_lower_case=False, strip_accents=False)
 
 
-def tiny_teacher_key(splits: DataSplits, cfg: TinyTeacherConfig) -> str:
-    """The cache key of a tiny teacher: recipe version, data and config."""
+def tiny_teacher_key(splits: DataSplits, cfg: TinyTeacherConfig, precision: str = "fp32") -> str:
+    """The cache key of a tiny teacher: recipe version, data, config and the precision it
+    trains in (``cfg.precision`` resolved on the device). An fp32 teacher keeps the key it had
+    before the precision setting existed, so caches stay valid."""
+    settings = cfg.to_dict()
+    settings.pop("precision", None)
+    if precision != "fp32":
+        settings["precision"] = precision
     h = hashlib.sha256()
     h.update(_TINY_RECIPE_VERSION.encode())
     h.update(splits.fingerprint().encode())
-    h.update(json.dumps(cfg.to_dict(), sort_keys=True).encode())
+    h.update(json.dumps(settings, sort_keys=True).encode())
     return h.hexdigest()[:16]
 
 
@@ -89,8 +96,14 @@ def build_tiny_teacher(
     Raises :class:`TeacherError` when the training split is too small to train it at all.
     """
     check_trainable(splits, cfg)
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    precision = resolve_precision(cfg.precision, device)
+    try:
+        precision_autocast(device, precision)  # fp16 on a CPU fails here, before any work
+    except ValueError as error:
+        raise TeacherError(f"tiny teacher: {error}") from None
     root = Path(cache_dir) if cache_dir else default_cache_dir()
-    target = root / "teachers" / f"tiny-{tiny_teacher_key(splits, cfg)}"
+    target = root / "teachers" / f"tiny-{tiny_teacher_key(splits, cfg, precision)}"
     if (target / TEACHER_INFO).exists():
         _say(f"tiny teacher: cached at {target}", progress)
         return _cached(target)
@@ -99,7 +112,6 @@ def build_tiny_teacher(
     # nor a caller of train_wordpiece needs it.
     from transformers import BertConfig, BertForMaskedLM, BertForSequenceClassification
 
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     torch.manual_seed(cfg.seed)
     start = time.perf_counter()
     tokenizer = train_wordpiece(list(splits.train.text), cfg.vocab_size)
@@ -136,7 +148,7 @@ def build_tiny_teacher(
             mlm.bert.embeddings.word_embeddings.weight[rows, :width] = vectors[rows]
     mlm.to(device)
     if cfg.mlm_epochs > 0:
-        _pretrain_mlm(mlm, tokens["train"], tokenizer, cfg, device, progress)
+        _pretrain_mlm(mlm, tokens["train"], tokenizer, cfg, device, progress, precision)
     classifier = BertForSequenceClassification(bert_config)
     missing, _ = classifier.bert.load_state_dict(mlm.bert.state_dict(), strict=False)
     assert all(k.startswith("pooler.") for k in missing), missing
@@ -147,7 +159,7 @@ def build_tiny_teacher(
         soft = ngram_soft_labels(
             list(splits.train.text), tokens["train"].labels, len(label2id), seed=cfg.seed
         )
-    best = _finetune(classifier, tokens, cfg, device, progress, soft)
+    best = _finetune(classifier, tokens, cfg, device, progress, soft, precision)
     train_seconds = time.perf_counter() - start
 
     test = evaluate(classifier, tokens["test"], batch_size=cfg.batch_size * 2, device=device)
@@ -332,10 +344,13 @@ def _step(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LambdaLR,
+    scaler: torch.amp.GradScaler,
 ) -> None:
-    loss.backward()
+    scaler.scale(loss).backward()
+    scaler.unscale_(optimizer)
     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-    optimizer.step()
+    scaler.step(optimizer)
+    scaler.update()
     scheduler.step()
     optimizer.zero_grad(set_to_none=True)
 
@@ -347,10 +362,12 @@ def _pretrain_mlm(
     cfg: TinyTeacherConfig,
     device: torch.device,
     progress: bool,
+    precision: str = "fp32",
 ) -> None:
     generator = torch.Generator().manual_seed(cfg.seed)
     total = math.ceil(len(train) / cfg.batch_size) * cfg.mlm_epochs
     optimizer, scheduler = _optimizer(mlm, cfg.mlm_learning_rate, total, cfg)
+    scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
     mlm.train()
     bar = tqdm(total=total, desc="tiny teacher: MLM pre-training", disable=not progress)
     for epoch in range(cfg.mlm_epochs):
@@ -363,14 +380,15 @@ def _pretrain_mlm(
                 generator,
             )
             # The vocabulary projection runs on the masked positions only: ~15% of the cost.
-            hidden = mlm.bert(
-                input_ids=ids.to(device),
-                attention_mask=batch["attention_mask"].to(device, torch.long),
-            ).last_hidden_state
-            chosen = (labels != -100).to(device)
-            logits = mlm.cls(hidden[chosen])
-            loss = nn.functional.cross_entropy(logits, labels.to(device)[chosen])
-            _step(loss, mlm, optimizer, scheduler)
+            with precision_autocast(device, precision):
+                hidden = mlm.bert(
+                    input_ids=ids.to(device),
+                    attention_mask=batch["attention_mask"].to(device, torch.long),
+                ).last_hidden_state
+                chosen = (labels != -100).to(device)
+                logits = mlm.cls(hidden[chosen])
+            loss = nn.functional.cross_entropy(logits.float(), labels.to(device)[chosen])
+            _step(loss, mlm, optimizer, scheduler, scaler)
             bar.update()
             bar.set_postfix(epoch=epoch + 1, mlm_loss=f"{loss.item():.3f}")
     bar.close()
@@ -383,6 +401,7 @@ def _finetune(
     device: torch.device,
     progress: bool,
     soft_labels: torch.Tensor | None = None,
+    precision: str = "fp32",
 ) -> float:
     """Fine-tune; keep the weights of the epoch with the best validation accuracy.
 
@@ -392,21 +411,23 @@ def _finetune(
     train = tokens["train"]
     total = math.ceil(len(train) / cfg.batch_size) * cfg.epochs
     optimizer, scheduler = _optimizer(model, cfg.learning_rate, total, cfg)
+    scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
     best_acc, best_state = -1.0, None
     bar = tqdm(total=total, desc="tiny teacher: fine-tuning", disable=not progress)
     for epoch in range(cfg.epochs):
         model.train()
         for batch in train.batches(cfg.batch_size, shuffle=True, generator=generator):
-            logits = model(
-                input_ids=batch["input_ids"].to(device, torch.long),
-                attention_mask=batch["attention_mask"].to(device, torch.long),
-            ).logits
+            with precision_autocast(device, precision):
+                logits = model(
+                    input_ids=batch["input_ids"].to(device, torch.long),
+                    attention_mask=batch["attention_mask"].to(device, torch.long),
+                ).logits.float()
             loss = nn.functional.cross_entropy(logits, batch["labels"].to(device))
             if soft_labels is not None:
                 target = soft_labels[batch["idx"]].to(device)
                 kl = nn.functional.kl_div(logits.log_softmax(-1), target, reduction="batchmean")
                 loss = (1 - cfg.ngram_distillation) * loss + cfg.ngram_distillation * kl
-            _step(loss, model, optimizer, scheduler)
+            _step(loss, model, optimizer, scheduler, scaler)
             bar.update()
             bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.3f}")
         val = evaluate(model, tokens["validation"], batch_size=cfg.batch_size * 2, device=device)
