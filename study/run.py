@@ -240,7 +240,7 @@ def _print_dashboard() -> None:
 def _summarise(
     results: Any, plan: StudyPlan, results_dir: Path
 ) -> tuple[dict[str, int], dict[str, Path]]:
-    from study.summary import write_summary
+    from study.summary import front_models, write_summary
     from study.tuner import trial_records
 
     records = trial_records(results)
@@ -262,6 +262,11 @@ def _summarise(
     title = f"{plan.name}: {what}"
     print("\n" + summary_markdown(table, title=title), flush=True)
     paths = write_summary(table, results_dir, title=title)
+    front = front_models(table)
+    if not front.empty:
+        print("models on the validation front (python -m trainables.predict FOLDER --text ...):")
+        for _, row in front.iterrows():
+            print(f"  {row['name']} (seed {row[M.SEED]:.0f}): {row['model_dir']}", flush=True)
     from analysis import write_optuna_plots, write_plots
 
     finished = table[table["status"] == FINISHED] if len(table) else table

@@ -382,6 +382,55 @@ def summary_markdown(
     return text
 
 
+def front_models(table: pd.DataFrame) -> pd.DataFrame:
+    """The finished trials with a saved model on the validation Pareto front (the study's
+    objectives, minus any no trial measured, e.g. emissions with energy off): name, seed,
+    validation and test accuracy, speedup, ``model_dir``. Empty when there is none."""
+    from analysis.front import pareto_front
+
+    columns = ["name", M.SEED, M.VAL_ACCURACY, M.ACCURACY, M.SPEEDUP, "model_dir"]
+    if "model_dir" not in table.columns:
+        return pd.DataFrame(columns=columns)
+    with_models = table[table["model_dir"].fillna("").astype(str) != ""]
+    objectives = {
+        name: direction
+        for name, direction in M.OBJECTIVES.items()
+        if name in with_models.columns
+        and pd.to_numeric(with_models[name], errors="coerce").notna().any()
+    }
+    if with_models.empty or len(objectives) < 2:
+        return pd.DataFrame(columns=columns)
+    front = pareto_front(with_models, objectives)
+    return front[[c for c in columns if c in front.columns]].reset_index(drop=True)
+
+
+def _front_markdown(front: pd.DataFrame) -> str:
+    lines = [
+        "## Models on the validation front",
+        "",
+        "Chosen on validation accuracy, speedup and emissions; test accuracy reported. Each "
+        "folder loads with `AutoModelForSequenceClassification.from_pretrained` after "
+        "`import trainables.compaction`, or `python -m trainables.predict FOLDER --text ...`.",
+        "",
+        "| trial | seed | val accuracy % | test accuracy % | speedup × | folder |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for _, row in front.iterrows():
+        lines.append(
+            _row_line(
+                [
+                    str(row["name"]),
+                    _fmt(row.get(M.SEED), ".0f"),
+                    _fmt(row.get(M.VAL_ACCURACY), ".2f", 100),
+                    _fmt(row.get(M.ACCURACY), ".2f", 100),
+                    _fmt(row.get(M.SPEEDUP), ".2f"),
+                    f"`{row['model_dir']}`",
+                ]
+            )
+        )
+    return "\n".join(lines) + "\n"
+
+
 def write_summary(
     table: pd.DataFrame, directory: str | Path, *, title: str = "Study summary"
 ) -> dict[str, Path]:
@@ -395,7 +444,11 @@ def write_summary(
     table.to_csv(csv, index=False)
     configs = config_table(table)
     configs.to_csv(configs_csv, index=False)
-    md.write_text(summary_markdown(table, title=title, configs=configs), encoding="utf-8")
+    text = summary_markdown(table, title=title, configs=configs)
+    front = front_models(table)
+    if not front.empty:
+        text += "\n" + _front_markdown(front)
+    md.write_text(text, encoding="utf-8")
     return {"csv": csv, "configs": configs_csv, "md": md}
 
 
