@@ -352,3 +352,27 @@ def test_the_module_runs_and_exits_2_on_a_bad_flag() -> None:
     assert proc.stderr.strip().splitlines() == [
         "python -m study.run: error: argument --max-rows: invalid int value: 'zero' (see --help)"
     ]
+
+
+def test_the_validation_front_lists_the_model_folders(tmp_path: Path) -> None:
+    from study.summary import front_models
+
+    table = pd.DataFrame(
+        {
+            "name": ["baseline", "a", "b", "c", "failed"],
+            "status": ["TERMINATED"] * 4 + ["ERROR"],
+            "kind": ["baseline", "prune", "prune", "prune", "prune"],
+            M.SEED: [42, 42, 42, 43, 42],
+            M.VAL_ACCURACY: [0.90, 0.89, 0.80, 0.70, math.nan],
+            M.ACCURACY: [0.88, 0.99, 0.79, 0.69, math.nan],
+            M.SPEEDUP: [1.0, 1.5, 2.0, 1.9, math.nan],
+            M.EMISSIONS_KG: [math.nan] * 5,  # energy off: that objective drops out
+            "model_dir": ["", "/m/a", "/m/b", "/m/c", ""],
+        }
+    )
+    front = front_models(table)
+    # c is dominated by b on validation; a's high test accuracy plays no part in choosing
+    assert list(front["name"]) == ["a", "b"] and list(front["model_dir"]) == ["/m/a", "/m/b"]
+    write_summary(table, tmp_path)
+    md = (tmp_path / "summary.md").read_text()
+    assert "## Models on the validation front" in md and "`/m/b`" in md and "`/m/c`" not in md
