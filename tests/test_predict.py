@@ -99,3 +99,13 @@ def test_what_predict_cannot_read_is_one_error_line(model_dir, tmp_path, capsys)
     assert "no text column" in err and "id, words" in err and "--text-column" in err
     assert main([str(folder), "--file", str(tmp_path / "missing.csv")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_onnx_export_runs_in_onnx_runtime_like_pytorch(model_dir, tmp_path, capsys) -> None:
+    pytest.importorskip("onnxruntime")
+    from trainables.export import main as export
+
+    folder, compact, tokenizer = model_dir
+    out = tmp_path / "model.onnx"
+    assert export([str(folder), "--format", "onnx", "--out", str(out)]) == 0
+    assert out.exists() and capsys.readouterr().out.strip() == str(out)
