@@ -139,6 +139,8 @@ class TrialConfig:
             raise ValueError(f"temperature must be > 0, got {self.temperature}")
         if not 0.0 <= self.alpha_distil <= 1.0:
             raise ValueError(f"alpha_distil must lie in [0, 1], got {self.alpha_distil}")
+        if not isinstance(self.vocab_trim, bool):
+            raise ValueError(f"vocab_trim must be true or false, got {self.vocab_trim!r}")
         if self.quantize not in QUANTIZATIONS:
             raise ValueError(f"quantize must be one of {QUANTIZATIONS}, got {self.quantize!r}")
         if self.quantize != "none" and self.precision not in ("auto", "fp32"):
