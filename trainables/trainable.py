@@ -95,11 +95,16 @@ def train_trial(config: dict[str, Any]) -> None:
     """The Ray Tune function trainable (``tune.Tuner(tune.with_resources(train_trial, ...))``)."""
     import tempfile
 
+    import ray
     from ray import tune
+
+    # Every report says which node ran it: a cluster's trials spread over nodes, and a trial
+    # retried after its node died continues elsewhere.
+    node = {M.NODE_ID: ray.get_runtime_context().get_node_id()}
 
     def report(metrics: dict[str, Any], checkpoint_dir: Path | None) -> None:
         checkpoint = tune.Checkpoint.from_directory(str(checkpoint_dir)) if checkpoint_dir else None
-        tune.report(metrics, checkpoint=checkpoint)
+        tune.report({**metrics, **node}, checkpoint=checkpoint)
 
     restore = None
     checkpoint = tune.get_checkpoint()
@@ -146,6 +151,7 @@ def run_trial(
     )
     progress = _Progress()
     compact = None
+    resumed_from = 0
 
     if cfg.kind != "baseline":
         # Student: a copy of the teacher whose encoder linears carry learnable block masks.
@@ -163,6 +169,7 @@ def run_trial(
         state = _TrainingState(student, optimizer, scheduler, scaler, generator)
         if restore_from is not None:
             progress = state.load(Path(restore_from))
+            resumed_from = progress.epoch
         teacher_logits = _teacher_logits(cfg, teacher, train, device, cache_dir)
 
         # Training: one Tune report and checkpoint per epoch.
@@ -231,6 +238,7 @@ def run_trial(
         M.TRAIN_ENERGY_KWH: progress.train_energy_kwh,
         M.TRAIN_SECONDS: progress.train_seconds,
         M.EPOCH: progress.epoch,
+        M.RESUMED_FROM_EPOCH: resumed_from,
     }
     if compact is not None:
         model_dir = trial_dir / "model"
@@ -310,6 +318,7 @@ def _classical_trial(
         M.TRAIN_EMISSIONS_KG: meter.emissions_kg,
         M.TRAIN_ENERGY_KWH: meter.energy_kwh,
         M.EPOCH: 0,
+        M.RESUMED_FROM_EPOCH: 0,
     }
     predictions = {
         "test_pred": run.test_pred,
