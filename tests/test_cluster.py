@@ -133,17 +133,17 @@ def test_a_trial_whose_node_dies_resumes_from_its_checkpoint_on_another(
         stderr=subprocess.STDOUT,
         text=True,
     ) as proc:
-        # Wait for a trial's first epoch (checkpointed), then take its node away.
+        # Wait until a trial has checkpointed an epoch (and not finished), then take its node.
         victim, deadline = None, time.monotonic() + 600
         while victim is None and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.2)
             for trial_dir in _trial_dirs(study) if study.exists() else []:
                 reports = _reports(trial_dir)
-                if reports and reports[-1].get(M.EPOCH) == 1 and M.ACCURACY not in reports[-1]:
-                    victim = (trial_dir, reports[-1][M.NODE_ID])
+                if reports and reports[-1].get(M.EPOCH, 0) >= 1 and M.ACCURACY not in reports[-1]:
+                    victim = (trial_dir, reports[-1][M.NODE_ID], len(reports))
                     break
         assert victim is not None, "no trial reached its first epoch"
-        trial_dir, dead_node = victim
+        trial_dir, dead_node, reported = victim
         node = next(node for node in workers if node.unique_id == dead_node)
         killed_at = time.time()
         simulated.remove_node(node, allow_graceful=False)
@@ -157,11 +157,11 @@ def test_a_trial_whose_node_dies_resumes_from_its_checkpoint_on_another(
     # the retried trial went on from its checkpoint, on the node that is left
     assert final[M.RESUMED_FROM_EPOCH] >= 1 and final[M.NODE_ID] != dead_node
     epochs = [r[M.EPOCH] for r in reports if M.ACCURACY not in r]
-    assert epochs.count(1) == 1 and sorted(epochs) == epochs and epochs[-1] == 3
-    after = [r["timestamp"] for r in reports if r["timestamp"] >= killed_at]
+    assert epochs == sorted(set(epochs)) and epochs[-1] == 3  # no epoch trained twice
     print(
-        f"recovery: {after[0] - killed_at:.1f} s from the node's loss to the retried trial's "
-        f"next report; trial {trial_dir.name}, node {dead_node[:12]} -> {final[M.NODE_ID][:12]}"
+        f"recovery: {reports[reported]['timestamp'] - killed_at:.0f} s from the node's loss to "
+        f"the retried trial's first report; trial {trial_dir.name}, node {dead_node[:12]} -> "
+        f"{final[M.NODE_ID][:12]}, resumed from epoch {final[M.RESUMED_FROM_EPOCH]}"
     )
     # the other trial was not repeated: one final report, from the start
     others = [d for d in _trial_dirs(study) if d != trial_dir]
