@@ -155,12 +155,14 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument(
         "--optuna-storage",
         help="database URL of the Optuna study (default sqlite:///STORAGE_PATH/NAME/optuna.db; "
-        "with ray:// the search runs on the cluster: give a database it reaches)",
+        "give a database every node reaches when the driver runs elsewhere)",
     )
     where.add_argument(
         "--address",
-        help="existing Ray cluster: auto or ray://HOST:PORT; its nodes need this project "
-        "installed and must reach --storage-path and --cache-dir (NFS, s3://)",
+        help="existing Ray cluster (auto, or HOST:6379 of its head), run from a node of it; "
+        "every node needs this project at the same version, the teacher and data, a writable "
+        "--cache-dir and the same --storage-path (NFS, s3://): checked before trials start. "
+        "Ray Client (ray://) is refused: submit the study as a Ray job instead",
     )
     where.add_argument(
         "--dashboard", action="store_true", help="keep Ray's dashboard on 127.0.0.1:8265"
@@ -206,6 +208,10 @@ def check_flags(args: argparse.Namespace) -> None:
         value = getattr(args, flag)
         if value is not None and value < 0:
             raise UsageError(f"--{flag.replace('_', '-')} must be >= 0, got {value}")
+    if args.address and args.address.startswith("ray://"):
+        from study.cluster import CLIENT_REFUSED
+
+        raise UsageError(CLIENT_REFUSED)
     if args.cpus_per_trial == 0 and not args.gpus_per_trial:
         raise UsageError("--cpus-per-trial 0 leaves a CPU trial nothing to run on")
     if args.confirm:

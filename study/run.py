@@ -66,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.dashboard and not args.address:
             _print_dashboard()
+        if args.address:
+            _check_cluster(plan, tune_storage)
         resources = _resources(args, plan.resources)
         if args.resume:
             if not tuner.can_restore(experiment):
@@ -76,8 +78,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"resuming {experiment}", flush=True)
             study_tuner = tuner.restore_tuner(experiment, resources)
         else:
-            # Trials side by side share the machine's CPU and RAM power in CodeCarbon's count.
-            plan.base_config["machine_shared"] = resources.max_concurrent > 1
+            # Trials side by side on one node share its CPU and RAM power in CodeCarbon's count.
+            plan.base_config["machine_shared"] = resources.max_concurrent > resources.hosts
             study_tuner = tuner.build_tuner(
                 param_space=plan.base_config,
                 searcher=_searcher(plan),
@@ -168,16 +170,30 @@ def _saved_plan(results_dir: Path, mode: str | None) -> StudyPlan:
 # With Ray
 
 
+def _check_cluster(plan: StudyPlan, storage_path: str) -> None:
+    """Every node of the cluster can run this study's trials, or one error listing why not."""
+    from study.cluster import check_nodes, node_needs, require_ready
+
+    checks = check_nodes(node_needs(plan.base_config, storage_path))
+    require_ready(checks)
+    print(f"cluster: {len(checks)} node(s) ready for this study's trials", flush=True)
+
+
 def _resources(args: argparse.Namespace, saved: dict[str, Any] | None):
-    """Per-trial CPUs/GPUs and the concurrency cap, from flags, the saved study or the cluster."""
+    """Per-trial CPUs/GPUs and the concurrency cap, from flags, the saved study or the cluster.
+
+    CPU trials run one at a time on one machine; on a cluster one per node (each with the
+    smallest node's CPUs), so no two share a node's power unless asked to.
+    """
     import ray
 
-    from study.tuner import Resources, cluster_gpus
+    from study.tuner import Resources, cluster_gpus, node_cpus, node_hosts
 
     if saved is not None:
-        return Resources(**saved)
+        return Resources(**{"hosts": 1, **saved})
     gpus = cluster_gpus()
     cpus = float(ray.cluster_resources().get("CPU", os.cpu_count() or 1))
+    per_node = node_cpus() if args.address else {}
     gpus_per_trial = args.gpus_per_trial if args.gpus_per_trial is not None else float(gpus > 0)
     if gpus_per_trial > gpus:
         raise UsageError(
@@ -189,15 +205,22 @@ def _resources(args: argparse.Namespace, saved: dict[str, Any] | None):
     elif gpus_per_trial:
         concurrent = max(1, int(gpus // gpus_per_trial))
     else:
-        concurrent = 1
+        concurrent = max(1, len(per_node))
     cpus_per_trial = args.cpus_per_trial
+    if cpus_per_trial is None and per_node and not gpus_per_trial:
+        cpus_per_trial = max(1.0, float(int(min(per_node.values()))))
     if cpus_per_trial is None:
         cpus_per_trial = max(1.0, float(int(cpus // concurrent)))
         if gpus_per_trial:
             cpus_per_trial = min(cpus_per_trial, 8.0)  # data loading only; leave the rest
     if cpus_per_trial > cpus:
         raise UsageError(f"--cpus-per-trial {cpus_per_trial:g} but the cluster has {cpus:g} CPUs")
-    return Resources(cpus=cpus_per_trial, gpus=gpus_per_trial, max_concurrent=concurrent)
+    return Resources(
+        cpus=cpus_per_trial,
+        gpus=gpus_per_trial,
+        max_concurrent=concurrent,
+        hosts=node_hosts(list(per_node)) if per_node else 1,
+    )
 
 
 def _searcher(plan: StudyPlan):

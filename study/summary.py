@@ -39,6 +39,8 @@ EXTRA_METRICS = (
     M.PRECISION_USED,
     M.VOCAB_SIZE,
     M.VOCAB_COVERAGE,
+    M.NODE_ID,
+    M.RESUMED_FROM_EPOCH,
     M.ENCODER_PARAMETERS,
     M.TEACHER_NUM_PARAMETERS,
     M.INFERENCE_SECONDS,
@@ -46,7 +48,7 @@ EXTRA_METRICS = (
     M.EPOCH,
 )
 # Text-valued metrics: empty, not NaN, when a trial did not report them.
-_TEXT_METRICS = (M.ENERGY_METHOD, M.PREDICTIONS_FILE, M.PRECISION_USED)
+_TEXT_METRICS = (M.ENERGY_METHOD, M.PREDICTIONS_FILE, M.PRECISION_USED, M.NODE_ID)
 WALL_SECONDS = "wall_seconds"
 # Config keys first in the table; any other key the trials had follows in sorted order.
 CONFIG_ORDER = (

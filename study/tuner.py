@@ -64,6 +64,7 @@ class Resources:
     cpus: float
     gpus: float
     max_concurrent: int
+    hosts: int = 1  # machines the trials spread over: more trials than hosts share one
 
 
 # --------------------------------------------------------------------------------------------
@@ -71,7 +72,7 @@ class Resources:
 
 
 def start_ray(address: str | None, *, dashboard: bool) -> None:
-    """Connect to ``address`` (``auto``, ``ray://HOST:PORT``) or start a local Ray.
+    """Connect to the cluster at ``address`` (``auto``, ``HOST:PORT``) or start a local Ray.
 
     A local Ray keeps token authentication on (Ray's default for new local clusters): the
     dashboard and its REST API need the token in ``~/.ray/auth_token``.
@@ -79,7 +80,7 @@ def start_ray(address: str | None, *, dashboard: bool) -> None:
     os.environ.update(TUNE_ENV)
     quiet = {"log_to_driver": True, "logging_level": "WARNING"}
     if address:
-        # with ray:// the Tune loop itself runs on the cluster: it needs the settings there too
+        # the trials' workers on other nodes need Tune's settings too
         ray.init(address=address, runtime_env={"env_vars": TUNE_ENV}, **quiet)
         return
     ray.init(
@@ -92,6 +93,20 @@ def start_ray(address: str | None, *, dashboard: bool) -> None:
 
 def cluster_gpus() -> float:
     return float(ray.cluster_resources().get("GPU", 0.0))
+
+
+def node_cpus() -> dict[str, float]:
+    """Node id -> CPUs, for each alive node that has any (a head started with ``--num-cpus 0``
+    has none)."""
+    nodes = (node for node in ray.nodes() if node.get("Alive"))
+    cpus = {node["NodeID"]: float(node.get("Resources", {}).get("CPU", 0.0)) for node in nodes}
+    return {node: count for node, count in cpus.items() if count > 0}
+
+
+def node_hosts(node_ids: Sequence[str]) -> int:
+    """How many machines ``node_ids`` are on (nodes simulated on one machine share it)."""
+    hosts = {node["NodeManagerAddress"] for node in ray.nodes() if node["NodeID"] in node_ids}
+    return max(1, len(hosts))
 
 
 def stop_ray() -> None:

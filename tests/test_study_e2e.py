@@ -89,51 +89,6 @@ def _final_reports(trial_dir: Path) -> list[dict]:
     return [r for r in map(json.loads, filter(None, lines)) if M.ACCURACY in r]
 
 
-def test_paper_grid_with_the_classical_reference_writes_summary_configs_and_data(
-    mahanews_dir, tmp_path, teacher
-) -> None:
-    args = _args(mahanews_dir, tmp_path, "grid", "--grid", "paper", teacher=teacher)
-    proc = _run([*args, "--epochs", "1"])
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    study = tmp_path / "grid"
-    table = _summary(study)
-    assert list(table["name"]) == [*PAPER_NAMES, "TF-IDF + LR"]
-    _check_finished(table)
-    paper_rows = table.iloc[: len(PAPER_NAMES)]
-    assert list(paper_rows["paper_accuracy"]) == pytest.approx(
-        [r.accuracy / 100 for r in PAPER_TABLE]
-    )
-    # one configuration per trial (one seed), each with its paired difference to the baseline
-    configs = pd.read_csv(study / "configs.csv")
-    assert len(configs) == 8 and set(configs["n_seeds"]) == {1}
-    assert configs["delta_accuracy_ci_low"].notna().sum() >= 7
-    # what cleaning removed, per split, and the final splits' fingerprints
-    data = json.loads((study / "data.json").read_text())
-    assert data["spec"]["variant"] == "shc"
-    # every trial keeps CodeCarbon's own log and its per-example predictions
-    for trial_dir in (d for d in study.iterdir() if (d / "params.json").exists()):
-        assert (trial_dir / "emissions.csv").exists() and (trial_dir / "predictions.npz").exists()
-    pruned = table[table["kind"] == "prune"]
-    assert (pruned[M.NUM_PARAMETERS] < table.loc[0, M.NUM_PARAMETERS]).all()
-    # the compact encoder keeps at least its target (heads with live V/O stay whole)
-    assert (pruned[M.DENSITY] >= pruned["target_density"] - 0.03).all()
-    assert (pruned[M.DENSITY] < 1).all()
-    md = (study / "summary.md").read_text()
-    assert all(f"| {name} | TERMINATED |" in md for name in [*PAPER_NAMES, "TF-IDF + LR"])
-    # the summary's paths come last; the terminal showed Tune's progress table
-    assert proc.stdout.strip().splitlines()[-2:] == [
-        str(study / "summary.csv"),
-        str(study / "summary.md"),
-    ]
-    assert "Number of trials: 8/8" in proc.stdout and "target density" in proc.stdout
-    assert "25% pruning + KD" in proc.stdout  # trials are named in the progress table
-    # one teacher for the whole study: every trial read the same folder
-    assert table["teacher"].nunique() == 1
-    # the same name again, without --resume, is refused before anything runs
-    again = _run(args)
-    assert again.returncode == 2 and "already holds a study" in again.stderr
-
-
 def test_optuna_search_on_renamed_columns_persists_a_three_objective_study(
     mahanews_dir, tmp_path
 ) -> None:
@@ -186,12 +141,13 @@ def test_optuna_search_on_renamed_columns_persists_a_three_objective_study(
     assert len(replicated.loc[[2]]) == len(confirmed) - 1
 
 
-def test_interrupted_grid_resumes_without_losing_or_repeating_trials(
+def test_paper_grid_interrupted_and_resumed_writes_summary_configs_and_data(
     mahanews_dir, tmp_path, teacher
 ) -> None:
+    """The paper grid with the classical reference, stopped by Ctrl+C after its first finished
+    trial and continued with ``--resume``: nothing lost, nothing repeated, everything written."""
     args = _args(
-        mahanews_dir, tmp_path, "grid", "--grid", "paper", "--epochs", "2", "--no-classical",
-        teacher=teacher,
+        mahanews_dir, tmp_path, "grid", "--grid", "paper", "--epochs", "2", teacher=teacher
     )  # fmt: skip
     study = tmp_path / "grid"
     proc = subprocess.Popen(
@@ -209,12 +165,12 @@ def test_interrupted_grid_resumes_without_losing_or_repeating_trials(
     assert proc.returncode == 130, out[-3000:]
     assert "continue with: python -m study.run --resume" in out
     before = {d.name: len(_final_reports(d)) for d in study.glob("*/") if d.is_dir()}
-    assert 1 <= sum(before.values()) < 7
+    assert 1 <= sum(before.values()) < 8
 
     resumed = _run([*args[:3], "--resume", "--storage-path", str(tmp_path), "--name", "grid"])
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     trial_dirs = sorted(d for d in study.iterdir() if (d / "params.json").exists())
-    assert len(trial_dirs) == 7
+    assert len(trial_dirs) == 8
     for trial_dir in trial_dirs:
         assert len(_final_reports(trial_dir)) == 1, trial_dir.name  # finished once, none lost
         epochs = [
@@ -223,9 +179,42 @@ def test_interrupted_grid_resumes_without_losing_or_repeating_trials(
             if M.ACCURACY not in r
         ]
         assert epochs == sorted(set(epochs)), (trial_dir.name, epochs)  # no epoch trained twice
+        # every trial keeps CodeCarbon's own log and its per-example predictions
+        assert (trial_dir / "emissions.csv").exists() and (trial_dir / "predictions.npz").exists()
+
     table = _summary(study)
-    assert sorted(table["name"]) == sorted(PAPER_NAMES)
+    assert list(table["name"]) == [*PAPER_NAMES, "TF-IDF + LR"]
     _check_finished(table)
+    paper_rows = table.iloc[: len(PAPER_NAMES)]
+    assert list(paper_rows["paper_accuracy"]) == pytest.approx(
+        [r.accuracy / 100 for r in PAPER_TABLE]
+    )
+    # one configuration per trial (one seed), each with its paired difference to the baseline
+    configs = pd.read_csv(study / "configs.csv")
+    assert len(configs) == 8 and set(configs["n_seeds"]) == {1}
+    assert configs["delta_accuracy_ci_low"].notna().sum() >= 7
+    # what cleaning removed, per split, and the final splits' fingerprints
+    data = json.loads((study / "data.json").read_text())
+    assert data["spec"]["variant"] == "shc"
+    pruned = table[table["kind"] == "prune"]
+    assert (pruned[M.NUM_PARAMETERS] < table.loc[0, M.NUM_PARAMETERS]).all()
+    # the compact encoder keeps at least its target (heads with live V/O stay whole)
+    assert (pruned[M.DENSITY] >= pruned["target_density"] - 0.03).all()
+    assert (pruned[M.DENSITY] < 1).all()
+    md = (study / "summary.md").read_text()
+    assert all(f"| {name} | TERMINATED |" in md for name in [*PAPER_NAMES, "TF-IDF + LR"])
+    # the summary's paths come last; the terminal showed Tune's progress table
+    assert resumed.stdout.strip().splitlines()[-2:] == [
+        str(study / "summary.csv"),
+        str(study / "summary.md"),
+    ]
+    assert "Number of trials: 8/8" in resumed.stdout and "target density" in resumed.stdout
+    assert "25% pruning + KD" in resumed.stdout  # trials are named in the progress table
+    # one teacher for the whole study: every trial read the same folder
+    assert table["teacher"].nunique() == 1
+    # the same name again, without --resume, is refused before anything runs
+    again = _run(args)
+    assert again.returncode == 2 and "already holds a study" in again.stderr
 
 
 def test_crashing_trials_are_retried_then_recorded_as_failed(

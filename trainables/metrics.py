@@ -114,8 +114,21 @@ FINAL_METRICS: tuple[str, ...] = (
 # with ``numpy.load(path, allow_pickle=False)``. The statistics pair trials on these.
 PREDICTIONS_FILE = "predictions_file"
 
+# Where a trial ran: the Ray node id of its last report (a retried trial may move), and the epoch
+# its last attempt resumed from (0: it ran from the start; a trial retried after its node died
+# resumes from its last epoch checkpoint).
+NODE_ID = "node_id"
+RESUMED_FROM_EPOCH = "resumed_from_epoch"
+
 # What else a final report carries besides the numbers above (strings, flags, paths).
-FINAL_DETAILS: tuple[str, ...] = (ENERGY_METHOD, MACHINE_SHARED, PREDICTIONS_FILE, PRECISION_USED)
+FINAL_DETAILS: tuple[str, ...] = (
+    ENERGY_METHOD,
+    MACHINE_SHARED,
+    PREDICTIONS_FILE,
+    PRECISION_USED,
+    NODE_ID,
+    RESUMED_FROM_EPOCH,
+)
 
 # Default objectives of the study and of the Pareto analysis: name -> "max" | "min". Quality is
 # validation accuracy: the front is chosen on validation and reported with its test numbers.

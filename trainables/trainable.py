@@ -100,11 +100,16 @@ def train_trial(config: dict[str, Any]) -> None:
     """The Ray Tune function trainable (``tune.Tuner(tune.with_resources(train_trial, ...))``)."""
     import tempfile
 
+    import ray
     from ray import tune
+
+    # Every report says which node ran it: a cluster's trials spread over nodes, and a trial
+    # retried after its node died continues elsewhere.
+    node = {M.NODE_ID: ray.get_runtime_context().get_node_id()}
 
     def report(metrics: dict[str, Any], checkpoint_dir: Path | None) -> None:
         checkpoint = tune.Checkpoint.from_directory(str(checkpoint_dir)) if checkpoint_dir else None
-        tune.report(metrics, checkpoint=checkpoint)
+        tune.report({**metrics, **node}, checkpoint=checkpoint)
 
     restore = None
     checkpoint = tune.get_checkpoint()
@@ -158,6 +163,7 @@ def run_trial(
     )
     progress = _Progress()
     compact = None
+    resumed_from = 0
 
     if cfg.kind != "baseline":
         # Student: a copy of the teacher whose encoder linears carry learnable block masks.
@@ -175,6 +181,7 @@ def run_trial(
         state = _TrainingState(student, optimizer, scheduler, scaler, generator)
         if restore_from is not None:
             progress = state.load(Path(restore_from))
+            resumed_from = progress.epoch
         teacher_logits = _teacher_logits(cfg, teacher, train, device, cache_dir)
 
         # Training: one Tune report and checkpoint per epoch.
@@ -265,6 +272,7 @@ def run_trial(
         M.PRECISION_USED: cfg.precision,
         M.VOCAB_SIZE: dense.get_input_embeddings().num_embeddings,
         **trim,
+        M.RESUMED_FROM_EPOCH: resumed_from,
     }
     if compact is not None:
         model_dir = trial_dir / "model"
@@ -349,6 +357,7 @@ def _classical_trial(
         M.PRECISION_USED: cfg.precision,
         # the teacher is timed in the trial's precision only
         M.SPEEDUP_VS_FP32: run.metrics[M.SPEEDUP] if cfg.precision == "fp32" else math.nan,
+        M.RESUMED_FROM_EPOCH: 0,
     }
     predictions = {
         "test_pred": run.test_pred,

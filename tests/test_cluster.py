@@ -1,0 +1,215 @@
+"""A study across several Ray nodes, on a cluster simulated on this machine: a head without CPUs
+(so no trial runs beside the driver) and two one-CPU worker nodes, each a raylet of its own
+(``ray.cluster_utils.Cluster``). ``python -m study.run --address`` joins it as a real cluster's
+driver would. Small on purpose: the session's small teacher, 150 headlines per split.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from study.cli import UsageError
+from study.cluster import NodeNeeds, check_nodes, project_version, require_ready
+from trainables import metrics as M
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[1]
+# Worker processes start with the environment of the raylet that spawns them.
+NODE_ENV = {
+    "OMP_NUM_THREADS": "1",
+    "RAY_USAGE_STATS_ENABLED": "0",
+    "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0",
+    "HF_HUB_OFFLINE": "1",
+}
+# Notice a dead node within about a second instead of Ray's default of tens of seconds.
+FAST_HEALTH_CHECKS = {"health_check_period_ms": 200, "health_check_failure_threshold": 5}
+
+
+@pytest.fixture
+def cluster() -> Iterator[tuple[object, list[object]]]:
+    """A head (0 CPUs) and two worker nodes (1 CPU each); the test process stays disconnected."""
+    from ray.cluster_utils import Cluster
+
+    saved = {key: os.environ.get(key) for key in NODE_ENV}
+    os.environ.update(NODE_ENV)
+    simulated = Cluster(
+        initialize_head=True,
+        head_node_args={"num_cpus": 0, "_system_config": FAST_HEALTH_CHECKS},
+    )
+    try:
+        workers = [simulated.add_node(num_cpus=1) for _ in range(2)]
+        simulated.wait_for_nodes()
+        yield simulated, workers
+    finally:
+        simulated.shutdown()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _args(cluster_address: str, mahanews_dir: Path, storage: Path, name: str, teacher: str):
+    return [
+        sys.executable, "-m", "study.run", "--address", cluster_address, "--preset", "tiny",
+        "--model", teacher, "--data-dir", str(mahanews_dir), "--variant", "shc",
+        "--max-rows", "150", "--set", "timing_repeats=2", "--set", "energy_seconds=0.3",
+        "--storage-path", str(storage), "--name", name,
+    ]  # fmt: skip
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, **NODE_ENV}
+
+
+def _reports(trial_dir: Path) -> list[dict]:
+    path = trial_dir / "result.json"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _trial_dirs(study: Path) -> list[Path]:
+    return sorted(d for d in study.iterdir() if (d / "params.json").exists())
+
+
+def test_trials_spread_over_the_nodes_and_land_in_storage(
+    cluster, mahanews_dir, tmp_path, small_teacher
+) -> None:
+    simulated, workers = cluster
+    args = _args(simulated.address, mahanews_dir, tmp_path, "multi", small_teacher[0].path)
+    proc = subprocess.run(
+        [*args, "--search", "optuna", "-n", "3", "--epochs", "1"],
+        cwd=REPO,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "cluster: 3 node(s) ready" in proc.stdout
+    study = tmp_path / "multi"
+    table = pd.read_csv(study / "summary.csv")
+    assert len(table) == 3 and (table["status"] == "TERMINATED").all(), table[["name", "error"]]
+    # every trial ran on a worker node (the head has no CPUs), and both workers got some
+    worker_ids = {node.unique_id for node in workers}
+    assert set(table[M.NODE_ID]) == worker_ids
+    # two trials at once on one machine: marked as sharing it
+    assert table[M.MACHINE_SHARED].astype(bool).all()
+    # results, checkpoints and compact models are under --storage-path, whichever node ran them
+    for model_dir in table["model_dir"]:
+        assert Path(model_dir).is_relative_to(study) and (Path(model_dir) / "config.json").exists()
+    trial_dirs = _trial_dirs(study)
+    assert len(trial_dirs) == 3
+    for trial_dir in trial_dirs:
+        for name in ("final_metrics.json", "emissions.csv", "predictions.npz"):
+            assert (trial_dir / name).exists(), (trial_dir, name)
+        assert list(trial_dir.glob("checkpoint_*")), trial_dir
+    assert len(pd.read_csv(study / "configs.csv")) == 3
+    print(table[["name", M.NODE_ID]].to_string(index=False))  # the trial-to-node table
+
+
+def test_a_trial_whose_node_dies_resumes_from_its_checkpoint_on_another(
+    cluster, mahanews_dir, tmp_path, small_teacher
+) -> None:
+    simulated, workers = cluster
+    args = _args(simulated.address, mahanews_dir, tmp_path, "loss", small_teacher[0].path)
+    study = tmp_path / "loss"
+    with subprocess.Popen(
+        [*args, "--search", "optuna", "-n", "2", "--epochs", "3", "--max-failures", "2"],
+        cwd=REPO,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    ) as proc:
+        # Wait until a trial has checkpointed an epoch (and not finished), then take its node.
+        victim, deadline = None, time.monotonic() + 600
+        while victim is None and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+            for trial_dir in _trial_dirs(study) if study.exists() else []:
+                reports = _reports(trial_dir)
+                if reports and reports[-1].get(M.EPOCH, 0) >= 1 and M.ACCURACY not in reports[-1]:
+                    victim = (trial_dir, reports[-1][M.NODE_ID], len(reports))
+                    break
+        assert victim is not None, "no trial reached its first epoch"
+        trial_dir, dead_node, reported = victim
+        node = next(node for node in workers if node.unique_id == dead_node)
+        killed_at = time.time()
+        simulated.remove_node(node, allow_graceful=False)
+        output, _ = proc.communicate(timeout=900)
+    assert proc.returncode == 0, output[-3000:]
+
+    table = pd.read_csv(study / "summary.csv")
+    assert len(table) == 2 and (table["status"] == "TERMINATED").all(), table
+    reports = _reports(trial_dir)
+    final = reports[-1]
+    # the retried trial went on from its checkpoint, on the node that is left
+    assert final[M.RESUMED_FROM_EPOCH] >= 1 and final[M.NODE_ID] != dead_node
+    epochs = [r[M.EPOCH] for r in reports if M.ACCURACY not in r]
+    assert epochs == sorted(set(epochs)) and epochs[-1] == 3  # no epoch trained twice
+    print(
+        f"recovery: {reports[reported]['timestamp'] - killed_at:.0f} s from the node's loss to "
+        f"the retried trial's first report; trial {trial_dir.name}, node {dead_node[:12]} -> "
+        f"{final[M.NODE_ID][:12]}, resumed from epoch {final[M.RESUMED_FROM_EPOCH]}"
+    )
+    # the other trial was not repeated: one final report, from the start
+    others = [d for d in _trial_dirs(study) if d != trial_dir]
+    assert len(others) == 1
+    finals = [r for r in _reports(others[0]) if M.ACCURACY in r]
+    assert len(finals) == 1 and finals[0][M.RESUMED_FROM_EPOCH] == 0
+
+
+def test_every_node_is_checked_and_each_problem_named(cluster, tmp_path) -> None:
+    import ray
+
+    simulated, _ = cluster
+    ray.init(address=simulated.address, logging_level="ERROR")
+    try:
+        needs = NodeNeeds(
+            version=project_version(),
+            read={"teacher": str(tmp_path / "no-such-teacher")},
+            write={"cache": str(tmp_path / "cache")},
+            storage=str(tmp_path / "storage"),
+        )
+        checks = check_nodes(needs)
+        assert len(checks) == 3  # the head and both workers
+        for check in checks:
+            assert len(check.problems) == 1 and "cannot read the teacher" in check.problems[0]
+        with pytest.raises(UsageError, match=r"3 of 3 node\(s\) cannot run") as error:
+            require_ready(checks)
+        assert str(error.value).count("no-such-teacher") == 3
+        # the storage probes are cleaned up, the cache folder was made
+        assert not list((tmp_path / "storage" / ".node-check").iterdir())
+        assert (tmp_path / "cache").is_dir()
+        # another version of the project on the nodes than on the driver
+        other = NodeNeeds(version="0.0.0-elsewhere")
+        problems = [p for check in check_nodes(other) for p in check.problems]
+        assert len(problems) == 3 and all("0.0.0-elsewhere" in p for p in problems)
+        ready = check_nodes(NodeNeeds(version=project_version(), storage=str(tmp_path)))
+        require_ready(ready)  # nothing to say
+    finally:
+        ray.shutdown()
+
+
+def test_ray_client_is_refused_with_what_to_use_instead(tmp_path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "study.run", "--grid", "paper", "--address", "ray://head:10001"],
+        cwd=REPO,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 2
+    assert "ray job submit" in proc.stderr and "--address auto" in proc.stderr
