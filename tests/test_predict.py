@@ -11,7 +11,6 @@ from transformers import BertConfig, BertForSequenceClassification, pipeline
 from trainables.compaction import compact_model, save_compact
 from trainables.predict import load_classifier, main, predict
 from trainables.pruning import PruningConfig, apply_threshold, mask_score_parameters, prune_model
-from trainables.quantize import DYNAMIC_INT8
 from trainables.tiny_teacher import train_wordpiece
 
 LABELS = ["sports", "politics", "entertainment"]
@@ -100,19 +99,3 @@ def test_what_predict_cannot_read_is_one_error_line(model_dir, tmp_path, capsys)
     assert "no text column" in err and "id, words" in err and "--text-column" in err
     assert main([str(folder), "--file", str(tmp_path / "missing.csv")]) == 2
     assert "does not exist" in capsys.readouterr().err
-
-
-def test_onnx_export_runs_in_onnx_runtime_like_pytorch(model_dir, tmp_path, capsys) -> None:
-    pytest.importorskip("onnxruntime")
-    from trainables.export import main as export
-
-    folder, compact, tokenizer = model_dir
-    out = tmp_path / "model.onnx"
-    # the command itself fails unless ONNX Runtime's logits are within 1e-3 of PyTorch's
-    assert export([str(folder), "--format", "onnx", "--out", str(out)]) == 0
-    assert out.exists() and capsys.readouterr().out.strip() == str(out)
-    # an int8 folder: exported in fp32, quantised by ONNX Runtime, same labels
-    int8 = save_compact(compact, tmp_path / "int8", quantization=DYNAMIC_INT8)
-    tokenizer.save_pretrained(int8)
-    assert export([str(int8)]) == 0
-    assert (int8 / "model.int8.onnx").exists()
