@@ -44,7 +44,12 @@ def cluster() -> Iterator[tuple[object, list[object]]]:
     os.environ.update(NODE_ENV)
     simulated = Cluster(
         initialize_head=True,
-        head_node_args={"num_cpus": 0, "_system_config": FAST_HEALTH_CHECKS},
+        # no dashboard: port 8265 may be another Ray's (a study on this machine)
+        head_node_args={
+            "num_cpus": 0,
+            "include_dashboard": False,
+            "_system_config": FAST_HEALTH_CHECKS,
+        },
     )
     try:
         workers = [simulated.add_node(num_cpus=1) for _ in range(2)]
