@@ -279,13 +279,12 @@ def _classical_trial(
             eval_batch_size=cfg.eval_batch_size,
             timing_batches=cfg.timing_batches,
             timing_repeats=cfg.timing_repeats,
-            timing_threads=cfg.timing_threads if device.type == "cpu" else 0,
+            timing_threads=_timing_threads(cfg, device),
             seed=cfg.seed,
             device=device,
             precision=cfg.precision,
         )
-    threads = cfg.timing_threads if device.type == "cpu" else 0
-    with _cpu_threads(threads), torch.inference_mode(), precision_autocast(device, cfg.precision):
+    with _measuring(cfg, device):
         energy = inference_energy(
             run.energy_passes,
             predictions=run.energy_predictions,
@@ -349,7 +348,7 @@ def measure(
     Returns the metrics and the per-example predictions (label ids) on test and validation.
     """
     test, validation = tokens["test"], tokens["validation"]
-    batch_size, threads = cfg.eval_batch_size, cfg.timing_threads if device.type == "cpu" else 0
+    batch_size = cfg.eval_batch_size
     with precision_autocast(device, cfg.precision):
         test_logits = predict(model, test, batch_size=batch_size, device=device)
         val_logits = predict(model, validation, batch_size=batch_size, device=device)
@@ -364,7 +363,7 @@ def measure(
     passes = forward_passes(models, batches, device=device)
     for timed in models.values():
         timed.eval()
-    with _cpu_threads(threads), torch.inference_mode(), precision_autocast(device, cfg.precision):
+    with _measuring(cfg, device):
         timings = time_calls(passes, repeats=cfg.timing_repeats, device=device)
         energy = inference_energy(
             passes,
@@ -513,6 +512,23 @@ def _inputs(batch: dict[str, Tensor], device: torch.device) -> dict[str, Tensor]
         "input_ids": batch["input_ids"].to(device, torch.long),
         "attention_mask": batch["attention_mask"].to(device, torch.long),
     }
+
+
+def _timing_threads(cfg: TrialConfig, device: torch.device) -> int:
+    """CPU threads while timing and metering (0: leave torch's setting, as on a GPU)."""
+    return cfg.timing_threads if device.type == "cpu" else 0
+
+
+@contextlib.contextmanager
+def _measuring(cfg: TrialConfig, device: torch.device) -> Iterator[None]:
+    """What timing and metering run under: the timing threads, inference mode and the trial's
+    autocast, the same for every model of every trial kind."""
+    with (
+        _cpu_threads(_timing_threads(cfg, device)),
+        torch.inference_mode(),
+        precision_autocast(device, cfg.precision),
+    ):
+        yield
 
 
 @contextlib.contextmanager
