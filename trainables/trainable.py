@@ -323,13 +323,12 @@ def _classical_trial(
             eval_batch_size=cfg.eval_batch_size,
             timing_batches=cfg.timing_batches,
             timing_repeats=cfg.timing_repeats,
-            timing_threads=cfg.timing_threads if device.type == "cpu" else 0,
+            timing_threads=_timing_threads(cfg, device),
             seed=cfg.seed,
             device=device,
             precision=cfg.precision,
         )
-    threads = cfg.timing_threads if device.type == "cpu" else 0
-    with _cpu_threads(threads), torch.inference_mode(), precision_autocast(device, cfg.precision):
+    with _measuring(cfg, device):
         energy = inference_energy(
             run.energy_passes,
             predictions=run.energy_predictions,
@@ -410,7 +409,7 @@ def measure(
     """
     own = model_tokens or tokens
     test, validation = own["test"], own["validation"]
-    batch_size, threads = cfg.eval_batch_size, cfg.timing_threads if device.type == "cpu" else 0
+    batch_size = cfg.eval_batch_size
     with precision_autocast(device, cfg.precision):
         test_logits = predict(model, test, batch_size=batch_size, device=device)
         val_logits = predict(model, validation, batch_size=batch_size, device=device)
@@ -431,7 +430,7 @@ def measure(
     timed_passes = dict(passes)
     if cfg.precision != "fp32":  # the fp32 teacher too, in the same rounds
         timed_passes[_TEACHER_FP32] = in_fp32(passes.get("teacher", passes["model"]), device)
-    with _cpu_threads(threads), torch.inference_mode(), precision_autocast(device, cfg.precision):
+    with _measuring(cfg, device):
         timings = time_calls(timed_passes, repeats=cfg.timing_repeats, device=device)
         energy = inference_energy(
             passes,
@@ -584,6 +583,23 @@ def _inputs(batch: dict[str, Tensor], device: torch.device) -> dict[str, Tensor]
         "input_ids": batch["input_ids"].to(device, torch.long),
         "attention_mask": batch["attention_mask"].to(device, torch.long),
     }
+
+
+def _timing_threads(cfg: TrialConfig, device: torch.device) -> int:
+    """CPU threads while timing and metering (0: leave torch's setting, as on a GPU)."""
+    return cfg.timing_threads if device.type == "cpu" else 0
+
+
+@contextlib.contextmanager
+def _measuring(cfg: TrialConfig, device: torch.device) -> Iterator[None]:
+    """What timing and metering run under: the timing threads, inference mode and the trial's
+    autocast, the same for every model of every trial kind."""
+    with (
+        _cpu_threads(_timing_threads(cfg, device)),
+        torch.inference_mode(),
+        precision_autocast(device, cfg.precision),
+    ):
+        yield
 
 
 @contextlib.contextmanager
