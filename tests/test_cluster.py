@@ -42,16 +42,14 @@ def cluster() -> Iterator[tuple[object, list[object]]]:
 
     saved = {key: os.environ.get(key) for key in NODE_ENV}
     os.environ.update(NODE_ENV)
-    simulated = Cluster(
-        initialize_head=True,
-        # no dashboard: port 8265 may be another Ray's (a study on this machine)
-        head_node_args={
-            "num_cpus": 0,
-            "include_dashboard": False,
-            "_system_config": FAST_HEALTH_CHECKS,
-        },
-    )
+    simulated = Cluster()  # the head is added inside ``try`` so a failed start is torn down too
     try:
+        simulated.add_node(
+            num_cpus=0,
+            # no dashboard: port 8265 may be another Ray's (a study on this machine)
+            include_dashboard=False,
+            _system_config=FAST_HEALTH_CHECKS,
+        )
         workers = [simulated.add_node(num_cpus=1) for _ in range(2)]
         simulated.wait_for_nodes()
         yield simulated, workers
