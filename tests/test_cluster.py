@@ -105,7 +105,7 @@ def test_trials_spread_over_the_nodes_and_land_in_storage(
     table = pd.read_csv(study / "summary.csv")
     assert len(table) == 3 and (table["status"] == "TERMINATED").all(), table[["name", "error"]]
     # every trial ran on a worker node (the head has no CPUs), and both workers got some
-    worker_ids = {node.unique_id for node in workers}
+    worker_ids = {node.node_id for node in workers}
     assert set(table[M.NODE_ID]) == worker_ids
     # two trials at once on one machine: marked as sharing it
     assert table[M.MACHINE_SHARED].astype(bool).all()
@@ -147,7 +147,7 @@ def test_a_trial_whose_node_dies_resumes_from_its_checkpoint_on_another(
                     break
         assert victim is not None, "no trial reached its first epoch"
         trial_dir, dead_node, reported = victim
-        node = next(node for node in workers if node.unique_id == dead_node)
+        node = next(node for node in workers if node.node_id == dead_node)
         killed_at = time.time()
         simulated.remove_node(node, allow_graceful=False)
         output, _ = proc.communicate(timeout=900)
