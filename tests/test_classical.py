@@ -221,6 +221,7 @@ def test_run_classical_measures_against_the_teacher_from_raw_text(splits, label2
         M.NUM_PARAMETERS,
         M.TEACHER_NUM_PARAMETERS,
         M.PARAM_REDUCTION,
+        M.MODEL_MB,
         M.TRAIN_SECONDS,
     }
     print({key: round(float(value), 4) for key, value in metrics.items()})
@@ -253,4 +254,5 @@ def test_run_classical_measures_against_the_teacher_from_raw_text(splits, label2
     assert metrics[M.PARAM_REDUCTION] == pytest.approx(
         1 - run.model.num_parameters / teacher_parameters
     )
+    assert metrics[M.MODEL_MB] == pytest.approx(run.model.megabytes) and metrics[M.MODEL_MB] > 0
     assert metrics[M.TRAIN_SECONDS] > 0
