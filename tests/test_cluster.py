@@ -35,9 +35,11 @@ NODE_ENV = {
 FAST_HEALTH_CHECKS = {"health_check_period_ms": 200, "health_check_failure_threshold": 5}
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def cluster() -> Iterator[tuple[object, list[object]]]:
-    """A head (0 CPUs) and two worker nodes (1 CPU each); the test process stays disconnected."""
+    """A head (0 CPUs) and two worker nodes (1 CPU each), shared by this module's tests (starting
+    one takes about a minute); the test process stays disconnected. The study that removes a
+    worker node runs last."""
     from ray.cluster_utils import Cluster
 
     saved = {key: os.environ.get(key) for key in NODE_ENV}
@@ -86,93 +88,6 @@ def _trial_dirs(study: Path) -> list[Path]:
     return sorted(d for d in study.iterdir() if (d / "params.json").exists())
 
 
-def test_trials_spread_over_the_nodes_and_land_in_storage(
-    cluster, mahanews_dir, tmp_path, small_teacher
-) -> None:
-    simulated, workers = cluster
-    args = _args(simulated.address, mahanews_dir, tmp_path, "multi", small_teacher[0].path)
-    proc = subprocess.run(
-        [*args, "--search", "optuna", "-n", "3", "--epochs", "1"],
-        cwd=REPO,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "cluster: 3 node(s) ready" in proc.stdout
-    study = tmp_path / "multi"
-    table = pd.read_csv(study / "summary.csv")
-    assert len(table) == 3 and (table["status"] == "TERMINATED").all(), table[["name", "error"]]
-    # every trial ran on a worker node (the head has no CPUs), and both workers got some
-    worker_ids = {node.node_id for node in workers}
-    assert set(table[M.NODE_ID]) == worker_ids
-    # two trials at once on one machine: marked as sharing it
-    assert table[M.MACHINE_SHARED].astype(bool).all()
-    # results, checkpoints and compact models are under --storage-path, whichever node ran them
-    for model_dir in table["model_dir"]:
-        assert Path(model_dir).is_relative_to(study) and (Path(model_dir) / "config.json").exists()
-    trial_dirs = _trial_dirs(study)
-    assert len(trial_dirs) == 3
-    for trial_dir in trial_dirs:
-        for name in ("final_metrics.json", "emissions.csv", "predictions.npz"):
-            assert (trial_dir / name).exists(), (trial_dir, name)
-        assert list(trial_dir.glob("checkpoint_*")), trial_dir
-    assert len(pd.read_csv(study / "configs.csv")) == 3
-    print(table[["name", M.NODE_ID]].to_string(index=False))  # the trial-to-node table
-
-
-def test_a_trial_whose_node_dies_resumes_from_its_checkpoint_on_another(
-    cluster, mahanews_dir, tmp_path, small_teacher
-) -> None:
-    simulated, workers = cluster
-    args = _args(simulated.address, mahanews_dir, tmp_path, "loss", small_teacher[0].path)
-    study = tmp_path / "loss"
-    with subprocess.Popen(
-        [*args, "--search", "optuna", "-n", "2", "--epochs", "3", "--max-failures", "2"],
-        cwd=REPO,
-        env=_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    ) as proc:
-        # Wait until a trial has checkpointed an epoch (and not finished), then take its node.
-        victim, deadline = None, time.monotonic() + 600
-        while victim is None and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.2)
-            for trial_dir in _trial_dirs(study) if study.exists() else []:
-                reports = _reports(trial_dir)
-                if reports and reports[-1].get(M.EPOCH, 0) >= 1 and M.ACCURACY not in reports[-1]:
-                    victim = (trial_dir, reports[-1][M.NODE_ID], len(reports))
-                    break
-        assert victim is not None, "no trial reached its first epoch"
-        trial_dir, dead_node, reported = victim
-        node = next(node for node in workers if node.node_id == dead_node)
-        killed_at = time.time()
-        simulated.remove_node(node, allow_graceful=False)
-        output, _ = proc.communicate(timeout=900)
-    assert proc.returncode == 0, output[-3000:]
-
-    table = pd.read_csv(study / "summary.csv")
-    assert len(table) == 2 and (table["status"] == "TERMINATED").all(), table
-    reports = _reports(trial_dir)
-    final = reports[-1]
-    # the retried trial went on from its checkpoint, on the node that is left
-    assert final[M.RESUMED_FROM_EPOCH] >= 1 and final[M.NODE_ID] != dead_node
-    epochs = [r[M.EPOCH] for r in reports if M.ACCURACY not in r]
-    assert epochs == sorted(set(epochs)) and epochs[-1] == 3  # no epoch trained twice
-    print(
-        f"recovery: {reports[reported]['timestamp'] - killed_at:.0f} s from the node's loss to "
-        f"the retried trial's first report; trial {trial_dir.name}, node {dead_node[:12]} -> "
-        f"{final[M.NODE_ID][:12]}, resumed from epoch {final[M.RESUMED_FROM_EPOCH]}"
-    )
-    # the other trial was not repeated: one final report, from the start
-    others = [d for d in _trial_dirs(study) if d != trial_dir]
-    assert len(others) == 1
-    finals = [r for r in _reports(others[0]) if M.ACCURACY in r]
-    assert len(finals) == 1 and finals[0][M.RESUMED_FROM_EPOCH] == 0
-
-
 def test_every_node_is_checked_and_each_problem_named(cluster, tmp_path) -> None:
     import ray
 
@@ -216,3 +131,77 @@ def test_ray_client_is_refused_with_what_to_use_instead(tmp_path) -> None:
     )
     assert proc.returncode == 2
     assert "ray job submit" in proc.stderr and "--address auto" in proc.stderr
+
+
+def test_a_study_spreads_over_the_nodes_and_survives_losing_one(
+    cluster, mahanews_dir, tmp_path, small_teacher
+) -> None:
+    """Three trials of two epochs over two one-CPU workers: the first two start one on each
+    worker; after one of them has checkpointed its first epoch its node is removed, and the
+    trial finishes from that checkpoint on the node that is left."""
+    simulated, workers = cluster
+    args = _args(simulated.address, mahanews_dir, tmp_path, "multi", small_teacher[0].path)
+    study = tmp_path / "multi"
+    with subprocess.Popen(
+        [*args, "--search", "optuna", "-n", "3", "--epochs", "2", "--max-failures", "2"],
+        cwd=REPO,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    ) as proc:
+        # Wait until a trial has checkpointed an epoch (and not finished), then take its node.
+        victim, deadline = None, time.monotonic() + 600
+        while victim is None and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+            for trial_dir in _trial_dirs(study) if study.exists() else []:
+                reports = _reports(trial_dir)
+                if reports and reports[-1].get(M.EPOCH, 0) >= 1 and M.ACCURACY not in reports[-1]:
+                    victim = (trial_dir, reports[-1][M.NODE_ID], reports[-1]["timestamp"])
+                    break
+        assert victim is not None, "no trial reached its first epoch"
+        trial_dir, dead_node, last_report = victim
+        node = next(node for node in workers if node.node_id == dead_node)
+        simulated.remove_node(node, allow_graceful=False)
+        output, _ = proc.communicate(timeout=900)
+    assert proc.returncode == 0, output[-3000:]
+    assert "cluster: 3 node(s) ready" in output
+
+    table = pd.read_csv(study / "summary.csv")
+    assert len(table) == 3 and (table["status"] == "TERMINATED").all(), table[["name", "error"]]
+    # every trial ran on a worker node (the head has no CPUs), and both workers ran trials
+    trial_dirs = _trial_dirs(study)
+    assert len(trial_dirs) == 3
+    nodes_used = {r[M.NODE_ID] for d in trial_dirs for r in _reports(d)}
+    assert nodes_used == {node.node_id for node in workers}
+    # two trials at once on one machine: marked as sharing it
+    assert table[M.MACHINE_SHARED].astype(bool).all()
+    # results, checkpoints and compact models are under --storage-path, whichever node ran them
+    for model_dir in table["model_dir"]:
+        assert Path(model_dir).is_relative_to(study) and (Path(model_dir) / "config.json").exists()
+    for each in trial_dirs:
+        for name in ("final_metrics.json", "emissions.csv", "predictions.npz"):
+            assert (each / name).exists(), (each, name)
+        assert list(each.glob("checkpoint_*")), each
+    assert len(pd.read_csv(study / "configs.csv")) == 3
+
+    # the retried trial went on from its checkpoint, on the node that is left
+    reports = _reports(trial_dir)
+    final = reports[-1]
+    assert final[M.RESUMED_FROM_EPOCH] >= 1 and final[M.NODE_ID] != dead_node
+    epochs = [r[M.EPOCH] for r in reports if M.ACCURACY not in r]
+    assert epochs == sorted(set(epochs)) and epochs[-1] == 2  # no epoch trained twice
+    # the other trials were not repeated: one final report each, from the start
+    for other in (d for d in trial_dirs if d != trial_dir):
+        finals = [r for r in _reports(other) if M.ACCURACY in r]
+        assert len(finals) == 1 and finals[0][M.RESUMED_FROM_EPOCH] == 0
+    # the trial-to-node table and how long the lost trial waited (for a free CPU on the node
+    # that is left, then its checkpoint's restore and one epoch)
+    after = next(r for r in reports if r[M.NODE_ID] != dead_node)
+    print(table[["name", M.NODE_ID]].to_string(index=False))
+    print(
+        f"recovery: {after['timestamp'] - last_report:.0f} s from the last report on the lost "
+        f"node to the retried trial's next report; trial {trial_dir.name}, node "
+        f"{dead_node[:12]} -> {final[M.NODE_ID][:12]}, resumed from epoch "
+        f"{final[M.RESUMED_FROM_EPOCH]}"
+    )
