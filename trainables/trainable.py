@@ -11,13 +11,12 @@ Ray (tests, notebooks): it takes a ``report`` callback and a trial directory.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
 import math
 import random
 import shutil
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +50,7 @@ from trainables.measure import (
     InferenceEnergy,
     forward_passes,
     inference_energy,
+    measuring,
     precision_autocast,
     speedup,
     time_calls,
@@ -284,7 +284,7 @@ def _classical_trial(
             device=device,
             precision=cfg.precision,
         )
-    with _measuring(cfg, device):
+    with measuring(device, cfg.precision, _timing_threads(cfg, device)):
         energy = inference_energy(
             run.energy_passes,
             predictions=run.energy_predictions,
@@ -363,7 +363,7 @@ def measure(
     passes = forward_passes(models, batches, device=device)
     for timed in models.values():
         timed.eval()
-    with _measuring(cfg, device):
+    with measuring(device, cfg.precision, _timing_threads(cfg, device)):
         timings = time_calls(passes, repeats=cfg.timing_repeats, device=device)
         energy = inference_energy(
             passes,
@@ -517,30 +517,6 @@ def _inputs(batch: dict[str, Tensor], device: torch.device) -> dict[str, Tensor]
 def _timing_threads(cfg: TrialConfig, device: torch.device) -> int:
     """CPU threads while timing and metering (0: leave torch's setting, as on a GPU)."""
     return cfg.timing_threads if device.type == "cpu" else 0
-
-
-@contextlib.contextmanager
-def _measuring(cfg: TrialConfig, device: torch.device) -> Iterator[None]:
-    """What timing and metering run under: the timing threads, inference mode and the trial's
-    autocast, the same for every model of every trial kind."""
-    with (
-        _cpu_threads(_timing_threads(cfg, device)),
-        torch.inference_mode(),
-        precision_autocast(device, cfg.precision),
-    ):
-        yield
-
-
-@contextlib.contextmanager
-def _cpu_threads(threads: int) -> Iterator[None]:
-    """Run the block with ``threads`` torch CPU threads (0: unchanged)."""
-    before = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _teacher_id(teacher: str) -> str:
