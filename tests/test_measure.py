@@ -14,6 +14,7 @@ from trainables.measure import (
     TimingResult,
     in_fp32,
     inference_energy,
+    measuring,
     precision_autocast,
     resolve_precision,
     speedup,
@@ -227,3 +228,22 @@ def test_energy_at_a_time_per_pass_keeps_the_power_and_the_carbon_intensity():
     # no reading stays no reading
     unread = InferenceEnergy(math.nan, math.nan, 0.36, 3, 100, "disabled").at(0.18)
     assert math.isnan(unread.energy_kwh) and math.isnan(unread.emissions_kg)
+
+
+def test_measuring_caps_threads_and_gives_them_back() -> None:
+    from threadpoolctl import threadpool_info
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with measuring("cpu", "bf16", threads=1):
+            assert torch.get_num_threads() == 1 and torch.is_inference_mode_enabled()
+            assert torch.is_autocast_enabled("cpu")
+            assert all(pool["num_threads"] == 1 for pool in threadpool_info())
+        assert torch.get_num_threads() == 2 and not torch.is_inference_mode_enabled()
+        with measuring("cpu", "fp32"):  # 0 threads: unchanged
+            assert torch.get_num_threads() == 2 and not torch.is_autocast_enabled("cpu")
+        with pytest.raises(ValueError, match="fp16"), measuring("cpu", "fp16"):
+            pass
+    finally:
+        torch.set_num_threads(before)

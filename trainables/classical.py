@@ -27,7 +27,7 @@ import contextlib
 import functools
 import pickle
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,7 +42,7 @@ from trainables import metrics as M
 from trainables.compaction import parameter_counts
 from trainables.data import DataError, DataSplits
 from trainables.evaluation import label_metrics
-from trainables.measure import TimingResult, precision_autocast, speedup, time_calls
+from trainables.measure import TimingResult, measuring, precision_autocast, speedup, time_calls
 
 # Regularisation strengths tried (LogisticRegression's C, inverse strength). On the shared LPC
 # and SHC splits validation accuracy rises from C=1 (LPC 0.80) to a plateau at 64-256 (0.86).
@@ -244,7 +244,7 @@ def time_from_text(
     mode and given back in the mode it came in.
     """
     device = _teacher_device(teacher, device)
-    autocast = precision_autocast(device, precision)  # validates precision before any work
+    precision_autocast(device, precision)  # validates precision before any work
     if batch_size < 1 or batches < 0:
         raise ValueError(f"need batch_size >= 1 and batches >= 0, got {batch_size=}, {batches=}")
     texts = list(texts)[: batches * batch_size or None]
@@ -264,7 +264,7 @@ def time_from_text(
     was_training = teacher.training
     try:
         teacher.eval()
-        with _thread_limit(threads, device), torch.inference_mode(), autocast:
+        with measuring(device, precision, threads):
             timings = time_calls(
                 {TEACHER: run_teacher, CLASSICAL: run_classical_model},
                 repeats=repeats,
@@ -452,19 +452,3 @@ def _teacher_device(teacher: nn.Module, device: torch.device | str | None) -> to
             f"teacher.to({str(device)!r}) or leave device=None"
         )
     return device
-
-
-@contextlib.contextmanager
-def _thread_limit(threads: int, device: torch.device) -> Iterator[None]:
-    """Cap torch CPU threads (on CPU) and BLAS/OpenMP threads at ``threads`` (0: unchanged)."""
-    if not threads:
-        yield
-        return
-    before = torch.get_num_threads()
-    if device.type == "cpu":
-        torch.set_num_threads(threads)
-    try:
-        with threadpool_limits(limits=threads):
-            yield
-    finally:
-        torch.set_num_threads(before)

@@ -30,13 +30,14 @@ import math
 import statistics
 import time
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import torch
+from threadpoolctl import threadpool_limits
 from torch import Tensor, nn
 
 # "auto": fp16 autocast (+ GradScaler in training) on CUDA, fp32 on CPU; see resolve_precision.
@@ -83,6 +84,32 @@ def precision_autocast(
     return torch.autocast(device_type=device.type, dtype=_AUTOCAST_DTYPES[precision])
 
 
+@contextlib.contextmanager
+def measuring(device: torch.device | str, precision: str, threads: int = 0) -> Iterator[None]:
+    """What every timed or metered pass runs under, for every model and trial kind:
+    ``torch.inference_mode()``, the autocast of ``precision`` (validated on entry) and, when
+    ``threads`` > 0, that many torch CPU threads (on CPU) and BLAS/OpenMP threads (0: unchanged)."""
+    device = torch.device(device)
+    autocast = precision_autocast(device, precision)
+    with _thread_limit(threads, device), torch.inference_mode(), autocast:
+        yield
+
+
+@contextlib.contextmanager
+def _thread_limit(threads: int, device: torch.device) -> Iterator[None]:
+    if not threads:
+        yield
+        return
+    before = torch.get_num_threads()
+    if device.type == "cpu":
+        torch.set_num_threads(threads)
+    try:
+        with threadpool_limits(limits=threads):
+            yield
+    finally:
+        torch.set_num_threads(before)
+
+
 @dataclass(frozen=True)
 class TimingResult:
     """Wall-clock seconds of one model over all batches, one entry per repeat."""
@@ -115,7 +142,7 @@ def time_inference(
     given back in the mode they came in. ``labels`` and ``idx`` are dropped from each batch.
     """
     device = torch.device(device)
-    autocast = precision_autocast(device, precision)  # validates precision before any work
+    precision_autocast(device, precision)  # validates precision before any work
     if not models:
         raise ValueError("time_inference needs at least one model, got none")
     if not batches:
@@ -130,7 +157,7 @@ def time_inference(
     try:
         for model in models.values():
             model.eval()
-        with torch.inference_mode(), autocast:
+        with measuring(device, precision):
             return time_calls(calls, repeats=repeats, warmup=warmup, device=device)
     finally:
         for name, model in models.items():

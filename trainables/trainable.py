@@ -11,14 +11,13 @@ Ray (tests, notebooks): it takes a ``report`` callback and a trial directory.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import dataclasses
 import json
 import math
 import random
 import shutil
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,6 +52,7 @@ from trainables.measure import (
     forward_passes,
     in_fp32,
     inference_energy,
+    measuring,
     precision_autocast,
     resolve_precision,
     speedup,
@@ -313,6 +313,7 @@ def _classical_trial(
     included), inference energy over repeated test passes."""
     # The meter spans the fit and its evaluation and timing: the training emissions are an
     # upper bound of the fit's own (seconds, for a model that costs seconds).
+    threads = _timing_threads(cfg, device)
     with EnergyMeter(**_meter_settings(cfg, trial_dir), task="fit") as meter:
         run = run_classical(
             splits,
@@ -323,12 +324,12 @@ def _classical_trial(
             eval_batch_size=cfg.eval_batch_size,
             timing_batches=cfg.timing_batches,
             timing_repeats=cfg.timing_repeats,
-            timing_threads=_timing_threads(cfg, device),
+            timing_threads=threads,
             seed=cfg.seed,
             device=device,
             precision=cfg.precision,
         )
-    with _measuring(cfg, device):
+    with measuring(device, cfg.precision, threads):
         energy = inference_energy(
             run.energy_passes,
             predictions=run.energy_predictions,
@@ -430,7 +431,7 @@ def measure(
     timed_passes = dict(passes)
     if cfg.precision != "fp32":  # the fp32 teacher too, in the same rounds
         timed_passes[_TEACHER_FP32] = in_fp32(passes.get("teacher", passes["model"]), device)
-    with _measuring(cfg, device):
+    with measuring(device, cfg.precision, _timing_threads(cfg, device)):
         timings = time_calls(timed_passes, repeats=cfg.timing_repeats, device=device)
         energy = inference_energy(
             passes,
@@ -588,30 +589,6 @@ def _inputs(batch: dict[str, Tensor], device: torch.device) -> dict[str, Tensor]
 def _timing_threads(cfg: TrialConfig, device: torch.device) -> int:
     """CPU threads while timing and metering (0: leave torch's setting, as on a GPU)."""
     return cfg.timing_threads if device.type == "cpu" else 0
-
-
-@contextlib.contextmanager
-def _measuring(cfg: TrialConfig, device: torch.device) -> Iterator[None]:
-    """What timing and metering run under: the timing threads, inference mode and the trial's
-    autocast, the same for every model of every trial kind."""
-    with (
-        _cpu_threads(_timing_threads(cfg, device)),
-        torch.inference_mode(),
-        precision_autocast(device, cfg.precision),
-    ):
-        yield
-
-
-@contextlib.contextmanager
-def _cpu_threads(threads: int) -> Iterator[None]:
-    """Run the block with ``threads`` torch CPU threads (0: unchanged)."""
-    before = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _teacher_id(teacher: str) -> str:
