@@ -22,7 +22,8 @@ from __future__ import annotations
 import functools
 import math
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -358,14 +359,8 @@ class _Predictions:
     @staticmethod
     def _read(path: str, trial: str) -> tuple[np.ndarray, np.ndarray] | None:
         try:
-            with np.load(path, allow_pickle=False) as data:
-                pred, gold = np.asarray(data["test_pred"]), np.asarray(data["test_gold"])
-            if pred.ndim != 1 or pred.shape != gold.shape:
-                raise ValueError(
-                    f"test_pred has shape {pred.shape} and test_gold {gold.shape}; "
-                    "expected two 1-D arrays of the same length"
-                )
-        except (OSError, KeyError, ValueError, EOFError) as error:
+            pred, gold = read_test_predictions(path)
+        except ValueError as error:
             warnings.warn(
                 f"cannot read the predictions of trial {trial} from {path}: {error}; its "
                 "configuration gets no paired difference to the baseline",
@@ -388,6 +383,60 @@ class _Predictions:
             PairingWarning,
             stacklevel=3,
         )
+
+
+def read_test_predictions(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """``(test_pred, test_gold)`` label ids from a prediction file (a trial's
+    ``predictions.npz``, or ``python -m trainables.teacher --predictions``); ``ValueError``
+    naming the file and what is wrong with it otherwise."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            missing = [name for name in ("test_pred", "test_gold") if name not in data.files]
+            if missing:
+                raise KeyError(missing)
+            pred, gold = np.asarray(data["test_pred"]), np.asarray(data["test_gold"])
+    except KeyError as error:
+        raise ValueError(
+            f"{path} has no {' or '.join(error.args[0])} array (it has {sorted(data.files)}); "
+            "expected test_pred and test_gold"
+        ) from None
+    except (OSError, ValueError, EOFError) as error:
+        raise ValueError(f"cannot read {path} as an .npz file: {error}") from None
+    if pred.ndim != 1 or pred.shape != gold.shape:
+        raise ValueError(
+            f"{path}: test_pred has shape {pred.shape} and test_gold {gold.shape}; "
+            "expected two 1-D arrays of the same length"
+        )
+    return pred, gold
+
+
+def compare_predictions(
+    candidate: str | Path, baseline: str | Path, *, n_boot: int = 2000, rng_seed: int = 0
+) -> dict[str, float | int]:
+    """Two models' test predictions on the same examples: both accuracies, the paired
+    difference (candidate - baseline) with its 95% bootstrap interval over examples, and the
+    exact McNemar p-value. ``ValueError`` when the two were not tested on the same labels."""
+    cand_pred, cand_gold = read_test_predictions(candidate)
+    base_pred, base_gold = read_test_predictions(baseline)
+    if not np.array_equal(cand_gold, base_gold):
+        raise ValueError(
+            f"{candidate} and {baseline} were not tested on the same examples "
+            f"({cand_gold.size} vs {base_gold.size} labels, or different labels); compare "
+            "predictions on one test split"
+        )
+    cand, base = cand_pred == cand_gold, base_pred == base_gold
+    delta, low, high = paired_bootstrap_delta(cand, base, n_boot=n_boot, rng_seed=rng_seed)
+    return {
+        "examples": int(cand.size),
+        "candidate_accuracy": float(cand.mean()),
+        "baseline_accuracy": float(base.mean()),
+        "delta_accuracy": delta,
+        "delta_accuracy_ci_low": low,
+        "delta_accuracy_ci_high": high,
+        "candidate_only_right": int(np.sum(cand & ~base)),
+        "baseline_only_right": int(np.sum(~cand & base)),
+        "mcnemar_p": mcnemar_exact(cand, base),
+    }
 
 
 def _stack(
@@ -570,3 +619,34 @@ def _delta(
         "mcnemar_p": mcnemar_exact(correct[0], distinct_baselines[0]) if single else math.nan,
         "ci_excludes_zero": bool(low > 0.0 or high < 0.0),
     }
+
+
+# --------------------------------------------------------------------------------------------
+# Command line
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m analysis.statistics CANDIDATE.npz BASELINE.npz``: one JSON line comparing two
+    models' test predictions (:func:`compare_predictions`); a bad file exits 2 with one line."""
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(
+        prog="python -m analysis.statistics",
+        description="Paired comparison of two models' test predictions (npz files with test_pred "
+        "and test_gold: a trial's predictions.npz or python -m trainables.teacher --predictions)",
+    )
+    parser.add_argument("candidate", help="predictions of the model to compare")
+    parser.add_argument("baseline", help="predictions of the reference model")
+    parser.add_argument("--n-boot", type=int, default=2000, help="bootstrap draws")
+    args = parser.parse_args(argv)
+    try:
+        result = compare_predictions(args.candidate, args.baseline, n_boot=args.n_boot)
+    except ValueError as error:
+        parser.exit(2, f"{parser.prog}: error: {error}\n")
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

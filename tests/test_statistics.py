@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import warnings
 from pathlib import Path
@@ -21,6 +22,7 @@ from analysis.statistics import (
     payback_column,
     payback_predictions,
 )
+from analysis.statistics import main as statistics_main
 from trainables import metrics as M
 
 # --------------------------------------------------------------------------------------------
@@ -379,3 +381,32 @@ def test_different_test_sets_give_nan_and_a_warning_naming_both_trials(study, tm
 def test_an_empty_or_unfinished_table_gives_an_empty_configuration_table() -> None:
     configs = config_table(pd.DataFrame([_config(status="ERROR", seed=1)]))
     assert configs.empty and "delta_accuracy_mean" in configs.columns
+
+
+# --------------------------------------------------------------------------------------------
+# Two prediction files compared from the command line
+
+
+def test_cli_compares_two_prediction_files(study, tmp_path, capsys) -> None:
+    _, correct = study
+    gold = np.random.default_rng(11).integers(0, 3, N_TEST).astype(np.int64)
+    worse = _write_predictions(tmp_path / "w.npz", correct["worse0"], gold)
+    base = _write_predictions(tmp_path / "b.npz", correct["base"], gold)
+    assert statistics_main([worse, base, "--n-boot", "500"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    # 60 of the baseline's right answers made wrong, nothing fixed: -10 points, clearly
+    assert out["examples"] == N_TEST
+    assert out["delta_accuracy"] == pytest.approx(-60 / N_TEST)
+    assert out["candidate_only_right"] == 0 and out["baseline_only_right"] == 60
+    assert out["delta_accuracy_ci_low"] < out["delta_accuracy"] < out["delta_accuracy_ci_high"] < 0
+    assert out["mcnemar_p"] == pytest.approx(2 * 0.5**60)
+
+    other = _write_predictions(tmp_path / "o.npz", correct["base"], np.zeros(N_TEST, np.int64))
+    np.savez(tmp_path / "junk.npz", pred=np.zeros(3))
+    for bad, says in (
+        (other, "not tested on the same examples"),
+        ("junk.npz", "no test_pred or test_gold array"),
+    ):
+        with pytest.raises(SystemExit) as exit_:
+            statistics_main([str(tmp_path / bad), base])
+        assert exit_.value.code == 2 and says in capsys.readouterr().err

@@ -1,7 +1,8 @@
 """``python -m study.run`` end to end on a local Ray: the grid, an Optuna search, Ctrl+C and
 ``--resume``, a crashing trial. Small on purpose: 150 headlines per split, one or two epochs, one
-CPU thread per trial, and the session's small 2 x 64 teacher passed with ``--model`` (the search
-test trains the tiny preset's own teacher through the study, for one epoch).
+CPU thread per trial, and the session's small 2 x 64 teacher passed with ``--model`` (the
+crashing-trials test has the study train the tiny preset's own teacher, for one epoch, before its
+trials fail: the cheapest place for it, as its trials never use it).
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ def _final_reports(trial_dir: Path) -> list[dict]:
 
 
 def test_optuna_search_on_renamed_columns_persists_a_three_objective_study(
-    mahanews_dir, tmp_path
+    mahanews_dir, tmp_path, teacher
 ) -> None:
     # A folder whose columns no auto-detection finds: --text-column/--label-column reach the
     # study's own load, the teacher and every trial (any of them on other columns would fail).
@@ -102,7 +103,9 @@ def test_optuna_search_on_renamed_columns_persists_a_three_objective_study(
             folder / target, index=False
         )
     data = ("--data-dir", str(folder), "--text-column", "matkur", "--label-column", "varg")
-    args = _args(mahanews_dir, tmp_path, "sweep", "--search", "optuna", "-n", "3", data=data)
+    args = _args(
+        mahanews_dir, tmp_path, "sweep", "--search", "optuna", "-n", "3", data=data, teacher=teacher
+    )
     proc = _run([*args, "--epochs", "1"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     storage = f"sqlite:///{tmp_path / 'sweep' / 'optuna.db'}"
@@ -220,15 +223,21 @@ def test_paper_grid_interrupted_and_resumed_writes_summary_configs_and_data(
 def test_crashing_trials_are_retried_then_recorded_as_failed(
     mahanews_dir, tmp_path, teacher
 ) -> None:
+    """Every attempt of every trial crashes; before that, the study trains its own tiny teacher
+    (no ``--model``: the tiny preset's recipe, one epoch) and hands its folder to the trials."""
     import torch
 
     if torch.cuda.is_available():
         pytest.skip("fp16 runs on a GPU; the crash needs a CPU-only machine")
     # fp16 passes the config check but a CPU trial refuses it: every attempt crashes
-    args = _args(mahanews_dir, tmp_path, "bad", "--search", "optuna", "-n", "2", teacher=teacher)
+    args = _args(mahanews_dir, tmp_path, "bad", "--search", "optuna", "-n", "2")
     proc = _run([*args, "--max-failures", "1", "--set", "precision=fp16"])
     assert proc.returncode == 1, proc.stderr[-3000:]
     table = _summary(tmp_path / "bad")
+    # the study's own teacher (not the session's small one), one folder for every trial
+    built = table["teacher"].unique()
+    assert len(built) == 1 and built[0] != teacher[1] and "/teachers/tiny-" in built[0]
+    assert f"teacher: {built[0]}" in proc.stdout
     assert list(table["status"]) == ["ERROR", "ERROR"]  # the second ran after the first failed
     assert table["error"].str.contains("fp16").all()
     for trial_dir in (d for d in (tmp_path / "bad").iterdir() if (d / "params.json").exists()):

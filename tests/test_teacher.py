@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
+from analysis.statistics import read_test_predictions
 from tests.conftest import SHARED_DATA, SMALL_TEACHER_KW
 from trainables.data import DataSpec, DataSplits, load_splits
 from trainables.presets import TinyTeacherConfig
@@ -82,7 +83,7 @@ def test_non_bert_model_is_refused(tmp_path: Path) -> None:
         load_teacher(tmp_path)
 
 
-def test_cli_evaluates_a_given_model(small_teacher, mahanews_dir: Path, capsys) -> None:
+def test_cli_evaluates_a_given_model(small_teacher, mahanews_dir: Path, tmp_path, capsys) -> None:
     teacher, _, cache = small_teacher
     code = main(
         [
@@ -97,11 +98,16 @@ def test_cli_evaluates_a_given_model(small_teacher, mahanews_dir: Path, capsys) 
             "--cache-dir",
             str(cache),
             "--quiet",
+            "--predictions",
+            str(tmp_path / "teacher.npz"),
         ]
     )
     assert code == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert {"test_accuracy", "macro_f1", "train_seconds", "num_parameters"} <= set(out)
+    # the per-example predictions behind that accuracy, as a trial saves them
+    pred, gold = read_test_predictions(tmp_path / "teacher.npz")
+    assert len(gold) == 100 and out["test_accuracy"] == pytest.approx((pred == gold).mean())
 
 
 def test_cooccurrence_embeddings_put_related_words_together(mahanews_dir: Path) -> None:

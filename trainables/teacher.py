@@ -18,9 +18,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
+from trainables.atomic import atomic_write
 from trainables.data import (
     MAHANEWS_LABELS,
     DataError,
@@ -30,7 +32,7 @@ from trainables.data import (
     load_splits,
     tokenize_splits,
 )
-from trainables.evaluation import evaluate
+from trainables.evaluation import label_metrics, predict
 from trainables.presets import PRESETS, TinyTeacherConfig, get_preset
 
 _SUPPORTED_MODEL_TYPES = ("bert",)
@@ -142,8 +144,9 @@ def prepare_teacher(
 
 def evaluate_teacher(
     path: str, splits: DataSplits, max_length: int, cache_dir: str | Path | None
-) -> dict[str, float]:
-    """Test accuracy and macro-F1 of a given (already fine-tuned) teacher."""
+) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """Test accuracy and macro-F1 of a fine-tuned teacher, and its test predictions:
+    ``test_pred`` / ``test_gold`` label ids (its ``label2id``), as a trial saves them."""
     model, tokenizer = load_teacher(path)
     root = Path(cache_dir) if cache_dir else default_cache_dir()
     tokens = tokenize_splits(
@@ -151,13 +154,16 @@ def evaluate_teacher(
     )
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model.to(device)
-    test = evaluate(model, tokens["test"], batch_size=64, device=device)
-    return {
+    logits = predict(model, tokens["test"], batch_size=64, device=device)
+    pred, gold = logits.argmax(-1).numpy(), tokens["test"].labels.numpy()
+    test = label_metrics(pred, gold)
+    metrics = {
         "test_accuracy": test["accuracy"],
         "macro_f1": test["macro_f1"],
         "train_seconds": 0.0,
         "num_parameters": sum(p.numel() for p in model.parameters()),
     }
+    return metrics, {"test_pred": pred, "test_gold": gold}
 
 
 # --------------------------------------------------------------------------------------------
@@ -206,6 +212,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         help="tiny teacher training precision (default auto: fp16 + GradScaler on CUDA, fp32 "
         "on CPU)",
     )
+    p.add_argument(
+        "--predictions",
+        metavar="FILE.npz",
+        help="also write the teacher's test predictions (test_pred, test_gold label ids) there; "
+        "compare two such files with python -m analysis.statistics",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p.parse_args(argv)
 
@@ -231,10 +243,14 @@ def main(argv: list[str] | None = None) -> int:
             progress=not args.quiet,
             tiny_overrides=overrides,
         )
-        if not teacher.metrics:  # a given model: evaluate it on the test split
-            teacher.metrics = evaluate_teacher(
+        if not teacher.metrics or args.predictions:  # a given model, or its predictions asked
+            metrics, predictions = evaluate_teacher(
                 teacher.path, splits, get_preset(args.preset).max_length, args.cache_dir
             )
+            teacher.metrics = teacher.metrics or metrics
+            if args.predictions:
+                with atomic_write(Path(args.predictions)) as tmp, open(tmp, "wb") as handle:
+                    np.savez(handle, **predictions)
     except (DataError, TeacherError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
