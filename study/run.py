@@ -22,7 +22,7 @@ from typing import Any
 
 from study.cli import EXIT_USAGE, UsageError, build_parser, check_flags
 from study.plan import CONFIRM_DIR, STUDY_FILE, StudyPlan, confirm_plan, new_plan
-from study.summary import FAILED, FINISHED, count_by_status, summary_markdown, summary_table
+from study.summary import FAILED, FINISHED, count_by_status, summary_table
 from trainables import metrics as M
 from trainables.atomic import atomic_write
 
@@ -263,7 +263,7 @@ def _print_dashboard() -> None:
 def _summarise(
     results: Any, plan: StudyPlan, results_dir: Path
 ) -> tuple[dict[str, int], dict[str, Path]]:
-    from study.summary import front_models, write_summary
+    from study.summary import write_summary
     from study.tuner import trial_records
 
     records = trial_records(results)
@@ -283,13 +283,9 @@ def _summarise(
             search["kind"] = M.KIND_PRUNE
         table = pd.concat([search, table.assign(phase="confirm")], ignore_index=True)
     title = f"{plan.name}: {what}"
-    print("\n" + summary_markdown(table, title=title), flush=True)
     paths = write_summary(table, results_dir, title=title)
-    front = front_models(table)
-    if not front.empty:
-        print("models on the validation front (python -m trainables.predict FOLDER --text ...):")
-        for _, row in front.iterrows():
-            print(f"  {row['name']} (seed {row[M.SEED]:.0f}): {row['model_dir']}", flush=True)
+    # what was written, configurations and the validation front's model folders included
+    print("\n" + paths["md"].read_text(encoding="utf-8"), flush=True)
     from analysis import write_optuna_plots, write_plots
 
     finished = table[table["status"] == FINISHED] if len(table) else table
