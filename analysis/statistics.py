@@ -391,17 +391,16 @@ def read_test_predictions(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     naming the file and what is wrong with it otherwise."""
     try:
         with np.load(path, allow_pickle=False) as data:
-            missing = [name for name in ("test_pred", "test_gold") if name not in data.files]
-            if missing:
-                raise KeyError(missing)
-            pred, gold = np.asarray(data["test_pred"]), np.asarray(data["test_gold"])
-    except KeyError as error:
-        raise ValueError(
-            f"{path} has no {' or '.join(error.args[0])} array (it has {sorted(data.files)}); "
-            "expected test_pred and test_gold"
-        ) from None
+            arrays = {name: np.asarray(data[name]) for name in data.files}
     except (OSError, ValueError, EOFError) as error:
         raise ValueError(f"cannot read {path} as an .npz file: {error}") from None
+    missing = [name for name in ("test_pred", "test_gold") if name not in arrays]
+    if missing:
+        raise ValueError(
+            f"{path} has no {' or '.join(missing)} array (it has {sorted(arrays)}); "
+            "expected test_pred and test_gold"
+        )
+    pred, gold = arrays["test_pred"], arrays["test_gold"]
     if pred.ndim != 1 or pred.shape != gold.shape:
         raise ValueError(
             f"{path}: test_pred has shape {pred.shape} and test_gold {gold.shape}; "

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import Path
+
 import numpy as np
 import torch
 from sklearn.metrics import f1_score
 from torch import nn
 
+from trainables.atomic import atomic_write
 from trainables.data import TokenizedSplit
 
 
@@ -50,3 +54,13 @@ def evaluate(
     return classification_metrics(
         predict(model, split, batch_size=batch_size, device=device), split.labels
     )
+
+
+def save_predictions(predictions: Mapping[str, np.ndarray], path: str | Path) -> Path:
+    """Per-example label ids (``test_pred``, ``test_gold``, ...) as int64 arrays in one ``.npz``,
+    written atomically: a trial's ``predictions.npz`` and the teacher CLI's ``--predictions``
+    (``analysis.statistics`` pairs models on them)."""
+    path = Path(path)
+    with atomic_write(path) as tmp, open(tmp, "wb") as handle:
+        np.savez(handle, **{k: np.asarray(v, dtype=np.int64) for k, v in predictions.items()})
+    return path

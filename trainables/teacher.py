@@ -22,7 +22,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from trainables.atomic import atomic_write
 from trainables.data import (
     MAHANEWS_LABELS,
     DataError,
@@ -32,7 +31,7 @@ from trainables.data import (
     load_splits,
     tokenize_splits,
 )
-from trainables.evaluation import label_metrics, predict
+from trainables.evaluation import label_metrics, predict, save_predictions
 from trainables.presets import PRESETS, TinyTeacherConfig, get_preset
 
 _SUPPORTED_MODEL_TYPES = ("bert",)
@@ -249,8 +248,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             teacher.metrics = teacher.metrics or metrics
             if args.predictions:
-                with atomic_write(Path(args.predictions)) as tmp, open(tmp, "wb") as handle:
-                    np.savez(handle, **predictions)
+                save_predictions(predictions, args.predictions)
     except (DataError, TeacherError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

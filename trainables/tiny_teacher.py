@@ -432,7 +432,7 @@ def _finetune(
             bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.3f}")
         val = evaluate(model, tokens["validation"], batch_size=cfg.batch_size * 2, device=device)
         if progress:
-            bar.write(f"epoch {epoch + 1}: val accuracy {val['accuracy']:.4f}")
+            bar.write(f"epoch {epoch + 1}: val accuracy {val['accuracy']:.4f}", file=sys.stderr)
         if val["accuracy"] > best_acc:
             best_acc = val["accuracy"]
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}

@@ -45,7 +45,7 @@ from trainables.data import (
     tokenize_splits,
 )
 from trainables.distillation import TeacherLogitsCache, distillation_loss, tensor_fingerprint
-from trainables.evaluation import classification_metrics, evaluate, predict
+from trainables.evaluation import classification_metrics, evaluate, predict, save_predictions
 from trainables.measure import (
     EnergyMeter,
     InferenceEnergy,
@@ -279,6 +279,8 @@ def run_trial(
         save_compact(
             compact, model_dir, quantization=DYNAMIC_INT8 if cfg.quantize == "int8" else None
         )
+        # pipeline() and trainables.predict truncate where this trial did
+        model_tokenizer.model_max_length = cfg.max_length
         model_tokenizer.save_pretrained(model_dir)
         result["model_dir"] = str(model_dir)
     return _finish(result, predictions, progress.history, trial_dir, report)
@@ -292,7 +294,7 @@ def _finish(
     report: Reporter,
 ) -> dict[str, Any]:
     """Save the predictions and the final metrics, then the final report."""
-    result[M.PREDICTIONS_FILE] = str(save_predictions(predictions, trial_dir))
+    result[M.PREDICTIONS_FILE] = str(save_predictions(predictions, trial_dir / PREDICTIONS_NPZ))
     with atomic_write(trial_dir / FINAL_METRICS_FILE) as tmp:
         tmp.write_text(json.dumps({**result, "history": history}, indent=2, default=float))
     report(result, None)
@@ -503,14 +505,6 @@ def _meter_settings(cfg: TrialConfig, trial_dir: Path) -> dict[str, Any]:
         "tracking_mode": cfg.energy_tracking,
         "output_dir": trial_dir,
     }
-
-
-def save_predictions(predictions: Mapping[str, np.ndarray], trial_dir: Path) -> Path:
-    """Per-example label ids (``metrics.PREDICTIONS_FILE``): the statistics pair trials on them."""
-    path = trial_dir / PREDICTIONS_NPZ
-    with atomic_write(path) as tmp, open(tmp, "wb") as handle:
-        np.savez(handle, **{k: np.asarray(v, dtype=np.int64) for k, v in predictions.items()})
-    return path
 
 
 # --------------------------------------------------------------------------------------------
