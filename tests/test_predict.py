@@ -11,6 +11,7 @@ from transformers import BertConfig, BertForSequenceClassification, pipeline
 from trainables.compaction import compact_model, save_compact
 from trainables.predict import load_classifier, main, predict
 from trainables.pruning import PruningConfig, apply_threshold, mask_score_parameters, prune_model
+from trainables.quantize import DYNAMIC_INT8
 from trainables.tiny_teacher import train_wordpiece
 
 LABELS = ["sports", "politics", "entertainment"]
@@ -99,3 +100,53 @@ def test_what_predict_cannot_read_is_one_error_line(model_dir, tmp_path, capsys)
     assert "no text column" in err and "id, words" in err and "--text-column" in err
     assert main([str(folder), "--file", str(tmp_path / "missing.csv")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_onnx_export_runs_in_onnx_runtime_like_pytorch(
+    model_dir, headlines, tmp_path, capsys
+) -> None:
+    pytest.importorskip("onnxruntime")
+    from trainables.export import main as export
+
+    folder, compact, tokenizer = model_dir
+    shapes = compact.config.compact_layers
+    assert any(s["heads"] == 0 for s in shapes) and any(s["ffn"] == 0 for s in shapes)
+    out = tmp_path / "model.onnx"
+    # the command itself fails unless ONNX Runtime's logits are within 1e-3 of PyTorch's
+    assert export([str(folder), "--format", "onnx", "--out", str(out)]) == 0
+    assert out.exists() and capsys.readouterr().out.strip() == str(out)
+    # an int8 folder: exported in fp32, quantised by ONNX Runtime, same labels
+    int8 = save_compact(compact, tmp_path / "int8", quantization=DYNAMIC_INT8)
+    tokenizer.save_pretrained(int8)
+    assert export([str(int8)]) == 0
+    # close to the fp32 model on real headlines, layers without heads or neurons included
+    # (ONNX Runtime's int8 MatMul of zero-width weights once gave every input the same logits)
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(int8 / "model.int8.onnx"))
+    batch = tokenizer(headlines[:32], padding=True, return_tensors="np")
+    (logits,) = session.run(["logits"], {k: batch[k] for k in ("input_ids", "attention_mask")})
+    with torch.no_grad():
+        expected = compact(**tokenizer(headlines[:32], padding=True, return_tensors="pt")).logits
+    assert abs(logits - expected.numpy()).max() < 5e-3
+
+
+def test_the_benchmark_times_the_onnx_runtime_rows(model_dir) -> None:
+    pytest.importorskip("onnxruntime")
+    from trainables.bench_compaction import onnx_rows
+    from trainables.quantize import quantize_int8
+
+    _, compact, tokenizer = model_dir
+    baseline = BertForSequenceClassification(compact.config).eval()
+    models = {"baseline": baseline, "0.5": compact, "0.5+int8": quantize_int8(compact)}
+    batch = dict(
+        tokenizer(["नवा चित्रपट"] * 4, padding="max_length", max_length=16, return_tensors="pt")
+    )
+    batch.pop("token_type_ids", None)
+    rows = onnx_rows(models, batch, threads=1, repeats=1)
+    assert [(r["name"], r["runtime"], r["quantize"]) for r in rows] == [
+        ("0.5+int8", "torch", "int8"),
+        ("0.5 onnx", "onnxruntime", "none"),
+        ("0.5 onnx+int8", "onnxruntime", "int8"),
+    ]
+    assert all(r["speedup"] > 0 and r["baseline_seconds"] > 0 for r in rows)

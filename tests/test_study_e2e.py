@@ -215,6 +215,7 @@ def test_paper_grid_interrupted_and_resumed_writes_summary_configs_and_data(
     assert "25% pruning + KD" in resumed.stdout  # trials are named in the progress table
     # one teacher for the whole study: every trial read the same folder
     assert table["teacher"].nunique() == 1
+    _check_a_grid_model_predicts_as_in_its_trial(table, data, tmp_path)
     # the same name again, without --resume, is refused before anything runs
     again = _run(args)
     assert again.returncode == 2 and "already holds a study" in again.stderr
@@ -245,3 +246,30 @@ def test_crashing_trials_are_retried_then_recorded_as_failed(
     study = optuna.load_study(study_name="bad", storage=f"sqlite:///{tmp_path / 'bad/optuna.db'}")
     assert [t.state.name for t in study.trials] == ["FAIL", "FAIL"]
     assert "bad failed" not in proc.stdout and "2 failed" in proc.stdout
+
+
+def _check_a_grid_model_predicts_as_in_its_trial(table: pd.DataFrame, data: dict, tmp) -> None:
+    """A compact model from the grid, as users load it (``pipeline``, ``trainables.predict``),
+    labels the study's test texts exactly as its trial did (the trial's ``predictions.npz``)."""
+    import numpy as np
+    from transformers import pipeline
+
+    import trainables.compaction  # noqa: F401  (registers the compact model type)
+    from analysis.statistics import read_test_predictions
+    from trainables.data import DataSpec, load_splits
+    from trainables.predict import main as predict
+
+    row = table[table["name"] == "25% pruning + KD"].iloc[0]
+    trial_pred, trial_gold = read_test_predictions(row[M.PREDICTIONS_FILE])
+    test = load_splits(DataSpec.from_dict(data["spec"])).test
+    classify = pipeline("text-classification", model=row["model_dir"])
+    label2id = classify.model.config.label2id
+    assert [label2id[label] for label in test["label"]] == trial_gold.tolist()
+    piped = [label2id[out["label"]] for out in classify(list(test["text"]), truncation=True)]
+    assert piped == trial_pred.tolist()
+    test[["text"]].to_csv(tmp / "test.csv", index=False)
+    assert (
+        predict([row["model_dir"], "--file", str(tmp / "test.csv"), "--out", str(tmp / "p.csv")])
+        == 0
+    )
+    assert np.array_equal(pd.read_csv(tmp / "p.csv")["label_id"], trial_pred)

@@ -9,8 +9,10 @@ baseline: batch 32 x 128 tokens, interleaved repeats in one process, ratio of me
 These masks are an **upper bound**: block pruning that scores Q, K, V and O blocks on their own
 rarely empties a whole head in training (``attention_block="head"`` scores heads whole).
 On CPU each model is also timed after dynamic int8 quantisation (``+int8`` rows, against the
-same fp32 baseline). Last, the parameters and weight bytes of the baseline with its vocabulary
-trimmed to 20k, 30k and 50k rows (``--vocab-rows``).
+same fp32 baseline), and the smallest density runs in ONNX Runtime too, fp32 and with ONNX
+Runtime's own dynamic int8 (``onnx`` rows, timed against the baseline in a second interleaved
+round; needs the ``export`` extra). Last, the parameters and weight bytes of the baseline with
+its vocabulary trimmed to 20k, 30k and 50k rows (``--vocab-rows``).
 
     python -m trainables.bench_compaction [--threads 1] [--repeats 5] [--densities 0.75 0.5]
 
@@ -24,7 +26,9 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import tempfile
 import time
+from pathlib import Path
 
 import torch
 from transformers import BertConfig, BertForSequenceClassification
@@ -143,6 +147,8 @@ def main(argv: list[str] | None = None) -> dict[str, list[dict]]:
             f"{row[metrics.NUM_PARAMETERS] / 1e6:>7.1f}M"
         )
     print(f"baseline: {timings['baseline'].median:.3f} s per batch (median)")
+    if device.type == "cpu" and not args.no_onnx:
+        rows += onnx_rows(models, batch, threads=args.threads, repeats=args.repeats)
     vocabulary = vocabulary_rows(baseline, args.vocab_rows)
     print(f"\n{'vocabulary':>10} {'params':>9} {'weights':>9}")
     for row in vocabulary:
@@ -151,6 +157,65 @@ def main(argv: list[str] | None = None) -> dict[str, list[dict]]:
         )
     print(json.dumps({"models": rows, "vocabulary": vocabulary}))
     return {"models": rows, "vocabulary": vocabulary}
+
+
+def onnx_rows(
+    models: dict[str, torch.nn.Module],
+    batch: dict[str, torch.Tensor],
+    *,
+    threads: int,
+    repeats: int,
+) -> list[dict]:
+    """The smallest density's compact model in ONNX Runtime (fp32 and ORT dynamic int8), timed
+    interleaved with the PyTorch baseline and the same model's PyTorch int8."""
+    try:
+        import onnxruntime
+    except ImportError:
+        print("onnx rows skipped: pip install -e '.[export]' (onnx, onnxscript, onnxruntime)")
+        return []
+    from trainables.export import export_model, quantize_onnx
+
+    name = min((n for n in models if n != "baseline" and "+" not in n), key=float, default=None)
+    if name is None:
+        return []
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+    feed = {key: tensor.numpy() for key, tensor in batch.items()}
+    calls = {"baseline": lambda: models["baseline"](**batch)}
+    if f"{name}+int8" in models:
+        calls[f"{name}+int8"] = lambda: models[f"{name}+int8"](**batch)
+    with tempfile.TemporaryDirectory(prefix="bench-onnx-") as folder:
+        started = time.perf_counter()
+        fp32 = Path(folder) / "model.onnx"
+        export_model(models[name], batch, fp32)
+        files = {f"{name} onnx": fp32, f"{name} onnx+int8": quantize_onnx(fp32)}
+        print(f"{name}: exported to ONNX ({time.perf_counter() - started:.0f} s)", flush=True)
+        for label, path in files.items():
+            session = onnxruntime.InferenceSession(
+                str(path), options, providers=["CPUExecutionProvider"]
+            )
+            calls[label] = lambda session=session: session.run(["logits"], feed)
+        with torch.inference_mode():
+            timings = measure.time_calls(calls, repeats=repeats)
+    rows = []
+    print(f"\n{'runtime':>20} {'speedup':>8}   (against the PyTorch fp32 baseline, same round)")
+    for label in calls:
+        if label == "baseline":
+            continue
+        speedup = measure.speedup(timings, "baseline", label)
+        print(f"{label:>20} {speedup:>7.2f}x")
+        rows.append(
+            {
+                "name": label,
+                "target_density": float(name),
+                "quantize": "int8" if label.endswith("int8") else "none",
+                "runtime": "onnxruntime" if "onnx" in label else "torch",
+                metrics.SPEEDUP: speedup,
+                "seconds": timings[label].median,
+                "baseline_seconds": timings["baseline"].median,
+            }
+        )
+    return rows
 
 
 def vocabulary_rows(model: torch.nn.Module, sizes: list[int]) -> list[dict[str, float]]:
@@ -209,6 +274,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seq-len", type=int, default=128, help="tokens per sequence")
     parser.add_argument("--seed", type=int, default=0, help="seed of weights, scores and inputs")
     parser.add_argument("--no-int8", action="store_true", help="skip the int8 rows (CPU)")
+    parser.add_argument("--no-onnx", action="store_true", help="skip the ONNX Runtime rows (CPU)")
     parser.add_argument(
         "--vocab-rows",
         type=int,

@@ -11,7 +11,9 @@ The masks are baked into the weights, then whatever contributes nothing is slice
   Likewise a head with no value weights outputs its value bias, folded into the output bias.
 
 A layer may lose every head or every neuron: zero-width Linear layers run fine on transformers 5,
-whose attention takes the head count from tensor shapes. ``BertConfig`` cannot describe per-layer
+whose attention takes the head count from tensor shapes. A layer with no head left skips the
+attention arithmetic (``HeadlessSelfAttention``): its output is the output projection's bias, and
+reshaping an empty tensor with ``-1`` is undefined in ONNX. ``BertConfig`` cannot describe per-layer
 widths and ``from_pretrained`` of a compacted directory fails (or, with
 ``ignore_mismatched_sizes=True``, silently re-initialises the layers), so ``save_compact`` records
 the per-layer shapes in ``config.compact_layers`` and ``load_compact`` rebuilds, slices and loads.
@@ -34,6 +36,7 @@ import transformers
 from safetensors.torch import load_model, save_model
 from torch import Tensor, nn
 from transformers import PreTrainedModel
+from transformers.models.bert.modeling_bert import BertSelfAttention
 
 from trainables.pruning import ATTENTION_LINEARS, FFN_LINEARS, MaskedLinear, encoder_layers
 
@@ -320,6 +323,15 @@ def _resize_layer(layer: nn.Module, heads: int, ffn: int) -> None:
     )
 
 
+class HeadlessSelfAttention(BertSelfAttention):
+    """The self-attention of a layer that lost every head: an empty context, nothing computed.
+
+    Its (zero-width) query, key and value layers stay, so the state dict keeps its keys."""
+
+    def forward(self, hidden_states: Tensor, *args, **kwargs) -> tuple[Tensor, None]:
+        return hidden_states.new_zeros(*hidden_states.shape[:-1], 0), None
+
+
 def _install(layer: nn.Module, weights: dict[str, tuple[Tensor, Tensor]]) -> None:
     """Put dense Linear layers holding ``weights`` in place; keep the head bookkeeping right."""
     for path, (weight, bias) in weights.items():
@@ -333,6 +345,8 @@ def _install(layer: nn.Module, weights: dict[str, tuple[Tensor, Tensor]]) -> Non
     attention = layer.attention.self
     attention.all_head_size = attention.query.out_features
     attention.num_attention_heads = attention.all_head_size // attention.attention_head_size
+    if attention.num_attention_heads == 0 and type(attention) is BertSelfAttention:
+        attention.__class__ = HeadlessSelfAttention
 
 
 def _effective(module: nn.Module) -> tuple[Tensor, Tensor]:

@@ -62,8 +62,11 @@ def predict(
     batch_size: int = BATCH_SIZE,
 ) -> pd.DataFrame:
     """One row per text: ``label`` (the model's name for it), ``label_id`` and ``probability``
-    (softmax of the logits). ``max_length`` defaults to the model's position limit."""
-    limit = max_length or int(getattr(model.config, "max_position_embeddings", 512))
+    (softmax of the logits). ``max_length`` defaults to the tokenizer's ``model_max_length``
+    (a trial saves the length it was trained and measured at), at most the model's position
+    limit."""
+    positions = int(getattr(model.config, "max_position_embeddings", 512))
+    limit = max_length or min(int(getattr(tokenizer, "model_max_length", positions)), positions)
     id2label = getattr(model.config, "id2label", None) or {}
     rows = []
     for begin in range(0, len(texts), batch_size):
@@ -116,7 +119,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     source.add_argument("--text", action="append", help="a text to classify (repeatable)")
     source.add_argument("--file", help="a CSV/TSV file whose text column is classified")
     p.add_argument("--text-column", help="the file's text column (default: found by name)")
-    p.add_argument("--max-length", type=int, help="tokens per text (default: the model's limit)")
+    p.add_argument(
+        "--max-length",
+        type=int,
+        help="tokens per text (default: the length the trial used, else the model's limit)",
+    )
     p.add_argument("--out", help="write the predictions here as CSV instead of printing them")
     return p.parse_args(argv)
 
