@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import SMALL_ROWS
 from trainables import metrics as M
-from trainables.compaction import load_compact, parameter_counts
+from trainables.compaction import layer_shapes, load_compact, parameter_counts
 from trainables.config import TrialConfig
 from trainables.trainable import run_trial
 
@@ -101,6 +101,12 @@ def test_pruned_distilled_trial_reports_every_metric(cfg, tmp_path: Path) -> Non
     # the compact model on disk is the one measured
     model = load_compact(result["model_dir"])
     assert parameter_counts(model)["total"] == result[M.NUM_PARAMETERS]
+    shapes = layer_shapes(model)
+    assert result[M.HEADS] == sum(s["heads"] for s in shapes)
+    assert result[M.FFN_NEURONS] == sum(s["ffn"] for s in shapes)
+    # density 0.25 of the FFN is kept per neuron: a quarter of the teacher's neurons, or a few more
+    teacher_neurons = model.config.intermediate_size * model.config.num_hidden_layers
+    assert 0.2 * teacher_neurons <= result[M.FFN_NEURONS] < 0.75 * teacher_neurons
     # every epoch report has the loss parts and the masks' density, falling to the target
     densities = [r[0][M.MASK_DENSITY] for r in reports[:-1]]
     assert densities == sorted(densities, reverse=True)
@@ -220,3 +226,32 @@ def test_classical_trial_is_measured_like_the_others(cfg, tmp_path: Path) -> Non
     assert result[M.SPEEDUP] > 0 and math.isnan(result[M.DENSITY])
     assert result[M.EMISSIONS_KG_PER_1K] > 0 and result[M.TRAIN_EMISSIONS_KG] > 0
     assert 0 < result[M.NUM_PARAMETERS] < result[M.TEACHER_NUM_PARAMETERS]
+
+
+def test_whole_heads_go_where_independent_blocks_keep_them(mahanews_dir: Path) -> None:
+    """The benchmark's short training runs: at one density, scoring heads whole leaves about that
+    share of the heads, while 16 x 16 blocks scored on their own keep at least as many; both keep
+    the FFN per neuron. Read from real trials' compact models."""
+    from trainables.bench_compaction import trained_rows
+    from trainables.data import DataSpec
+    from trainables.presets import TinyTeacherConfig
+
+    shape = TinyTeacherConfig(
+        vocab_size=800,
+        num_hidden_layers=2,
+        hidden_size=64,
+        num_attention_heads=4,
+        intermediate_size=128,
+        batch_size=16,
+    )
+    data = DataSpec(data_dir=str(mahanews_dir), variant="shc", max_rows=200)
+    rows = trained_rows(data, shape, [0.25], epochs=2, max_length=32, block=16)
+    by = {row["attention_block"]: row for row in rows}
+    assert list(by) == ["block", "head"]
+    assert all(row["heads_total"] == 8 and row["ffn_neurons_total"] == 256 for row in rows)
+    # topk per head keeps the top quarter of each layer's heads: one of four
+    assert by["head"][M.HEADS] == 2
+    assert by["block"][M.HEADS] >= by["head"][M.HEADS]
+    # FFN neurons are scored one by one in both: a quarter of them
+    assert all(row[M.FFN_NEURONS] == pytest.approx(64, abs=8) for row in rows)
+    assert by["head"][M.SPEEDUP_IDEAL] >= by["block"][M.SPEEDUP_IDEAL]

@@ -11,10 +11,17 @@ rarely empties a whole head in training (``attention_block="head"`` scores heads
 On CPU each model is also timed after dynamic int8 quantisation (``+int8`` rows, against the
 same fp32 baseline), and the smallest density runs in ONNX Runtime too, fp32 and with ONNX
 Runtime's own dynamic int8 (``onnx`` rows, timed against the baseline in a second interleaved
-round; needs the ``export`` extra). Last, the parameters and weight bytes of the baseline with
+round; needs the ``export`` extra). Then the parameters and weight bytes of the baseline with
 its vocabulary trimmed to 20k, 30k and 50k rows (``--vocab-rows``).
 
+Last, with ``--data-dir`` (and ``--variant``), what training really leaves: a teacher of the
+real model's width (768 hidden, 12 heads of 64, FFN 3072; ``--trained-layers`` layers, a small
+WordPiece vocabulary) is trained briefly on the data, and a real trial (``run_trial``: topk with
+the cubic schedule, then compaction) prunes it to each density with 32 x 32 blocks and with whole
+heads; each row gives the heads and FFN neurons the compact model kept and its ideal speedup.
+
     python -m trainables.bench_compaction [--threads 1] [--repeats 5] [--densities 0.75 0.5]
+        [--data-dir ../shared/data/mahanews --variant shc]
 
 Prints tables, then one JSON line: {"models": [{name, target_density, density (the compact
 encoder's realised kept fraction), quantize, speedup, speedup_ideal, num_parameters, ...}],
@@ -28,6 +35,7 @@ import copy
 import json
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -37,10 +45,12 @@ from trainables import measure, metrics
 from trainables.compaction import (
     compact_model,
     encoder_density,
-    layer_shapes,
+    kept_structure,
     parameter_counts,
     speedup_ideal,
 )
+from trainables.data import DataSpec
+from trainables.presets import TinyTeacherConfig
 from trainables.pruning import (
     ATTENTION_LINEARS,
     PruningConfig,
@@ -83,10 +93,8 @@ def main(argv: list[str] | None = None) -> dict[str, list[dict]]:
         # Same values as the baseline's: share the 150M-parameter table instead of copying it.
         compact.bert.embeddings = baseline.bert.embeddings
         models[str(density)] = compact
-        shapes = layer_shapes(compact)
-        heads = sum(shape["heads"] for shape in shapes)
-        neurons = sum(shape["ffn"] for shape in shapes)
-        layers = config.num_hidden_layers
+        kept, layers = kept_structure(compact), config.num_hidden_layers
+        heads, neurons = kept[metrics.HEADS], kept[metrics.FFN_NEURONS]
         print(
             f"density {density}: heads {heads}/{config.num_attention_heads * layers}, "
             f"FFN {neurons}/{config.intermediate_size * layers}, "
@@ -155,8 +163,101 @@ def main(argv: list[str] | None = None) -> dict[str, list[dict]]:
         print(
             f"{row['rows']:>10,} {row['num_parameters'] / 1e6:>8.1f}M {row['weights_mb']:>7.0f}MB"
         )
-    print(json.dumps({"models": rows, "vocabulary": vocabulary}))
-    return {"models": rows, "vocabulary": vocabulary}
+    trained = []
+    if args.data_dir:
+        data = DataSpec(data_dir=args.data_dir, variant=args.variant, max_rows=args.max_rows)
+        shape = TinyTeacherConfig(
+            **{k: v for k, v in TEACHER_SHAPE.items() if k in _TINY_KEYS},
+            num_hidden_layers=args.trained_layers,
+            vocab_size=4000,
+        )
+        trained = trained_rows(data, shape, args.densities, epochs=args.trained_epochs)
+    result = {"models": rows, "vocabulary": vocabulary, "trained": trained}
+    print(json.dumps(result))
+    return result
+
+
+# The teacher's shape as the tiny teacher's recipe takes it (its vocabulary is its own).
+_TINY_KEYS = ("hidden_size", "num_attention_heads", "intermediate_size")
+GRANULARITIES = ("block", "head")
+
+
+def trained_rows(
+    data: DataSpec,
+    shape: TinyTeacherConfig,
+    densities: list[float],
+    *,
+    epochs: int = 3,
+    max_length: int = 64,
+    block: int = 32,
+) -> list[dict]:
+    """What a short real training run leaves at each granularity and density: the heads and FFN
+    neurons of the compact model, its realised density and ideal speedup.
+
+    A teacher of ``shape`` is trained on ``data`` (the tiny teacher's recipe, one epoch), then
+    each trial runs the study's own path (``run_trial``: topk, cubic schedule, compaction) with
+    attention scored in ``block`` x ``block`` blocks or per head. Energy is not metered and the
+    timing is minimal: only the structure is read."""
+    from trainables.data import load_splits
+    from trainables.tiny_teacher import build_tiny_teacher
+    from trainables.trainable import run_trial
+
+    splits = load_splits(data)
+    layers, heads, ffn = shape.num_hidden_layers, shape.num_attention_heads, shape.intermediate_size
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-trained-") as folder:
+        cache = Path(folder)
+        teacher_cfg = replace(shape, max_length=max_length, epochs=1, mlm_epochs=0)
+        teacher = build_tiny_teacher(splits, teacher_cfg, cache_dir=cache, progress=False)
+        print(
+            f"\ntrained: a {layers}-layer teacher ({heads} heads, FFN {ffn}) on "
+            f"{len(splits.train)} training texts; {epochs} epochs per trial",
+            flush=True,
+        )
+        header = ("granularity", "target", "density", "heads", "FFN", "ideal")
+        print(" ".join(f"{h:>{w}}" for h, w in zip(header, (11, 7, 8, 9, 11, 7), strict=True)))
+        for granularity in GRANULARITIES:
+            for density in densities:
+                name = f"{granularity}-{density}"
+                result = run_trial(
+                    {
+                        "name": name,
+                        "teacher": teacher.path,
+                        "data": data.to_dict(),
+                        "cache_dir": str(cache),
+                        "max_length": max_length,
+                        "target_density": density,
+                        "attention_block": granularity,
+                        "block_rows": block,
+                        "block_cols": block,
+                        "epochs": epochs,
+                        "learning_rate": 3e-4,
+                        "measure_energy": False,
+                        "timing_repeats": 1,
+                        "timing_batches": 1,
+                    },
+                    report=lambda *_: None,
+                    trial_dir=cache / "trials" / name,
+                )
+                row = {
+                    "attention_block": granularity,
+                    "target_density": density,
+                    metrics.DENSITY: result[metrics.DENSITY],
+                    metrics.HEADS: result[metrics.HEADS],
+                    "heads_total": layers * heads,
+                    metrics.FFN_NEURONS: result[metrics.FFN_NEURONS],
+                    "ffn_neurons_total": layers * ffn,
+                    metrics.SPEEDUP_IDEAL: result[metrics.SPEEDUP_IDEAL],
+                }
+                rows.append(row)
+                print(
+                    f"{granularity:>11} {density:>7} {row[metrics.DENSITY]:>8.3f} "
+                    f"{row[metrics.HEADS]:>4}/{layers * heads:<4} "
+                    f"{row[metrics.FFN_NEURONS]:>5}/{layers * ffn:<5} "
+                    f"{row[metrics.SPEEDUP_IDEAL]:>6.2f}x",
+                    flush=True,
+                )
+    return rows
 
 
 def onnx_rows(
@@ -282,6 +383,14 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=[50_000, 30_000, 20_000],
         help="vocabulary sizes to report the trimmed model's size at",
     )
+    trained = parser.add_argument_group(
+        "what training leaves", "a short real training run per granularity and density"
+    )
+    trained.add_argument("--data-dir", help="data to train on (e.g. ../shared/data/mahanews)")
+    trained.add_argument("--variant", help="MahaNews variant in --data-dir (lpc, shc, ldc)")
+    trained.add_argument("--max-rows", type=int, default=400, help="rows per split")
+    trained.add_argument("--trained-layers", type=int, default=2, help="layers of that teacher")
+    trained.add_argument("--trained-epochs", type=int, default=3, help="epochs per trial")
     args = parser.parse_args(argv)
     if not all(0 < density <= 1 for density in args.densities):
         parser.error(f"densities must lie in (0, 1], got {args.densities}")

@@ -38,6 +38,7 @@ from torch import Tensor, nn
 from transformers import PreTrainedModel
 from transformers.models.bert.modeling_bert import BertSelfAttention
 
+from trainables import metrics
 from trainables.pruning import ATTENTION_LINEARS, FFN_LINEARS, MaskedLinear, encoder_layers
 
 WEIGHTS_NAME = "model.safetensors"
@@ -196,6 +197,15 @@ def layer_shapes(model: nn.Module) -> list[dict[str, int]]:
         }
         for layer in encoder_layers(model)
     ]
+
+
+def kept_structure(model: nn.Module) -> dict[str, int]:
+    """Attention heads and FFN neurons the encoder keeps in all (``heads``, ``ffn_neurons``)."""
+    shapes = layer_shapes(model)
+    return {
+        metrics.HEADS: sum(shape["heads"] for shape in shapes),
+        metrics.FFN_NEURONS: sum(shape["ffn"] for shape in shapes),
+    }
 
 
 def parameter_counts(model: nn.Module) -> dict[str, int]:

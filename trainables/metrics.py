@@ -44,6 +44,11 @@ TARGET_DENSITY = "target_density"
 # Realised kept fraction of the prunable encoder weights of the final (compact) model; the
 # trial parameter that asks for one is `target_density`, a different thing with its own name.
 DENSITY = "density"
+# What the compact encoder kept, summed over its layers: attention heads and FFN neurons (the
+# teacher's totals are layers x heads and layers x intermediate size). Block pruning empties a
+# head only when all its value and output blocks go; `attention_block="head"` scores heads whole.
+HEADS = "heads"
+FFN_NEURONS = "ffn_neurons"
 
 # Energy: the paper's emissions column measures inference over the test set. It is measured over
 # repeated passes (long enough for many CodeCarbon samples) after a warm-up, and given per pass

@@ -32,6 +32,7 @@ from trainables.classical import CLASSICAL, TEACHER, run_classical
 from trainables.compaction import (
     compact_model,
     encoder_density,
+    kept_structure,
     parameter_counts,
     save_compact,
     speedup_ideal,
@@ -346,6 +347,8 @@ def _classical_trial(
         # no encoder: no kept fraction, no FLOP ratio of one
         M.SPEEDUP_IDEAL: math.nan,
         M.DENSITY: math.nan,
+        M.HEADS: 0,
+        M.FFN_NEURONS: 0,
         M.ENCODER_PARAMETERS: 0,
         **_energy_metrics(
             energy[CLASSICAL].at(run.timing.timings[CLASSICAL].median),
@@ -462,6 +465,7 @@ def measure(
         M.TEACHER_NUM_PARAMETERS: teacher_params,
         M.PARAM_REDUCTION: 1.0 - counts["total"] / teacher_params,
         M.DENSITY: encoder_density(dense, teacher.config),
+        **kept_structure(dense),
         M.MODEL_MB: serialized_megabytes(model),
         **_energy_metrics(
             energy["model"].at(timings["model"].median),
