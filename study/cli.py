@@ -68,6 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--seeds fresh seeds (and the baseline), into the same study folder",
     )
     what.add_argument(
+        "--rows",
+        metavar="NAMES",
+        help="comma-separated names of the grid rows to run (e.g. '75%% pruning + KD + heads'), "
+        "with the baseline every comparison is paired with (default: every row)",
+    )
+    what.add_argument(
         "--no-classical",
         action="store_true",
         help="leave out the grid's TF-IDF + logistic-regression reference trial",
@@ -231,6 +237,8 @@ def check_flags(args: argparse.Namespace) -> None:
             f"--seeds {args.seeds} applies to --grid and --confirm: a search samples each "
             "configuration once; confirm its front afterwards with --confirm --name NAME --seeds N"
         )
+    if args.rows and not args.grid:
+        raise UsageError("--rows applies to --grid only (it picks rows of the grid)")
     if args.no_classical and not args.grid:
         raise UsageError("--no-classical applies to --grid only (a search has no classical trial)")
     if args.sampler != "tpe" and not args.search:

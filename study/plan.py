@@ -112,6 +112,7 @@ def new_plan(args: argparse.Namespace, name: str, results_dir: Path) -> StudyPla
             seeds=args.seeds,
             first_seed=settings["seed"],
             classical=not args.no_classical,
+            rows=args.rows.split(",") if args.rows else None,
         )
         plan.num_samples = len(plan.points)
     else:
@@ -157,14 +158,35 @@ def new_plan(args: argparse.Namespace, name: str, results_dir: Path) -> StudyPla
     return plan
 
 
-def grid_points(grid: str, *, seeds: int, first_seed: int, classical: bool) -> list[dict[str, Any]]:
-    """The grid's points (and the classical reference), each once per seed.
+def grid_points(
+    grid: str,
+    *,
+    seeds: int,
+    first_seed: int,
+    classical: bool,
+    rows: list[str] | None = None,
+) -> list[dict[str, Any]]:
+    """The grid's points (and the classical reference), each once per seed; with ``rows`` only
+    the rows of those names, and the baseline, which every comparison is paired with.
 
     >>> points = grid_points("paper", seeds=3, first_seed=42, classical=True)
     >>> len(points), points[7]["kind"], sorted({p["seed"] for p in points})
     (24, 'classical', [42, 43, 44])
+    >>> [p["name"] for p in grid_points("paper", seeds=1, first_seed=42, classical=False,
+    ...                                 rows=["50% pruning + KD"])]
+    ['baseline', '50% pruning + KD']
     """
-    points = GRIDS[grid]() + ([dict(CLASSICAL_POINT)] if classical else [])
+    points = GRIDS[grid]()
+    if rows is not None:
+        names = [str(point["name"]) for point in points]
+        unknown = [row for row in rows if row not in names]
+        if unknown:
+            raise UsageError(
+                f"--rows: no row {', '.join(map(repr, unknown))} in the {grid} grid; its rows: "
+                f"{', '.join(names)}"
+            )
+        points = [p for p in points if p["name"] in rows or p.get("kind") == M.KIND_BASELINE]
+    points += [dict(CLASSICAL_POINT)] if classical else []
     return replicate(points, seeds, first_seed=first_seed)
 
 

@@ -305,6 +305,7 @@ def _main(capsys, *args: str) -> tuple[int, list[str]]:
         (("--confirm",), "--confirm needs --name"),
         (("--confirm", "--name", "nothing-here"), "nothing to confirm"),
         (("--search", "optuna", "--no-classical"), "--no-classical applies to --grid only"),
+        (("--search", "optuna", "--rows", "baseline"), "--rows applies to --grid only"),
     ],
 )
 def test_usage_errors_are_one_line_with_exit_code_2(args, message, tmp_path, capsys) -> None:

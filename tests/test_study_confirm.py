@@ -83,3 +83,17 @@ def test_confirm_needs_a_finished_search(tmp_path: Path) -> None:
     (tmp_path / "summary.csv").write_text("name,status\n")
     with pytest.raises(UsageError, match="holds a grid study; --confirm needs a search"):
         confirm_plan(argparse.Namespace(seeds=2), tmp_path)
+
+
+def test_rows_pick_grid_rows_and_keep_the_baseline_and_the_reference() -> None:
+    rows = ["75% pruning + KD + heads + int8", "25% pruning + KD + heads + int8"]
+    points = grid_points("extended", seeds=2, first_seed=42, classical=True, rows=rows)
+    names = [p["name"] for p in points if p["seed"] == 42]
+    # grid order, the baseline first, the TF-IDF reference last; every row once per seed
+    assert names == ["baseline", rows[1], rows[0], "TF-IDF + LR"]
+    assert [p["name"] for p in points if p["seed"] == 43] == names
+    assert points[2]["attention_block"] == "head" and points[2]["quantize"] == "int8"
+    with pytest.raises(UsageError, match="no row '75% pruning \\+ heads'.*its rows: baseline"):
+        grid_points(
+            "extended", seeds=1, first_seed=42, classical=False, rows=["75% pruning + heads"]
+        )
