@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from analysis.front import RANK
+from search_spaces.extended import LEVERS
 from search_spaces.paper import PAPER_ALPHA_DISTIL, PAPER_TEMPERATURE
 from trainables.metrics import KIND_BASELINE, KIND_CLASSICAL, TARGET_DENSITY
 
@@ -43,12 +44,30 @@ def _present(value: Any) -> bool:
     return value is not None and not (isinstance(value, float) and math.isnan(value))
 
 
+def levers(row: Mapping[str, Any]) -> list[str]:
+    """The extended grid's levers a trial's settings pull (``search_spaces.extended.LEVERS``):
+    ``heads`` (attention scored per head), ``int8``, ``vocab`` (a trimmed vocabulary).
+
+    >>> levers({"attention_block": "head", "quantize": "int8", "vocab_trim": "False"})
+    ['heads', 'int8']
+    """
+    return [
+        name
+        for name, settings in LEVERS
+        if all(
+            _is_true(row.get(key)) if isinstance(value, bool) else str(row.get(key)) == value
+            for key, value in settings.items()
+        )
+    ]
+
+
 def config_label(row: Mapping[str, Any]) -> str:
     """A short description of a trial's configuration, in the paper's words.
 
     ``target_density`` 0.75 is "25% pruning"; distillation adds "+ KD", with its temperature and
     alpha when they differ from the paper's. The classical reference (``kind == "classical"``)
     is "TF-IDF + LR". Other rows without a target density fall back to their name or trial id.
+    The extended grid's levers follow in its words (:func:`levers`).
 
     >>> config_label({"kind": "prune", "target_density": 0.75, "distil": True,
     ...               "temperature": 2.0, "alpha_distil": 0.9})
@@ -58,6 +77,9 @@ def config_label(row: Mapping[str, Any]) -> str:
     '60% pruning + KD (T=4, α=0.5)'
     >>> config_label({"kind": "classical", "name": "classical"})
     'TF-IDF + LR'
+    >>> config_label({"kind": "prune", "target_density": 0.25, "distil": True,
+    ...               "attention_block": "head", "quantize": "int8"})
+    '75% pruning + KD + heads + int8'
     """
     name = row.get("name")
     kind = str(row.get("kind", "")).lower()
@@ -78,7 +100,7 @@ def config_label(row: Mapping[str, Any]) -> str:
             math.isclose(temperature, PAPER_TEMPERATURE) and math.isclose(alpha, PAPER_ALPHA_DISTIL)
         ):
             label += f" (T={temperature:g}, α={alpha:g})"
-    return label
+    return " + ".join([label, *levers(row)])
 
 
 def point_label(row: Mapping[str, Any]) -> str:

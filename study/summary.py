@@ -21,6 +21,7 @@ from typing import Any
 
 import pandas as pd
 
+from analysis.labels import levers
 from analysis.readers import flatten_config
 from analysis.statistics import config_table, payback_column
 from search_spaces.paper import PAPER_BASELINE, PAPER_COLUMNS, PAPER_TABLE
@@ -172,9 +173,11 @@ def _fmt(value: Any, spec: str, scale: float = 1.0) -> str:
 
 
 def _config_text(row: Mapping[str, Any]) -> str:
-    """The trial's searched settings in a few characters: ``d=0.75 KD T=2 α=0.9``."""
+    """The trial's searched settings in a few characters: ``d=0.75 KD T=2 α=0.9 heads int8``."""
     if row.get("kind") == "baseline":
         return "teacher"
+    if row.get("kind") == M.KIND_CLASSICAL:  # trains none of the BERT settings
+        return "char 2-5-gram TF-IDF, C on validation"
     parts = []
     density = row.get("target_density")
     if density is not None and not (isinstance(density, float) and math.isnan(density)):
@@ -187,7 +190,7 @@ def _config_text(row: Mapping[str, Any]) -> str:
         parts.append(f"KD T={temperature} α={alpha}")
     if "learning_rate" in row and not pd.isna(row.get("learning_rate")):
         parts.append(f"lr={float(row['learning_rate']):.2g}")
-    return " ".join(parts)
+    return " ".join([*parts, *levers(row)])
 
 
 # (header, column, format, scale). Every quality header names its split.

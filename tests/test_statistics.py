@@ -410,3 +410,16 @@ def test_cli_compares_two_prediction_files(study, tmp_path, capsys) -> None:
         with pytest.raises(SystemExit) as exit_:
             statistics_main([str(tmp_path / bad), base])
         assert exit_.value.code == 2 and says in capsys.readouterr().err
+
+
+def test_configuration_labels_name_the_extended_grids_levers() -> None:
+    """Every configuration of the extended grid gets its own label, the grid's own row name
+    (the levers in the grid's words), so configs.csv and summary.md tell them apart."""
+    from analysis.statistics import configuration_labels
+    from search_spaces.extended import extended_grid
+
+    rows = [{"kind": "prune", **point} for point in extended_grid()]
+    rows[0]["kind"] = "baseline"
+    table = pd.DataFrame(rows)
+    names = table.pop("name")
+    assert configuration_labels(table).tolist() == names.tolist()
