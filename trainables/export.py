@@ -15,13 +15,15 @@ Needs the ``export`` extra: ``pip install -e '.[export]'`` (onnx, onnxscript, on
 from __future__ import annotations
 
 import argparse
-import copy
+import json
 import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from trainables.quantize import DYNAMIC_INT8
 
 FORMATS = ("onnx",)
 FP32_TOLERANCE = 1e-3
@@ -42,12 +44,10 @@ def export_onnx(directory: str | Path, out: str | Path | None = None) -> Path:
         raise ExportError(
             "ONNX export needs onnx, onnxscript and onnxruntime: pip install -e '.[export]'"
         ) from None
-    model, tokenizer = load_classifier(directory)
-    quantized = getattr(model.config, "quantization", None) == "dynamic-int8"
-    if quantized:  # export the fp32 weights: PyTorch's quantised modules do not export
-        from trainables.compaction import CompactBertForSequenceClassification
-
-        model = _fp32_model(directory, CompactBertForSequenceClassification)
+    # The fp32 weights: PyTorch's quantised modules do not export; ONNX Runtime quantises.
+    model, tokenizer = load_classifier(directory, fp32=True)
+    saved = json.loads((Path(directory) / "config.json").read_text(encoding="utf-8"))
+    quantized = saved.get("quantization") == DYNAMIC_INT8
     target = Path(out) if out else Path(directory) / "model.onnx"
     inputs = _sample_inputs(tokenizer)
     export_model(model, inputs, target)
@@ -55,14 +55,6 @@ def export_onnx(directory: str | Path, out: str | Path | None = None) -> Path:
         target = quantize_onnx(target)
     _check(model, inputs, target, int8=quantized)
     return target
-
-
-def _fp32_model(directory: str | Path, model_class: type) -> Any:
-    from transformers import AutoConfig
-
-    config = copy.deepcopy(AutoConfig.from_pretrained(directory))
-    config.quantization = None
-    return model_class.from_pretrained(directory, config=config, use_safetensors=True).eval()
 
 
 def _sample_inputs(tokenizer: Any) -> dict[str, torch.Tensor]:

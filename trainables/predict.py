@@ -27,9 +27,12 @@ class PredictError(ValueError):
     """Input the command cannot use, and what to do instead."""
 
 
-def load_classifier(directory: str | Path) -> tuple[Any, Any]:
-    """The sequence classifier and tokenizer in ``directory``, in eval mode on the CPU."""
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+def load_classifier(directory: str | Path, *, fp32: bool = False) -> tuple[Any, Any]:
+    """The sequence classifier and tokenizer in ``directory``, in eval mode on the CPU.
+
+    ``fp32=True`` keeps the saved fp32 weights of a folder saved for int8 (``quantization`` in
+    its config), instead of quantising them as every other loader does: what export needs."""
+    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
     import trainables.compaction  # noqa: F401  (registers the compact model type)
 
@@ -46,8 +49,11 @@ def load_classifier(directory: str | Path) -> tuple[Any, Any]:
             f"{folder} has no tokenizer transformers can read ({_first_line(error)}): save the "
             "teacher's tokenizer into it (tokenizer.save_pretrained)"
         ) from None
+    config = AutoConfig.from_pretrained(folder, trust_remote_code=False)
+    if fp32 and getattr(config, "quantization", None):
+        config.quantization = None
     model = AutoModelForSequenceClassification.from_pretrained(
-        folder, trust_remote_code=False, use_safetensors=True
+        folder, config=config, trust_remote_code=False, use_safetensors=True
     )
     return model.eval(), tokenizer
 
