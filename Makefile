@@ -56,7 +56,7 @@ lint: install-dev
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
 bench: install
-	$(BIN)/python -m trainables.bench_compaction
+	$(BIN)/python -m trainables.commands.bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -387,7 +387,7 @@ class _Predictions:
 
 def read_test_predictions(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """``(test_pred, test_gold)`` label ids from a prediction file (a trial's
-    ``predictions.npz``, or ``python -m trainables.teacher --predictions``); ``ValueError``
+    ``predictions.npz``, or ``python -m trainables.teachers.load --predictions``); ``ValueError``
     naming the file and what is wrong with it otherwise."""
     try:
         with np.load(path, allow_pickle=False) as data:
@@ -633,7 +633,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m analysis.statistics",
         description="Paired comparison of two models' test predictions (npz files with test_pred "
-        "and test_gold: a trial's predictions.npz or python -m trainables.teacher --predictions)",
+        "and test_gold: a trial's predictions.npz or the teacher command's --predictions)",
     )
     parser.add_argument("candidate", help="predictions of the model to compare")
     parser.add_argument("baseline", help="predictions of the reference model")

@@ -92,7 +92,7 @@ def new_plan(args: argparse.Namespace, name: str, results_dir: Path) -> StudyPla
     storage), so a mistake costs seconds, not a teacher's training.
     """
     from trainables.data import MAHANEWS_LABELS, DataSpec, default_cache_dir, load_splits
-    from trainables.teacher import prepare_teacher
+    from trainables.teachers.load import prepare_teacher
 
     mode = "grid" if args.grid else "search"
     cache_dir = Path(args.cache_dir or default_cache_dir()).expanduser().resolve()

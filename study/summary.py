@@ -417,7 +417,7 @@ def _front_markdown(front: pd.DataFrame) -> str:
         "",
         "Chosen on validation accuracy, speedup and emissions; test accuracy reported. Each "
         "folder loads with `AutoModelForSequenceClassification.from_pretrained` after "
-        "`import trainables.compaction`, or `python -m trainables.predict FOLDER --text ...`.",
+        "`import trainables`, or `python -m trainables.commands.predict FOLDER --text ...`.",
         "",
         "| trial | seed | val accuracy % | test accuracy % | speedup × | folder |",
         "|---|---:|---:|---:|---:|---|",

@@ -53,7 +53,7 @@ def small_teacher(tmp_path_factory: pytest.TempPathFactory, mahanews_dir: Path):
     """A 2-layer, 64-hidden teacher trained on 400 headlines (cached per session)."""
     from trainables.data import DataSpec, load_splits
     from trainables.presets import TinyTeacherConfig
-    from trainables.tiny_teacher import build_tiny_teacher
+    from trainables.teachers.tiny import build_tiny_teacher
 
     cache = tmp_path_factory.mktemp("teacher-cache")
     splits = load_splits(DataSpec(data_dir=str(mahanews_dir), variant="shc", max_rows=SMALL_ROWS))

@@ -16,15 +16,15 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from trainables import metrics as M
-from trainables.classical import (
+from trainables.data import DataError, DataSpec, DataSplits, load_splits
+from trainables.measure.timing import time_calls
+from trainables.trial.classical import (
     CLASSICAL,
     TEACHER,
     ClassicalModel,
     fit_classical,
     run_classical,
 )
-from trainables.data import DataError, DataSpec, DataSplits, load_splits
-from trainables.measure import time_calls
 
 ROWS = 300  # per split: enough for a real signal, small enough for seconds of fitting
 SEED = 0
@@ -177,7 +177,7 @@ class _RecordingTokenizer:
 def test_run_classical_measures_against_the_teacher_from_raw_text(splits, label2id):
     from transformers import BertConfig, BertForSequenceClassification
 
-    from trainables.tiny_teacher import train_wordpiece
+    from trainables.teachers.tiny import train_wordpiece
 
     wordpiece = train_wordpiece(list(splits.train.text), vocab_size=400)
     torch.manual_seed(SEED)

@@ -1,4 +1,4 @@
-"""Compaction, save/load and accounting of trainables.compaction, on 2- and 12-layer configs."""
+"""Compaction, save/load and accounting (trainables.compress.compaction), 2 and 12 layers."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from transformers import (
 )
 
 from trainables import metrics as M
-from trainables.compaction import (
+from trainables.compress.compaction import (
     COMPACT_MODEL_TYPE,
     LAYERS_KEY,
     compact_model,
@@ -26,7 +26,7 @@ from trainables.compaction import (
     save_compact,
     speedup_ideal,
 )
-from trainables.pruning import (
+from trainables.compress.pruning import (
     PruningConfig,
     apply_threshold,
     mask_score_parameters,

@@ -255,7 +255,7 @@ def test_keep_overlap_flag_in_both_clis() -> None:
     import argparse
 
     from study.cli import build_parser
-    from trainables.teacher import _parse
+    from trainables.teachers.load import _parse
 
     base = ["--data-dir", "data"]
     assert DataSpec.from_args(_parse([*base, "--keep-overlap"])).keep_overlap is True
@@ -444,7 +444,7 @@ def test_unknown_variant(tmp_path: Path) -> None:
 
 def test_cli_error_is_one_line_without_traceback(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "trainables.teacher", "--data-dir", str(tmp_path), "--quiet"],
+        [sys.executable, "-m", "trainables.teachers.load", "--data-dir", str(tmp_path), "--quiet"],
         capture_output=True,
         text=True,
         timeout=120,
@@ -455,7 +455,7 @@ def test_cli_error_is_one_line_without_traceback(tmp_path: Path) -> None:
 
 
 def test_cli_without_a_source_names_both_flags(capsys: pytest.CaptureFixture[str]) -> None:
-    from trainables.teacher import main
+    from trainables.teachers.load import main
 
     assert main(["--quiet"]) == 2
     assert capsys.readouterr().err.startswith("error: give exactly one data source: --data-dir")
@@ -474,8 +474,8 @@ def _unknown_token_rate(tokenizer, texts: Sequence[str], max_length: int = 128) 
 
 
 def test_tokenization_is_cached_and_knows_devanagari(mahanews_dir: Path, tmp_path: Path) -> None:
-    from trainables.teacher import label2id_for
-    from trainables.tiny_teacher import train_wordpiece
+    from trainables.teachers.load import label2id_for
+    from trainables.teachers.tiny import train_wordpiece
 
     splits = _local(mahanews_dir, variant="lpc", max_rows=150)
     tokenizer = train_wordpiece(list(splits.train.text), vocab_size=2000)

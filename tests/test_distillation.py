@@ -5,7 +5,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from trainables.distillation import (
+from trainables.compress.distillation import (
     TeacherLogitsCache,
     compute_teacher_logits,
     distillation_loss,

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from trainables.measure import (
+from trainables.measure.timing import (
     EnergyMeter,
     InferenceEnergy,
     TimingResult,

@@ -24,7 +24,7 @@ import pytest
 import torch
 from transformers import BertConfig, BertForSequenceClassification
 
-from trainables.pruning import (
+from trainables.compress.pruning import (
     PruningConfig,
     apply_threshold,
     cubic_threshold,

@@ -1,5 +1,5 @@
 """A compact model folder as users get it: transformers' pipeline, ``python -m
-trainables.predict``, and the errors for what they cannot read."""
+trainables.commands.predict``, and the errors for what they cannot read."""
 
 from __future__ import annotations
 
@@ -8,11 +8,16 @@ import pytest
 import torch
 from transformers import BertConfig, BertForSequenceClassification, pipeline
 
-from trainables.compaction import compact_model, save_compact
-from trainables.predict import load_classifier, main, predict
-from trainables.pruning import PruningConfig, apply_threshold, mask_score_parameters, prune_model
-from trainables.quantize import DYNAMIC_INT8
-from trainables.tiny_teacher import train_wordpiece
+from trainables.commands.predict import load_classifier, main, predict
+from trainables.compress.compaction import compact_model, save_compact
+from trainables.compress.pruning import (
+    PruningConfig,
+    apply_threshold,
+    mask_score_parameters,
+    prune_model,
+)
+from trainables.compress.quantize import DYNAMIC_INT8
+from trainables.teachers.tiny import train_wordpiece
 
 LABELS = ["sports", "politics", "entertainment"]
 
@@ -106,7 +111,7 @@ def test_onnx_export_runs_in_onnx_runtime_like_pytorch(
     model_dir, headlines, tmp_path, capsys
 ) -> None:
     pytest.importorskip("onnxruntime")
-    from trainables.export import main as export
+    from trainables.commands.export import main as export
 
     folder, compact, tokenizer = model_dir
     shapes = compact.config.compact_layers
@@ -133,8 +138,8 @@ def test_onnx_export_runs_in_onnx_runtime_like_pytorch(
 
 def test_the_benchmark_times_the_onnx_runtime_rows(model_dir) -> None:
     pytest.importorskip("onnxruntime")
-    from trainables.bench_compaction import onnx_rows
-    from trainables.quantize import quantize_int8
+    from trainables.commands.bench import onnx_rows
+    from trainables.compress.quantize import quantize_int8
 
     _, compact, tokenizer = model_dir
     baseline = BertForSequenceClassification(compact.config).eval()

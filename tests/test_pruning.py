@@ -1,4 +1,4 @@
-"""Masked layers, mask methods, schedule and regularisation of trainables.pruning."""
+"""Masked layers, mask methods, schedule and regularisation of trainables.compress.pruning."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from transformers import (
     get_linear_schedule_with_warmup,
 )
 
-from trainables.pruning import (
+from trainables.compress.pruning import (
     ATTENTION_LINEARS,
     MaskedLinear,
     PruningConfig,

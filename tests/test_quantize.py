@@ -1,4 +1,4 @@
-"""int8 after pruning (trainables.quantize): the compact model quantised, saved, loaded back."""
+"""int8 after pruning (trainables.compress.quantize): quantised, saved, loaded back."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from torch import nn
 from transformers import AutoModelForSequenceClassification
 
 from tests.test_compaction import TWO_LAYERS, bert, inputs, two_layer_edge_cases
-from trainables.compaction import compact_model, layer_shapes, load_compact, save_compact
+from trainables.compress.compaction import compact_model, layer_shapes, load_compact, save_compact
+from trainables.compress.quantize import DYNAMIC_INT8, quantize_int8, serialized_megabytes
 from trainables.config import TrialConfig
-from trainables.quantize import DYNAMIC_INT8, quantize_int8, serialized_megabytes
 
 
 def _logits(model: nn.Module) -> torch.Tensor:

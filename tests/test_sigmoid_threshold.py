@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import SMALL_ROWS
 from trainables import metrics as M
 from trainables.config import TrialConfig
-from trainables.trainable import run_trial
+from trainables.trial.run import run_trial
 
 pytestmark = pytest.mark.slow
 

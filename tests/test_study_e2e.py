@@ -249,15 +249,16 @@ def test_crashing_trials_are_retried_then_recorded_as_failed(
 
 
 def _check_a_grid_model_predicts_as_in_its_trial(table: pd.DataFrame, data: dict, tmp) -> None:
-    """A compact model from the grid, as users load it (``pipeline``, ``trainables.predict``),
-    labels the study's test texts exactly as its trial did (the trial's ``predictions.npz``)."""
+    """A compact model from the grid, as users load it (``pipeline``,
+    ``trainables.commands.predict``), labels the study's test texts exactly as its trial did (the
+    trial's ``predictions.npz``)."""
     import numpy as np
     from transformers import pipeline
 
-    import trainables.compaction  # noqa: F401  (registers the compact model type)
+    import trainables.compress.compaction  # noqa: F401  (registers the compact model type)
     from analysis.statistics import read_test_predictions
+    from trainables.commands.predict import main as predict
     from trainables.data import DataSpec, load_splits
-    from trainables.predict import main as predict
 
     row = table[table["name"] == "25% pruning + KD"].iloc[0]
     trial_pred, trial_gold = read_test_predictions(row[M.PREDICTIONS_FILE])

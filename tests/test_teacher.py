@@ -13,8 +13,8 @@ from analysis.statistics import read_test_predictions
 from tests.conftest import SHARED_DATA, SMALL_TEACHER_KW
 from trainables.data import DataSpec, DataSplits, load_splits
 from trainables.presets import TinyTeacherConfig
-from trainables.teacher import TeacherError, label2id_for, load_teacher, main, prepare_teacher
-from trainables.tiny_teacher import (
+from trainables.teachers.load import TeacherError, label2id_for, load_teacher, main, prepare_teacher
+from trainables.teachers.tiny import (
     build_tiny_teacher,
     cooccurrence_embeddings,
     ngram_soft_labels,

@@ -11,9 +11,9 @@ import pytest
 
 from tests.conftest import SMALL_ROWS
 from trainables import metrics as M
-from trainables.compaction import layer_shapes, load_compact, parameter_counts
+from trainables.compress.compaction import layer_shapes, load_compact, parameter_counts
 from trainables.config import TrialConfig
-from trainables.trainable import run_trial
+from trainables.trial.run import run_trial
 
 
 def _config(teacher, cache: Path, **overrides) -> dict:
@@ -232,7 +232,7 @@ def test_whole_heads_go_where_independent_blocks_keep_them(mahanews_dir: Path) -
     """The benchmark's short training runs: at one density, scoring heads whole leaves about that
     share of the heads, while 16 x 16 blocks scored on their own keep at least as many; both keep
     the FFN per neuron. Read from real trials' compact models."""
-    from trainables.bench_compaction import trained_rows
+    from trainables.commands.bench import trained_rows
     from trainables.data import DataSpec
     from trainables.presets import TinyTeacherConfig
 

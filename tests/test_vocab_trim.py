@@ -1,5 +1,5 @@
-"""Vocabulary trimming (trainables.vocab_trim) on a WordPiece vocabulary learnt from MahaNews
-headlines and a small BERT classifier built from a config."""
+"""Vocabulary trimming (trainables.compress.vocab_trim) on a WordPiece vocabulary learnt from
+MahaNews headlines and a small BERT classifier built from a config."""
 
 from __future__ import annotations
 
@@ -14,13 +14,13 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
-from trainables.tiny_teacher import train_wordpiece
-from trainables.vocab_trim import (
+from trainables.compress.vocab_trim import (
     VocabTrimError,
     kept_ids,
     token_counts,
     trim_vocabulary,
 )
+from trainables.teachers.tiny import train_wordpiece
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +136,7 @@ def test_what_cannot_be_trimmed_is_refused_with_the_reason(tokenizer, headlines)
 
 
 def test_the_benchmark_reports_the_trimmed_sizes_of_a_model() -> None:
-    from trainables.bench_compaction import vocabulary_rows
+    from trainables.commands.bench import vocabulary_rows
 
     model = classifier(1000)
     total = sum(p.numel() for p in model.parameters())

@@ -1,17 +1,18 @@
-"""Components of one compression trial, one job per module (plain PyTorch; only
-``trainables.trainable.train_trial`` needs Ray):
+"""Components of one compression trial (plain PyTorch; only ``trainables.trial`` touches Ray).
 
-- ``config``: the trial config, every key with its default and meaning;
+- ``config`` / ``metrics`` / ``presets``: every trial key, every metric name, the two scales;
 - ``data``: find, clean, split and tokenize a dataset (``DataSpec`` says which and how);
-- ``teacher`` / ``tiny_teacher``: load a fine-tuned teacher, or train the tiny one;
-- ``pruning`` / ``compaction``: block movement pruning, and the genuinely smaller model after it;
-- ``distillation``: the KD loss and the teacher's cached logits;
-- ``evaluation`` / ``measure``: accuracy, interleaved timing, CodeCarbon energy;
-- ``trainable``: one trial, top to bottom; ``metrics``: the names every layer shares.
+- ``teachers``: load a fine-tuned teacher, or train the tiny one;
+- ``compress``: pruning, compaction, distillation, int8, vocabulary trimming;
+- ``measure``: interleaved timing and CodeCarbon energy;
+- ``trial``: one trial of each kind, top to bottom;
+- ``commands``: the command-line tools (teacher, predict, export, bench).
 
-Import from the module that owns a name; this package imports nothing itself, so
-``python -m trainables.teacher`` and ``python -m trainables.bench_compaction`` start fast.
-
->>> from trainables.pruning import PruningConfig, prune_model  # doctest: +SKIP
->>> from trainables.compaction import compact_model  # doctest: +SKIP
+Importing the package registers the compact model type with transformers' Auto classes, so a
+folder a trial saved loads with ``AutoModelForSequenceClassification.from_pretrained`` and
+``pipeline`` after ``import trainables``, with no remote code.
 """
+
+from trainables.compress.compaction import register_compact_classes
+
+register_compact_classes()

@@ -16,10 +16,10 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from trainables import metrics as M
+from trainables.compress.pruning import METHODS, PruningConfig
+from trainables.compress.quantize import QUANTIZATIONS
 from trainables.data import DataSpec
-from trainables.measure import PRECISIONS
-from trainables.pruning import METHODS, PruningConfig
-from trainables.quantize import QUANTIZATIONS
+from trainables.measure.timing import PRECISIONS
 
 KINDS = (M.KIND_PRUNE, M.KIND_BASELINE, M.KIND_CLASSICAL)
 TRACKING_MODES = ("process", "machine")  # CodeCarbon's: see TrialConfig.energy_tracking
@@ -39,7 +39,7 @@ class TrialConfig:
     max_length: int = 128
     cache_dir: str | None = None  # tokens and teacher logits are cached here
 
-    # Pruning (see trainables.pruning.PruningConfig).
+    # Pruning (see trainables.compress.pruning.PruningConfig).
     method: str = "topk"
     target_density: float = 0.5  # final kept fraction of the encoder weights (topk)
     regularization_lambda: float = 0.0  # L1 strength on sigmoid(scores) (sigmoid_threshold)
@@ -53,7 +53,7 @@ class TrialConfig:
     # (shared by its Q, K, V rows and O columns), so heads go whole
     attention_block: str = "block"
 
-    # Distillation (see trainables.distillation.distillation_loss).
+    # Distillation (see trainables.compress.distillation.distillation_loss).
     distil: bool = False
     temperature: float = 2.0
     alpha_distil: float = 0.9

@@ -37,7 +37,7 @@ class TinyTeacherConfig:
     weight_decay: float = 0.01
     dropout: float = 0.1
     seed: int = 42
-    # auto: fp16 autocast + GradScaler on CUDA, fp32 on CPU (trainables.measure.resolve_precision)
+    # auto: fp16 autocast + GradScaler on CUDA, fp32 on CPU (trainables.precision)
     precision: str = "auto"
 
     def to_dict(self) -> dict[str, object]:

@@ -20,7 +20,7 @@ WordPiece vocabulary) is trained briefly on the data, and a real trial (``run_tr
 the cubic schedule, then compaction) prunes it to each density with 32 x 32 blocks and with whole
 heads; each row gives the heads and FFN neurons the compact model kept and its ideal speedup.
 
-    python -m trainables.bench_compaction [--threads 1] [--repeats 5] [--densities 0.75 0.5]
+    python -m trainables.commands.bench [--threads 1] [--repeats 5] [--densities 0.75 0.5]
         [--data-dir ../shared/data/mahanews --variant shc]
 
 Prints tables, then one JSON line: {"models": [{name, target_density, density (the compact
@@ -41,24 +41,25 @@ from pathlib import Path
 import torch
 from transformers import BertConfig, BertForSequenceClassification
 
-from trainables import measure, metrics
-from trainables.compaction import (
+from trainables import metrics
+from trainables.compress.compaction import (
     compact_model,
     encoder_density,
     kept_structure,
     parameter_counts,
     speedup_ideal,
 )
-from trainables.data import DataSpec
-from trainables.presets import TinyTeacherConfig
-from trainables.pruning import (
+from trainables.compress.pruning import (
     ATTENTION_LINEARS,
     PruningConfig,
     apply_threshold,
     encoder_layers,
     prune_model,
 )
-from trainables.quantize import quantize_int8
+from trainables.compress.quantize import quantize_int8
+from trainables.data import DataSpec
+from trainables.measure import timing as measure
+from trainables.presets import TinyTeacherConfig
 
 TEACHER_SHAPE = {
     "vocab_size": 197_285,
@@ -199,8 +200,8 @@ def trained_rows(
     attention scored in ``block`` x ``block`` blocks or per head. Energy is not metered and the
     timing is minimal: only the structure is read."""
     from trainables.data import load_splits
-    from trainables.tiny_teacher import build_tiny_teacher
-    from trainables.trainable import run_trial
+    from trainables.teachers.tiny import build_tiny_teacher
+    from trainables.trial.run import run_trial
 
     splits = load_splits(data)
     layers, heads, ffn = shape.num_hidden_layers, shape.num_attention_heads, shape.intermediate_size
@@ -274,7 +275,7 @@ def onnx_rows(
     except ImportError:
         print("onnx rows skipped: pip install -e '.[export]' (onnx, onnxscript, onnxruntime)")
         return []
-    from trainables.export import export_model, quantize_onnx
+    from trainables.commands.export import export_model, quantize_onnx
 
     name = min((n for n in models if n != "baseline" and "+" not in n), key=float, default=None)
     if name is None:
@@ -358,7 +359,7 @@ def _structured_random_scores(model: torch.nn.Module, generator: torch.Generator
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m trainables.bench_compaction",
+        prog="python -m trainables.commands.bench",
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )

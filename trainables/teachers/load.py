@@ -1,7 +1,7 @@
 """Teachers: a fine-tuned BERT-family classifier (hub id or local folder), or the tiny one.
 
-``python -m trainables.teacher --preset tiny --data-dir ../shared/data/mahanews --variant lpc``
-trains (or reads from its cache) the tiny teacher (:mod:`trainables.tiny_teacher`) and prints
+``python -m trainables.commands.teacher --preset tiny --data-dir DIR --variant lpc``
+trains (or reads from its cache) the tiny teacher (:mod:`trainables.teachers.tiny`) and prints
 one JSON line with its test metrics; with ``--model`` it evaluates that model instead.
 
 >>> spec = DataSpec(data_dir="../shared/data/mahanews", variant="lpc")
@@ -134,7 +134,7 @@ def prepare_teacher(
         return Teacher(str(source), {})
     assert spec.tiny is not None
     # Imported here: the tiny recipe builds on this module's Teacher, and only it needs it.
-    from trainables.tiny_teacher import build_tiny_teacher
+    from trainables.teachers.tiny import build_tiny_teacher
 
     given = {k: v for k, v in (tiny_overrides or {}).items() if v is not None}
     cfg = TinyTeacherConfig(**{**spec.tiny.to_dict(), **given})
@@ -171,7 +171,7 @@ def evaluate_teacher(
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
-        prog="python -m trainables.teacher",
+        prog="python -m trainables.teachers.load",
         description="Build (tiny preset) or evaluate (paper preset, --model) a teacher; "
         "prints one JSON line with its test metrics.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,

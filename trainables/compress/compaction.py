@@ -39,7 +39,7 @@ from transformers import PreTrainedModel
 from transformers.models.bert.modeling_bert import BertSelfAttention
 
 from trainables import metrics
-from trainables.pruning import ATTENTION_LINEARS, FFN_LINEARS, MaskedLinear, encoder_layers
+from trainables.compress.pruning import ATTENTION_LINEARS, FFN_LINEARS, MaskedLinear, encoder_layers
 
 WEIGHTS_NAME = "model.safetensors"
 # The config key holding one {"heads": ..., "ffn": ...} entry per encoder layer.
@@ -88,7 +88,7 @@ class CompactBertForSequenceClassification(transformers.BertForSequenceClassific
 
 
 def _quantized_as_saved(model: PreTrainedModel) -> PreTrainedModel:
-    from trainables.quantize import DYNAMIC_INT8, quantize_int8
+    from trainables.compress.quantize import DYNAMIC_INT8, quantize_int8
 
     if getattr(model.config, "quantization", None) == DYNAMIC_INT8:
         return quantize_int8(model.eval())
@@ -126,7 +126,7 @@ def save_compact(
     ``model.safetensors``: a folder ``AutoModelForSequenceClassification.from_pretrained`` reads
     once this module is imported. ``quantization="dynamic-int8"`` has every loader quantise the
     (fp32) weights again, as the trial measured them."""
-    from trainables.quantize import DYNAMIC_INT8
+    from trainables.compress.quantize import DYNAMIC_INT8
 
     if quantization not in (None, DYNAMIC_INT8):
         raise ValueError(f"quantization must be None or {DYNAMIC_INT8!r}, got {quantization!r}")

@@ -9,7 +9,7 @@ same test set as every other trial.
 Speed is timed from raw text for both models, since that is what each costs in use: the
 classical model vectorises and predicts; the teacher tokenises, pads, moves to its device and
 runs its forward pass. Both predict label ids, interleaved over the same chunks of test texts
-(:func:`trainables.measure.time_calls`).
+(:func:`trainables.measure.timing.time_calls`).
 
 Energy is not measured here: the trainer wraps its shared meter around repeated calls of
 :attr:`ClassicalRun.predict_test`.
@@ -39,10 +39,16 @@ from threadpoolctl import threadpool_limits
 from torch import nn
 
 from trainables import metrics as M
-from trainables.compaction import parameter_counts
+from trainables.compress.compaction import parameter_counts
 from trainables.data import DataError, DataSplits
 from trainables.evaluation import label_metrics
-from trainables.measure import TimingResult, measuring, precision_autocast, speedup, time_calls
+from trainables.measure.timing import (
+    TimingResult,
+    measuring,
+    precision_autocast,
+    speedup,
+    time_calls,
+)
 
 # Regularisation strengths tried (LogisticRegression's C, inverse strength). On the shared LPC
 # and SHC splits validation accuracy rises from C=1 (LPC 0.80) to a plateau at 64-256 (0.86).

@@ -2,12 +2,12 @@
 
 Dynamic int8 stores each Linear weight as int8 with a per-tensor scale and quantises the
 activations on the fly: no calibration data, nothing to train, about 2x faster on CPU at the
-teacher's shape (measured with ``python -m trainables.bench_compaction``). It runs on the CPU
+teacher's shape (measured with ``python -m trainables.commands.bench``). It runs on the CPU
 only, so a trial asking for it measures on the CPU.
 
 A compact folder stays fp32 on disk, with ``quantization`` in its config: loading it applies the
-same deterministic quantisation again (``trainables.compaction.load_compact`` and the registered
-``from_pretrained``), so the folder holds one set of weights and every loader agrees.
+same deterministic quantisation again (``load_compact`` and the registered ``from_pretrained``),
+so the folder holds one set of weights and every loader agrees.
 
 >>> QUANTIZATIONS
 ('none', 'int8')

@@ -35,7 +35,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
 from trainables.atomic import atomic_write
-from trainables.measure import model_inputs, precision_autocast
+from trainables.measure.timing import model_inputs, precision_autocast
 
 
 class DistillationLoss(NamedTuple):

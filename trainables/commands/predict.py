@@ -1,12 +1,12 @@
 """Classify texts with a model folder of the study (a compact model, or a teacher): label and
 probability per text.
 
-    python -m trainables.predict results/paper/3_.../model --text "..." [--text "..."]
-    python -m trainables.predict DIR --file headlines.csv [--text-column Text] [--out out.csv]
+    python -m trainables.commands.predict results/paper/3_.../model --text "..." [--text "..."]
+    python -m trainables.commands.predict DIR --file news.csv [--text-column Text] [--out out.csv]
 
 A compact folder is a transformers model of its own type (``lowres-compact-bert``), registered
-when ``trainables.compaction`` is imported; this command imports it, so it reads every folder
-the study writes. Weights load through safetensors; no remote code runs.
+when ``trainables`` is imported; this command imports it, so it reads every folder the study
+writes. Weights load through safetensors; no remote code runs.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def load_classifier(directory: str | Path, *, fp32: bool = False) -> tuple[Any, 
     its config), instead of quantising them as every other loader does: what export needs."""
     from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
-    import trainables.compaction  # noqa: F401  (registers the compact model type)
+    import trainables.compress.compaction  # noqa: F401  (registers the compact model type)
 
     folder = Path(directory)
     if not (folder / "config.json").is_file():
@@ -117,7 +117,7 @@ def _first_line(error: BaseException) -> str:
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
-        prog="python -m trainables.predict",
+        prog="python -m trainables.commands.predict",
         description="Label and probability for each text, from a model folder of the study.",
     )
     p.add_argument("model", help="a model folder (a trial's model/, or a teacher folder)")

@@ -28,8 +28,7 @@ from torch import Tensor, nn
 
 from trainables import metrics as M
 from trainables.atomic import atomic_write
-from trainables.classical import CLASSICAL, TEACHER, run_classical
-from trainables.compaction import (
+from trainables.compress.compaction import (
     compact_model,
     encoder_density,
     kept_structure,
@@ -37,6 +36,24 @@ from trainables.compaction import (
     save_compact,
     speedup_ideal,
 )
+from trainables.compress.distillation import (
+    TeacherLogitsCache,
+    distillation_loss,
+    tensor_fingerprint,
+)
+from trainables.compress.pruning import (
+    PruningConfig,
+    apply_threshold,
+    cubic_threshold,
+    learning_rate_scheduler,
+    mask_score_parameters,
+    model_density,
+    prune_model,
+    regularization_loss,
+    weight_parameters,
+)
+from trainables.compress.quantize import DYNAMIC_INT8, quantize_int8, serialized_megabytes
+from trainables.compress.vocab_trim import trim_vocabulary
 from trainables.config import TrialConfig
 from trainables.data import (
     DataSplits,
@@ -45,9 +62,8 @@ from trainables.data import (
     load_splits,
     tokenize_splits,
 )
-from trainables.distillation import TeacherLogitsCache, distillation_loss, tensor_fingerprint
 from trainables.evaluation import classification_metrics, evaluate, predict, save_predictions
-from trainables.measure import (
+from trainables.measure.timing import (
     EnergyMeter,
     InferenceEnergy,
     forward_passes,
@@ -59,20 +75,8 @@ from trainables.measure import (
     speedup,
     time_calls,
 )
-from trainables.pruning import (
-    PruningConfig,
-    apply_threshold,
-    cubic_threshold,
-    learning_rate_scheduler,
-    mask_score_parameters,
-    model_density,
-    prune_model,
-    regularization_loss,
-    weight_parameters,
-)
-from trainables.quantize import DYNAMIC_INT8, quantize_int8, serialized_megabytes
-from trainables.teacher import load_teacher
-from trainables.vocab_trim import trim_vocabulary
+from trainables.teachers.load import load_teacher
+from trainables.trial.classical import CLASSICAL, TEACHER, run_classical
 
 # report(metrics, checkpoint_dir or None): tune.report in a Tune trial, anything in a test.
 Reporter = Callable[[dict[str, Any], Path | None], None]
@@ -280,7 +284,7 @@ def run_trial(
         save_compact(
             compact, model_dir, quantization=DYNAMIC_INT8 if cfg.quantize == "int8" else None
         )
-        # pipeline() and trainables.predict truncate where this trial did
+        # pipeline() and trainables.commands.predict truncate where this trial did
         model_tokenizer.model_max_length = cfg.max_length
         model_tokenizer.save_pretrained(model_dir)
         result["model_dir"] = str(model_dir)

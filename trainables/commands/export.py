@@ -1,6 +1,6 @@
 """Export a model folder of the study to ONNX, checked against PyTorch with ONNX Runtime.
 
-    python -m trainables.export results/paper/3_.../model --format onnx [--out model.onnx]
+    python -m trainables.commands.export results/paper/3_.../model --format onnx [--out model.onnx]
 
 Writes ``model.onnx`` (dynamic batch and sequence length, inputs ``input_ids`` and
 ``attention_mask``, output ``logits``) into the folder, or ``--out``. A folder saved with
@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from trainables.quantize import DYNAMIC_INT8
+from trainables.compress.quantize import DYNAMIC_INT8
 
 FORMATS = ("onnx",)
 FP32_TOLERANCE = 1e-3
@@ -36,7 +36,7 @@ class ExportError(RuntimeError):
 
 def export_onnx(directory: str | Path, out: str | Path | None = None) -> Path:
     """Export the model in ``directory`` to ONNX and check it with ONNX Runtime; the file."""
-    from trainables.predict import load_classifier
+    from trainables.commands.predict import load_classifier
 
     try:
         import onnxruntime  # noqa: F401
@@ -127,14 +127,14 @@ def _check(model: Any, inputs: dict[str, torch.Tensor], target: Path, *, int8: b
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m trainables.export",
+        prog="python -m trainables.commands.export",
         description="Export a model folder to ONNX and check it with ONNX Runtime.",
     )
     parser.add_argument("model", help="a model folder (a trial's model/)")
     parser.add_argument("--format", choices=FORMATS, default="onnx")
     parser.add_argument("--out", help="the file to write (default: FOLDER/model.onnx)")
     args = parser.parse_args(argv)
-    from trainables.predict import PredictError
+    from trainables.commands.predict import PredictError
 
     try:
         path = export_onnx(args.model, args.out)
