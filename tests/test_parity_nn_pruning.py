@@ -27,12 +27,12 @@ from transformers import BertConfig, BertForSequenceClassification
 from trainables.compress.pruning import (
     PruningConfig,
     apply_threshold,
-    cubic_threshold,
     mask_score_parameters,
     prune_model,
     regularization_loss,
     weight_parameters,
 )
+from trainables.compress.schedules import cubic_threshold
 
 pytestmark = pytest.mark.parity
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 from transformers import BertConfig, BertForSequenceClassification, pipeline
 
-from trainables.commands.predict import load_classifier, main, predict
+from trainables.commands.predict import load_with_tokenizer, main, predict
 from trainables.compress.compaction import compact_model, save_compact
 from trainables.compress.pruning import (
     PruningConfig,
@@ -78,7 +78,7 @@ def test_pipeline_and_the_predict_command_agree_with_the_trials_model(
     assert [line.split("\t")[0] for line in lines] == expected[:2]
     assert all(0.0 < float(line.split("\t")[1]) <= 1.0 for line in lines)
 
-    model, loaded_tokenizer = load_classifier(folder)
+    model, loaded_tokenizer = load_with_tokenizer(folder)
     table = predict(model, loaded_tokenizer, texts, max_length=128)
     assert list(table["label"]) == expected
 

@@ -18,21 +18,23 @@ from transformers import (
     get_linear_schedule_with_warmup,
 )
 
+from trainables.compress.families import BERT
 from trainables.compress.pruning import (
-    ATTENTION_LINEARS,
     MaskedLinear,
     PruningConfig,
     apply_threshold,
-    cubic_threshold,
-    learning_rate_scheduler,
     mask_score_parameters,
     masked_layers,
     minimum_kept_blocks,
     model_density,
     prune_model,
     regularization_loss,
-    score_learning_rate,
     weight_parameters,
+)
+from trainables.compress.schedules import (
+    cubic_threshold,
+    learning_rate_scheduler,
+    score_learning_rate,
 )
 
 # 4 heads of 16 dimensions: 16x16 blocks give a 4x4 grid per attention matrix.
@@ -199,7 +201,9 @@ def test_sigmoid_threshold_and_its_l1_penalty() -> None:
     penalty = regularization_loss(model, config, 0.05)
 
     layers = model.bert.encoder.layer
-    attention = [each.get_submodule(p).mask_scores for each in layers for p in ATTENTION_LINEARS]
+    attention = [
+        each.get_submodule(p).mask_scores for each in layers for p in BERT.attention_linears
+    ]
     ffn = [each.intermediate.dense.mask_scores for each in layers]
     group_means = [
         torch.stack([torch.sigmoid(s).mean() for s in group]).mean() for group in (attention, ffn)

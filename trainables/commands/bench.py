@@ -49,13 +49,8 @@ from trainables.compress.compaction import (
     parameter_counts,
     speedup_ideal,
 )
-from trainables.compress.pruning import (
-    ATTENTION_LINEARS,
-    PruningConfig,
-    apply_threshold,
-    encoder_layers,
-    prune_model,
-)
+from trainables.compress.families import family_of
+from trainables.compress.pruning import PruningConfig, apply_threshold, prune_model
 from trainables.compress.quantize import quantize_int8
 from trainables.data import DataSpec
 from trainables.measure import timing as measure
@@ -92,7 +87,8 @@ def main(argv: list[str] | None = None) -> dict[str, list[dict]]:
         compact = compact_model(masked)
         del masked
         # Same values as the baseline's: share the 150M-parameter table instead of copying it.
-        compact.bert.embeddings = baseline.bert.embeddings
+        family = family_of(compact)
+        family.replace(compact.base_model, family.embeddings, family.embeddings_of(baseline))
         models[str(density)] = compact
         kept, layers = kept_structure(compact), config.num_hidden_layers
         heads, neurons = kept[metrics.HEADS], kept[metrics.FFN_NEURONS]
@@ -324,7 +320,7 @@ def vocabulary_rows(model: torch.nn.Module, sizes: list[int]) -> list[dict[str, 
     """Parameters and fp32 weight bytes (MB, 1e6 bytes) of ``model`` as it is and with its
     embedding matrix cut to each of ``sizes`` rows (what ``vocab_trim`` leaves when a corpus
     uses that many pieces): arithmetic on the shapes, no copy of the 150M-row table."""
-    embedding = model.get_input_embeddings()
+    embedding = family_of(model).word_embeddings_of(model)
     total = parameter_counts(model)["total"]
     rows = [{"rows": embedding.num_embeddings, "num_parameters": total}]
     for size in sorted(sizes, reverse=True):
@@ -340,20 +336,21 @@ def vocabulary_rows(model: torch.nn.Module, sizes: list[int]) -> list[dict[str, 
 def _structured_random_scores(model: torch.nn.Module, generator: torch.Generator) -> None:
     """Random scores shaped the way trained pruning ends: each head ranks all its blocks the same
     in Q, K, V and O (so topk drops whole heads), and FFN neurons rank one by one."""
-    for layer in encoder_layers(model):
-        attention = layer.attention.self
-        head_ranks = torch.randperm(attention.num_attention_heads, generator=generator).float()
-        for path in ATTENTION_LINEARS:
+    family = family_of(model)
+    for layer in family.encoder_layers(model):
+        head_size = family.head_size(layer)
+        head_ranks = torch.randperm(family.head_count(layer), generator=generator).float()
+        for path in family.attention_linears:
             masked = layer.get_submodule(path)
-            is_output = path == "attention.output.dense"
+            is_output = path == family.attention_output
             # Heads run along the rows of Q, K and V and along the columns of the output.
             count = masked.grid[1] if is_output else masked.grid[0]
             size = masked.block_shape[1] if is_output else masked.block_shape[0]
-            ranks = head_ranks[torch.arange(count) * size // attention.attention_head_size]
+            ranks = head_ranks[torch.arange(count) * size // head_size]
             ranks = ranks.view(1, -1) if is_output else ranks.view(-1, 1)
             tie_breaker = 0.5 * torch.rand(masked.grid, generator=generator)
             masked.mask_scores.copy_((ranks + tie_breaker).view_as(masked.mask_scores))
-        neurons = layer.get_submodule("intermediate.dense").mask_scores
+        neurons = layer.get_submodule(family.ffn_input).mask_scores
         neurons.copy_(torch.rand(neurons.shape, generator=generator))
 
 

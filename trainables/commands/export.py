@@ -36,7 +36,7 @@ class ExportError(RuntimeError):
 
 def export_onnx(directory: str | Path, out: str | Path | None = None) -> Path:
     """Export the model in ``directory`` to ONNX and check it with ONNX Runtime; the file."""
-    from trainables.commands.predict import load_classifier
+    from trainables.commands.predict import load_with_tokenizer
 
     try:
         import onnxruntime  # noqa: F401
@@ -45,7 +45,7 @@ def export_onnx(directory: str | Path, out: str | Path | None = None) -> Path:
             "ONNX export needs onnx, onnxscript and onnxruntime: pip install -e '.[export]'"
         ) from None
     # The fp32 weights: PyTorch's quantised modules do not export; ONNX Runtime quantises.
-    model, tokenizer = load_classifier(directory, fp32=True)
+    model, tokenizer = load_with_tokenizer(directory, fp32=True)
     saved = json.loads((Path(directory) / "config.json").read_text(encoding="utf-8"))
     quantized = saved.get("quantization") == DYNAMIC_INT8
     target = Path(out) if out else Path(directory) / "model.onnx"

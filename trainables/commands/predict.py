@@ -27,21 +27,19 @@ class PredictError(ValueError):
     """Input the command cannot use, and what to do instead."""
 
 
-def load_classifier(directory: str | Path, *, fp32: bool = False) -> tuple[Any, Any]:
-    """The sequence classifier and tokenizer in ``directory``, in eval mode on the CPU.
+def load_with_tokenizer(directory: str | Path, *, fp32: bool = False) -> tuple[Any, Any]:
+    """The sequence classifier in ``directory`` (``load_classifier``: a compact folder or a
+    teacher's, in eval mode on the CPU) and its tokenizer. ``fp32=True`` keeps the saved fp32
+    weights of a folder saved for int8: what export needs."""
+    from transformers import AutoTokenizer
 
-    ``fp32=True`` keeps the saved fp32 weights of a folder saved for int8 (``quantization`` in
-    its config), instead of quantising them as every other loader does: what export needs."""
-    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
-
-    import trainables.compress.compaction  # noqa: F401  (registers the compact model type)
+    from trainables.compress.compaction import ModelFolderError, load_classifier
 
     folder = Path(directory)
-    if not (folder / "config.json").is_file():
-        raise PredictError(
-            f"{folder} is not a model folder (no config.json): pass a trial's model folder, e.g. "
-            "the model_dir column of summary.csv"
-        )
+    try:
+        model = load_classifier(folder, fp32=fp32)
+    except ModelFolderError as error:
+        raise PredictError(str(error)) from None
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
     except (OSError, ValueError) as error:
@@ -49,13 +47,7 @@ def load_classifier(directory: str | Path, *, fp32: bool = False) -> tuple[Any, 
             f"{folder} has no tokenizer transformers can read ({_first_line(error)}): save the "
             "teacher's tokenizer into it (tokenizer.save_pretrained)"
         ) from None
-    config = AutoConfig.from_pretrained(folder, trust_remote_code=False)
-    if fp32 and getattr(config, "quantization", None):
-        config.quantization = None
-    model = AutoModelForSequenceClassification.from_pretrained(
-        folder, config=config, trust_remote_code=False, use_safetensors=True
-    )
-    return model.eval(), tokenizer
+    return model, tokenizer
 
 
 @torch.inference_mode()
@@ -138,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     try:
         texts = args.text if args.text else read_texts(args.file, args.text_column)
-        model, tokenizer = load_classifier(args.model)
+        model, tokenizer = load_with_tokenizer(args.model)
     except PredictError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -12,17 +12,21 @@ The masks are baked into the weights, then whatever contributes nothing is slice
 
 A layer may lose every head or every neuron: zero-width Linear layers run fine on transformers 5,
 whose attention takes the head count from tensor shapes. A layer with no head left skips the
-attention arithmetic (``HeadlessSelfAttention``): its output is the output projection's bias, and
-reshaping an empty tensor with ``-1`` is undefined in ONNX. ``BertConfig`` cannot describe per-layer
-widths and ``from_pretrained`` of a compacted directory fails (or, with
+attention arithmetic (its family's ``headless_attention``): its output is the output projection's
+bias, and reshaping an empty tensor with ``-1`` is undefined in ONNX. ``BertConfig`` cannot describe
+per-layer widths and ``from_pretrained`` of a compacted directory fails (or, with
 ``ignore_mismatched_sizes=True``, silently re-initialises the layers), so ``save_compact`` records
 the per-layer shapes in ``config.compact_layers`` and ``load_compact`` rebuilds, slices and loads.
+
+Every module path comes from the model's encoder family (:mod:`trainables.compress.families`);
+so do the compact classes: one config and one classifier class per family with a
+``compact_model_type`` (``CompactBertConfig`` / ``CompactBertForSequenceClassification`` for BERT).
 
 Example::
 
     compact = compact_model(masked)          # logits equal the masked model's
     save_compact(compact, "out/student")
-    model = load_compact("out/student")
+    model = load_compact("out/student")     # or load_classifier(folder): compact or plain
     speedup_ideal(teacher, model, seq_len=128), parameter_counts(model)["total"]
 """
 
@@ -36,55 +40,74 @@ import transformers
 from safetensors.torch import load_model, save_model
 from torch import Tensor, nn
 from transformers import PreTrainedModel
-from transformers.models.bert.modeling_bert import BertSelfAttention
 
 from trainables import metrics
-from trainables.compress.pruning import ATTENTION_LINEARS, FFN_LINEARS, MaskedLinear, encoder_layers
+from trainables.compress.families import BERT, FAMILIES, Family, family_of
+from trainables.compress.pruning import MaskedLinear
 
 WEIGHTS_NAME = "model.safetensors"
 # The config key holding one {"heads": ..., "ffn": ...} entry per encoder layer.
 LAYERS_KEY = "compact_layers"
-# A compact folder's own model type: transformers' Auto classes and ``pipeline`` load it once
+# BERT's compact folders' model type: transformers' Auto classes and ``pipeline`` load it once
 # this module is imported (the classes below are registered then), with no remote code.
-COMPACT_MODEL_TYPE = "lowres-compact-bert"
+COMPACT_MODEL_TYPE = BERT.compact_model_type
 
 
-class CompactBertConfig(transformers.BertConfig):
-    """``BertConfig`` plus the width of every encoder layer (``compact_layers``)."""
-
-    model_type = COMPACT_MODEL_TYPE
-
-    def __init__(
-        self,
-        compact_layers: list[dict[str, int]] | None = None,
-        quantization: str | None = None,
-        **kwargs,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.compact_layers = compact_layers
-        # "dynamic-int8": the weights are fp32 on disk and quantised again when loaded
-        self.quantization = quantization
+class ModelFolderError(ValueError):
+    """A folder that holds no classifier :func:`load_classifier` can read, and why."""
 
 
-class CompactBertForSequenceClassification(transformers.BertForSequenceClassification):
-    """A BERT classifier whose layers have the heads and FFN widths of ``config.compact_layers``:
-    what ``from_pretrained`` builds before it loads a compact folder's weights."""
+def _compact_classes(family: Family) -> tuple[type, type]:
+    """The config and classifier classes of ``family``'s compact folders: its own classes plus
+    the width of every encoder layer (``compact_layers``) and the quantisation to apply on load."""
+    stem = family.classifier_class.__name__.removesuffix("ForSequenceClassification")
 
-    config_class = CompactBertConfig
+    class CompactConfig(family.config_class):
+        model_type = family.compact_model_type
 
-    def __init__(self, config: CompactBertConfig) -> None:
-        super().__init__(config)
-        shapes = getattr(config, LAYERS_KEY, None) or []
-        layers = encoder_layers(self)
-        if shapes and len(shapes) != len(layers):
-            raise ValueError(f"{LAYERS_KEY} has {len(shapes)} entries for {len(layers)} layers")
-        for layer, shape in zip(layers, shapes, strict=False):
-            _resize_layer(layer, shape["heads"], shape["ffn"])
+        def __init__(
+            self,
+            compact_layers: list[dict[str, int]] | None = None,
+            quantization: str | None = None,
+            **kwargs,
+        ) -> None:
+            super().__init__(**kwargs)
+            self.compact_layers = compact_layers
+            # "dynamic-int8": the weights are fp32 on disk and quantised again when loaded
+            self.quantization = quantization
 
-    @classmethod
-    def from_pretrained(cls, *args, **kwargs):  # type: ignore[override]
-        """transformers' loader, then the int8 quantisation the folder asks for, if any."""
-        return _quantized_as_saved(super().from_pretrained(*args, **kwargs))
+    class CompactClassifier(family.classifier_class):
+        config_class = CompactConfig
+
+        def __init__(self, config: CompactConfig) -> None:
+            super().__init__(config)
+            shapes = getattr(config, LAYERS_KEY, None)
+            if shapes:
+                _resize_layers(self, family, shapes)
+
+        @classmethod
+        def from_pretrained(cls, *args, **kwargs):  # type: ignore[override]
+            """transformers' loader, then the int8 quantisation the folder asks for, if any."""
+            return _quantized_as_saved(super().from_pretrained(*args, **kwargs))
+
+    CompactClassifier.__doc__ = (
+        f"A {stem} classifier whose layers have the heads and FFN widths of "
+        "``config.compact_layers``: what ``from_pretrained`` builds before it loads a compact "
+        "folder's weights."
+    )
+    for cls, name in ((CompactConfig, "Config"), (CompactClassifier, "ForSequenceClassification")):
+        cls.__name__ = cls.__qualname__ = f"Compact{stem}{name}"
+        cls.__module__ = __name__
+    return CompactConfig, CompactClassifier
+
+
+# Per compact model type: its config and classifier classes.
+COMPACT_CLASSES: dict[str, tuple[type, type]] = {
+    family.compact_model_type: _compact_classes(family)
+    for family in FAMILIES.values()
+    if family.compact_model_type
+}
+CompactBertConfig, CompactBertForSequenceClassification = COMPACT_CLASSES[COMPACT_MODEL_TYPE]
 
 
 def _quantized_as_saved(model: PreTrainedModel) -> PreTrainedModel:
@@ -98,10 +121,11 @@ def _quantized_as_saved(model: PreTrainedModel) -> PreTrainedModel:
 def register_compact_classes() -> None:
     """Make ``AutoConfig`` / ``AutoModelForSequenceClassification`` (and so ``pipeline``) know
     the compact model type. Done when this module is imported; safe to repeat."""
-    transformers.AutoConfig.register(COMPACT_MODEL_TYPE, CompactBertConfig, exist_ok=True)
-    transformers.AutoModelForSequenceClassification.register(
-        CompactBertConfig, CompactBertForSequenceClassification, exist_ok=True
-    )
+    for model_type, (config_class, model_class) in COMPACT_CLASSES.items():
+        transformers.AutoConfig.register(model_type, config_class, exist_ok=True)
+        transformers.AutoModelForSequenceClassification.register(
+            config_class, model_class, exist_ok=True
+        )
 
 
 @torch.no_grad()
@@ -111,10 +135,11 @@ def compact_model(model: PreTrainedModel) -> PreTrainedModel:
     Uses the masks as they stand: apply the final threshold first. The input model is left
     untouched; an un-pruned model gives an equivalent copy.
     """
+    family = family_of(model)
     compact = copy.deepcopy(model)
-    for layer in encoder_layers(compact):
-        _compact_attention(layer)
-        _compact_ffn(layer)
+    for layer in family.encoder_layers(compact):
+        _compact_attention(layer, family)
+        _compact_ffn(layer, family)
     setattr(compact.config, LAYERS_KEY, layer_shapes(compact))
     return compact
 
@@ -122,44 +147,49 @@ def compact_model(model: PreTrainedModel) -> PreTrainedModel:
 def save_compact(
     model: PreTrainedModel, directory: str | Path, *, quantization: str | None = None
 ) -> Path:
-    """Write ``config.json`` (model type ``lowres-compact-bert``, with the per-layer shapes) and
-    ``model.safetensors``: a folder ``AutoModelForSequenceClassification.from_pretrained`` reads
-    once this module is imported. ``quantization="dynamic-int8"`` has every loader quantise the
-    (fp32) weights again, as the trial measured them."""
+    """Write ``config.json`` (the family's compact model type, e.g. ``lowres-compact-bert``, with
+    the per-layer shapes) and ``model.safetensors``: a folder
+    ``AutoModelForSequenceClassification.from_pretrained`` reads once this module is imported.
+    ``quantization="dynamic-int8"`` has every loader quantise the (fp32) weights again, as the
+    trial measured them."""
     from trainables.compress.quantize import DYNAMIC_INT8
 
     if quantization not in (None, DYNAMIC_INT8):
         raise ValueError(f"quantization must be None or {DYNAMIC_INT8!r}, got {quantization!r}")
     if any(isinstance(module, MaskedLinear) for module in model.modules()):
         raise ValueError("the model still has masked layers: save compact_model(model) instead")
-    if not isinstance(model, transformers.BertForSequenceClassification):
+    family = family_of(model, compact=True)
+    if not isinstance(model, family.classifier_class):
         raise ValueError(
-            f"save_compact writes BERT sequence classifiers, got {type(model).__name__}"
+            f"save_compact writes {family.classifier_class.__name__} models, got "
+            f"{type(model).__name__}"
         )
+    config_class, model_class = COMPACT_CLASSES[family.compact_model_type]
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     settings = model.config.to_dict()
     for key in ("model_type", "architectures", "transformers_version", LAYERS_KEY):
         settings.pop(key, None)
     settings.pop("quantization", None)
-    config = CompactBertConfig(
-        compact_layers=layer_shapes(model), quantization=quantization, **settings
-    )
-    config.architectures = [CompactBertForSequenceClassification.__name__]
+    config = config_class(compact_layers=layer_shapes(model), quantization=quantization, **settings)
+    config.architectures = [model_class.__name__]
     config.save_pretrained(directory)
     save_model(model, str(directory / WEIGHTS_NAME))
     return directory
 
 
-def load_compact(directory: str | Path, device: str | torch.device = "cpu") -> PreTrainedModel:
+def load_compact(
+    directory: str | Path, device: str | torch.device = "cpu", *, fp32: bool = False
+) -> PreTrainedModel:
     """Rebuild the model that ``save_compact`` wrote, in eval mode (also a folder written before
     the compact model type existed: a transformers class in ``architectures`` plus
-    ``compact_layers``)."""
+    ``compact_layers``). ``fp32=True`` keeps the saved fp32 weights of a folder saved for int8
+    instead of quantising them as every other loader does (what an ONNX export needs)."""
     directory = Path(directory)
-    config = transformers.AutoConfig.from_pretrained(directory)
+    config = transformers.AutoConfig.from_pretrained(directory, trust_remote_code=False)
     shapes = getattr(config, LAYERS_KEY, None)
-    if isinstance(config, CompactBertConfig):
-        model_class: type = CompactBertForSequenceClassification
+    if config.model_type in COMPACT_CLASSES:
+        model_class: type = COMPACT_CLASSES[config.model_type][1]
     else:
         architecture = (config.architectures or [None])[0]
         model_class = getattr(transformers, architecture or "", None)
@@ -172,13 +202,11 @@ def load_compact(directory: str | Path, device: str | torch.device = "cpu") -> P
                 f"'architectures'; found {architecture!r})"
             )
     model = model_class(config)
-    if not isinstance(model, CompactBertForSequenceClassification):
-        layers = encoder_layers(model)
-        if len(shapes) != len(layers):
-            raise ValueError(f"{LAYERS_KEY} has {len(shapes)} entries for {len(layers)} layers")
-        for layer, shape in zip(layers, shapes, strict=True):
-            _resize_layer(layer, shape["heads"], shape["ffn"])
+    if config.model_type not in COMPACT_CLASSES:
+        _resize_layers(model, family_of(model), shapes)
     load_model(model, str(directory / WEIGHTS_NAME), strict=True)
+    if fp32:
+        return model.eval().to(device)
     if getattr(config, "quantization", None) and torch.device(device).type != "cpu":
         raise ValueError(
             f"{directory} is a {config.quantization} model, which runs on the CPU: load it with "
@@ -187,15 +215,36 @@ def load_compact(directory: str | Path, device: str | torch.device = "cpu") -> P
     return _quantized_as_saved(model.eval()).to(device)
 
 
+def load_classifier(
+    directory: str | Path, device: str | torch.device = "cpu", *, fp32: bool = False
+) -> PreTrainedModel:
+    """The sequence classifier in a model folder, in eval mode: a compact folder (through
+    :func:`load_compact`, ``fp32`` as there) or a plain transformers classifier folder (a
+    teacher). Weights load through safetensors only; no remote code runs."""
+    folder = Path(directory)
+    if not (folder / "config.json").is_file():
+        raise ModelFolderError(
+            f"{folder} is not a model folder (no config.json): pass a trial's model folder, e.g. "
+            "the model_dir column of summary.csv, or a teacher folder"
+        )
+    config = transformers.AutoConfig.from_pretrained(folder, trust_remote_code=False)
+    if config.model_type in COMPACT_CLASSES or getattr(config, LAYERS_KEY, None) is not None:
+        return load_compact(folder, device, fp32=fp32)
+    model = transformers.AutoModelForSequenceClassification.from_pretrained(
+        folder, config=config, trust_remote_code=False, use_safetensors=True
+    )
+    return model.eval().to(device)
+
+
 def layer_shapes(model: nn.Module) -> list[dict[str, int]]:
     """Attention heads and FFN width kept in each encoder layer."""
+    family = family_of(model)
     return [
         {
-            "heads": layer.attention.self.query.out_features
-            // layer.attention.self.attention_head_size,
-            "ffn": layer.intermediate.dense.out_features,
+            "heads": layer.get_submodule(family.query).out_features // family.head_size(layer),
+            "ffn": layer.get_submodule(family.ffn_input).out_features,
         }
-        for layer in encoder_layers(model)
+        for layer in family.encoder_layers(model)
     ]
 
 
@@ -213,7 +262,7 @@ def parameter_counts(model: nn.Module) -> dict[str, int]:
 
     Mask scores are training state, not model parameters, and are not counted.
     """
-    base = getattr(model, "base_model", model)
+    family = family_of(model)
 
     def count(module: nn.Module) -> int:
         return sum(
@@ -222,7 +271,10 @@ def parameter_counts(model: nn.Module) -> dict[str, int]:
             if not name.endswith("mask_scores")
         )
 
-    counts = {"embeddings": count(base.embeddings), "encoder": count(base.encoder)}
+    counts = {
+        "embeddings": count(family.embeddings_of(model)),
+        "encoder": count(family.encoder_of(model)),
+    }
     counts["total"] = count(model)
     counts["head"] = counts["total"] - counts["embeddings"] - counts["encoder"]
     return counts
@@ -230,13 +282,15 @@ def parameter_counts(model: nn.Module) -> dict[str, int]:
 
 def encoder_density(compact: nn.Module, reference_config: transformers.PretrainedConfig) -> float:
     """Prunable encoder weights (attention and FFN matrices) kept, relative to the reference's."""
+    family = family_of(compact)
     kept = sum(
         layer.get_submodule(path).weight.numel()
-        for layer in encoder_layers(compact)
-        for path in (*ATTENTION_LINEARS, *FFN_LINEARS)
+        for layer in family.encoder_layers(compact)
+        for path in family.prunable_linears
     )
-    hidden, ffn = reference_config.hidden_size, reference_config.intermediate_size
-    full = reference_config.num_hidden_layers * (4 * hidden * hidden + 2 * hidden * ffn)
+    names = family.config_names
+    hidden, ffn = getattr(reference_config, names.hidden), getattr(reference_config, names.ffn)
+    full = getattr(reference_config, names.layers) * (4 * hidden * hidden + 2 * hidden * ffn)
     return kept / full
 
 
@@ -250,14 +304,15 @@ def model_flops(model: nn.Module, seq_len: int) -> float:
     """
     if seq_len < 1:
         raise ValueError(f"seq_len must be >= 1, got {seq_len}")
+    family = family_of(model)
     flops = 0.0
     encoder_linears = set()
-    for layer in encoder_layers(model):
-        for path in (*ATTENTION_LINEARS, *FFN_LINEARS):
+    for layer in family.encoder_layers(model):
+        for path in family.prunable_linears:
             linear = layer.get_submodule(path)
             encoder_linears.add(id(linear))
             flops += 2.0 * seq_len * linear.in_features * linear.out_features
-        query, value = layer.attention.self.query, layer.attention.self.value
+        query, value = layer.get_submodule(family.query), layer.get_submodule(family.value)
         flops += 2.0 * seq_len * seq_len * (query.out_features + value.out_features)
     for module in model.modules():
         if isinstance(module, nn.Linear) and id(module) not in encoder_linears:
@@ -270,10 +325,11 @@ def speedup_ideal(baseline: nn.Module, compact: nn.Module, seq_len: int) -> floa
     return model_flops(baseline, seq_len) / model_flops(compact, seq_len)
 
 
-def _compact_attention(layer: nn.Module) -> None:
-    attention = layer.attention.self
-    head_size = attention.attention_head_size
-    query, key, value, output = (_effective(layer.get_submodule(p)) for p in ATTENTION_LINEARS)
+def _compact_attention(layer: nn.Module, family: Family) -> None:
+    head_size = family.head_size(layer)
+    query, key, value, output = (
+        _effective(layer.get_submodule(path)) for path in family.attention_linears
+    )
     (value_weight, value_bias), (output_weight, output_bias) = value, output
     heads = value_weight.shape[0] // head_size
     head_rows = torch.arange(heads * head_size, device=value_weight.device).view(heads, head_size)
@@ -285,64 +341,62 @@ def _compact_attention(layer: nn.Module) -> None:
     rows = head_rows[~(no_value | no_output)].flatten()
     _install(
         layer,
+        family,
         {
-            "attention.self.query": (query[0][rows], query[1][rows]),
-            "attention.self.key": (key[0][rows], key[1][rows]),
-            "attention.self.value": (value_weight[rows], value_bias[rows]),
-            "attention.output.dense": (output_weight[:, rows], output_bias),
+            family.query: (query[0][rows], query[1][rows]),
+            family.key: (key[0][rows], key[1][rows]),
+            family.value: (value_weight[rows], value_bias[rows]),
+            family.attention_output: (output_weight[:, rows], output_bias),
         },
     )
 
 
-def _compact_ffn(layer: nn.Module) -> None:
+def _compact_ffn(layer: nn.Module, family: Family) -> None:
     (in_weight, in_bias), (out_weight, out_bias) = (
-        _effective(layer.get_submodule(path)) for path in FFN_LINEARS
+        _effective(layer.get_submodule(path)) for path in family.ffn_linears
     )
     no_input = (in_weight == 0).all(dim=1)
     no_output = (out_weight == 0).all(dim=0)
     # A neuron without input weights has the constant activation act(bias).
     constant = no_input & ~no_output
-    activation = layer.intermediate.intermediate_act_fn
+    activation = family.ffn_activation(layer)
     out_bias = out_bias + out_weight[:, constant] @ activation(in_bias[constant])
     keep = ~(no_input | no_output)
     _install(
         layer,
+        family,
         {
-            "intermediate.dense": (in_weight[keep], in_bias[keep]),
-            "output.dense": (out_weight[:, keep], out_bias),
+            family.ffn_input: (in_weight[keep], in_bias[keep]),
+            family.ffn_output: (out_weight[:, keep], out_bias),
         },
     )
 
 
-def _resize_layer(layer: nn.Module, heads: int, ffn: int) -> None:
-    """Give one layer empty Linear layers of a compacted shape, ready for ``load_state_dict``."""
-    hidden = layer.attention.self.query.in_features
-    width = heads * layer.attention.self.attention_head_size
-    shapes = {
-        "attention.self.query": (width, hidden),
-        "attention.self.key": (width, hidden),
-        "attention.self.value": (width, hidden),
-        "attention.output.dense": (hidden, width),
-        "intermediate.dense": (ffn, hidden),
-        "output.dense": (hidden, ffn),
-    }
-    like = layer.attention.self.query.weight
-    _install(
-        layer,
-        {path: (like.new_zeros(shape), like.new_zeros(shape[0])) for path, shape in shapes.items()},
-    )
+def _resize_layers(model: nn.Module, family: Family, shapes: list[dict[str, int]]) -> None:
+    """Give every layer empty Linear layers of its compacted shape, ready for loading."""
+    layers = family.encoder_layers(model)
+    if len(shapes) != len(layers):
+        raise ValueError(f"{LAYERS_KEY} has {len(shapes)} entries for {len(layers)} layers")
+    for layer, shape in zip(layers, shapes, strict=True):
+        hidden = layer.get_submodule(family.query).in_features
+        width, ffn = shape["heads"] * family.head_size(layer), shape["ffn"]
+        sizes = {
+            family.query: (width, hidden),
+            family.key: (width, hidden),
+            family.value: (width, hidden),
+            family.attention_output: (hidden, width),
+            family.ffn_input: (ffn, hidden),
+            family.ffn_output: (hidden, ffn),
+        }
+        like = layer.get_submodule(family.query).weight
+        _install(
+            layer,
+            family,
+            {path: (like.new_zeros(size), like.new_zeros(size[0])) for path, size in sizes.items()},
+        )
 
 
-class HeadlessSelfAttention(BertSelfAttention):
-    """The self-attention of a layer that lost every head: an empty context, nothing computed.
-
-    Its (zero-width) query, key and value layers stay, so the state dict keeps its keys."""
-
-    def forward(self, hidden_states: Tensor, *args, **kwargs) -> tuple[Tensor, None]:
-        return hidden_states.new_zeros(*hidden_states.shape[:-1], 0), None
-
-
-def _install(layer: nn.Module, weights: dict[str, tuple[Tensor, Tensor]]) -> None:
+def _install(layer: nn.Module, family: Family, weights: dict[str, tuple[Tensor, Tensor]]) -> None:
     """Put dense Linear layers holding ``weights`` in place; keep the head bookkeeping right."""
     for path, (weight, bias) in weights.items():
         # A shell whose parameters are replaced: no initialisation of zero-width weights.
@@ -350,13 +404,8 @@ def _install(layer: nn.Module, weights: dict[str, tuple[Tensor, Tensor]]) -> Non
         linear.out_features, linear.in_features = weight.shape
         linear.weight = nn.Parameter(weight.clone())
         linear.bias = nn.Parameter(bias.clone())
-        parent_path, _, name = path.rpartition(".")
-        setattr(layer.get_submodule(parent_path), name, linear)
-    attention = layer.attention.self
-    attention.all_head_size = attention.query.out_features
-    attention.num_attention_heads = attention.all_head_size // attention.attention_head_size
-    if attention.num_attention_heads == 0 and type(attention) is BertSelfAttention:
-        attention.__class__ = HeadlessSelfAttention
+        family.replace(layer, path, linear)
+    family.set_head_count(layer)
 
 
 def _effective(module: nn.Module) -> tuple[Tensor, Tensor]:

@@ -15,19 +15,19 @@ the mask is handed to the scores unchanged, as in the paper.
   pruning" is target_density 0.75); ``sigmoid_threshold`` keeps blocks with ``sigmoid(score) >
   threshold`` while an L1 penalty on ``sigmoid(scores)`` (its lambda sets the sparsity) pulls the
   scores down: the hybrid recipe.
-- The threshold follows a cubic schedule between warm-ups (``cubic_threshold``).
+- The threshold follows a cubic schedule between warm-ups
+  (:func:`trainables.compress.schedules.cubic_threshold`).
 - ``sigmoid_threshold`` never keeps fewer than ``min_density`` of a score tensor's blocks (its
   top-scored ones), like nn_pruning's ``linear_min_parameters``: a large lambda cannot empty a
   matrix.
-- Learning rates (``learning_rate_scheduler``): the weights warm up linearly and decay linearly to
-  zero. The scores do the same for ``topk``. For ``sigmoid_threshold`` the scores' rate holds after
-  the warm-up and only decays over the final warm-up, and it is raised so that a score could move
-  ``score_travel`` logits over the run: a block starts at sigmoid(0) = 0.5 and is pruned below
-  sigmoid(-2.2) = 0.1, which a rate of 1e-2 decaying to zero over a few hundred steps never reaches.
+- The learning rates of weights and scores: :mod:`trainables.compress.schedules`.
+- Which Linear layers are pruned, and where a head or a neuron lies in them, is the encoder
+  family's answer (:mod:`trainables.compress.families`).
 - A row whose blocks are all pruned loses its bias too (nn_pruning's ``bias_mask``): otherwise a
   head or neuron with no weights left would still emit its bias and could never be removed.
 
-Example::
+Example (``cubic_threshold`` and ``learning_rate_scheduler`` from
+:mod:`trainables.compress.schedules`)::
 
     config = PruningConfig(method="sigmoid_threshold", regularization_lambda=10.0)
     model = prune_model(model, config)
@@ -47,27 +47,18 @@ Example::
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
-from torch.optim.lr_scheduler import LambdaLR
+
+from trainables.compress.families import Family, family_of
 
 METHODS = ("topk", "sigmoid_threshold")
 FFN_BLOCKS = ("row", "block")
 ATTENTION_BLOCKS = ("block", "head")
-
-# Paths of the prunable Linear layers inside one BERT-style encoder layer.
-ATTENTION_LINEARS = (
-    "attention.self.query",
-    "attention.self.key",
-    "attention.self.value",
-    "attention.output.dense",
-)
-FFN_LINEARS = ("intermediate.dense", "output.dense")
 
 
 @dataclass
@@ -277,31 +268,17 @@ class MaskedLinear(nn.Module):
         )
 
 
-def encoder_layers(model: nn.Module) -> nn.ModuleList:
-    """The encoder layers of a BERT-family model (``base_model.encoder.layer``), checked."""
-    base = getattr(model, "base_model", model)
-    layers = getattr(getattr(base, "encoder", None), "layer", None)
-    required = (*ATTENTION_LINEARS, *FFN_LINEARS)
-    if not isinstance(layers, nn.ModuleList) or not all(
-        _has_submodule(layer, path) for layer in layers for path in required
-    ):
-        raise ValueError(
-            f"{type(model).__name__} is not a BERT-family model: expected "
-            f"base_model.encoder.layer[i] with submodules {required}"
-        )
-    return layers
-
-
 def prune_model(model: nn.Module, config: PruningConfig) -> nn.Module:
     """Replace the encoder's prunable Linear layers by masked ones, in place, and return the model.
 
-    Embeddings, pooler and classifier are left alone. Works for any depth and any BERT-family model
-    whose layers follow BERT's module layout (BERT, RoBERTa, ELECTRA, XLM-R...).
+    Embeddings, pooler and classifier are left alone. Works for any depth and any encoder family
+    of :mod:`trainables.compress.families`.
     """
-    layers = encoder_layers(model)
+    family = family_of(model)
+    layers = family.encoder_layers(model)
     if any(isinstance(module, MaskedLinear) for module in model.modules()):
         raise ValueError("the model is already pruned: prune_model must be called only once")
-    plans = [_block_shapes(layer, config) for layer in layers]
+    plans = [_block_shapes(layer, config, family) for layer in layers]
     for index, (layer, plan) in enumerate(zip(layers, plans, strict=True)):
         for path, shape in plan:
             _check_tiling(layer.get_submodule(path), f"layer {index} {path}", shape, config)
@@ -311,23 +288,20 @@ def prune_model(model: nn.Module, config: PruningConfig) -> nn.Module:
         # and its columns of O).
         shared: dict[str, nn.Parameter] = {}
         if config.ffn_block == "row":
-            intermediate = layer.get_submodule("intermediate.dense")
+            intermediate = layer.get_submodule(family.ffn_input)
             neuron_scores = _new_scores((intermediate.out_features,), intermediate, config)
-            shared.update(dict.fromkeys(FFN_LINEARS, neuron_scores))
+            shared.update(dict.fromkeys(family.ffn_linears, neuron_scores))
         if config.attention_block == "head":
-            heads = layer.attention.self.num_attention_heads
-            head_scores = _new_scores((heads,), layer.attention.self.query, config)
-            shared.update(dict.fromkeys(ATTENTION_LINEARS, head_scores))
+            heads = family.head_count(layer)
+            head_scores = _new_scores((heads,), layer.get_submodule(family.query), config)
+            shared.update(dict.fromkeys(family.attention_linears, head_scores))
         for path, shape in plan:
             linear = layer.get_submodule(path)
             scores = shared.get(path)
             if scores is None:
                 grid = (linear.out_features // shape[0], linear.in_features // shape[1])
                 scores = _new_scores(grid, linear, config)
-            parent_path, _, name = path.rpartition(".")
-            setattr(
-                layer.get_submodule(parent_path), name, MaskedLinear(linear, shape, scores, config)
-            )
+            family.replace(layer, path, MaskedLinear(linear, shape, scores, config))
     return model
 
 
@@ -361,35 +335,6 @@ def minimum_kept_blocks(blocks: int, config: PruningConfig) -> int:
     return min(blocks, max(1, math.ceil(config.min_density * blocks - 1e-9)))
 
 
-def cubic_threshold(step: int, total_steps: int, config: PruningConfig) -> float:
-    """The threshold at ``step`` of ``total_steps``: the paper's cubic schedule.
-
-    ``config.schedule_start`` during the initial warm-up, ``config.schedule_end`` during the
-    final one, ``end + (start - end) * (1 - progress) ** 3`` in between. Warm-ups are fractions
-    of ``total_steps``. ``step`` counts from 0; any step past
-    ``total_steps - final_warmup * total_steps`` (``total_steps`` itself included) gives the end.
-    Like a learning-rate schedule, the training loop asks for it every step and applies it with
-    :func:`apply_threshold`.
-
-    >>> config = PruningConfig(target_density=0.5, initial_warmup=0.1, final_warmup=0.2)
-    >>> cubic_threshold(0, 100, config), cubic_threshold(100, 100, config)
-    (1.0, 0.5)
-    """
-    if total_steps < 1:
-        raise ValueError(f"total_steps must be >= 1, got {total_steps}")
-    if step < 0:
-        raise ValueError(f"step must be >= 0, got {step}")
-    start, end = config.schedule_start, config.schedule_end
-    warmup = round(config.initial_warmup * total_steps)
-    cooldown = round(config.final_warmup * total_steps)
-    if step <= warmup:
-        return start
-    if step > total_steps - cooldown:
-        return end
-    remaining = 1.0 - (step - warmup) / (total_steps - warmup - cooldown)
-    return end + (start - end) * remaining**3
-
-
 def apply_threshold(model: nn.Module, threshold: float) -> None:
     """Set the threshold every masked layer uses from its next forward pass on."""
     if not 0.0 <= threshold <= 1.0:
@@ -409,11 +354,14 @@ def regularization_loss(model: nn.Module, config: PruningConfig, threshold: floa
     zero = layers[0].mask_scores.new_zeros(())
     if config.method != "sigmoid_threshold" or config.regularization_lambda == 0:
         return zero
+    family = family_of(model)
     groups: dict[str, dict[int, Tensor]] = {"attention": {}, "ffn": {}}
-    for name, module in model.named_modules():
-        if isinstance(module, MaskedLinear):
-            group = "attention" if ".attention." in f".{name}" else "ffn"
-            groups[group][id(module.mask_scores)] = module.mask_scores
+    for layer in family.encoder_layers(model):
+        for group, paths in (("attention", family.attention_linears), ("ffn", family.ffn_linears)):
+            for path in paths:
+                module = layer.get_submodule(path)
+                if isinstance(module, MaskedLinear):
+                    groups[group][id(module.mask_scores)] = module.mask_scores
     means = [
         torch.stack([torch.sigmoid(scores).mean() for scores in tensors.values()]).mean()
         for tensors in groups.values()
@@ -421,71 +369,6 @@ def regularization_loss(model: nn.Module, config: PruningConfig, threshold: floa
     ]
     strength = config.regularization_lambda * threshold / config.final_threshold
     return strength * torch.stack(means).mean()
-
-
-def score_learning_rate(config: PruningConfig, total_steps: int, warmup_steps: int) -> float:
-    """The scores' peak learning rate for a run of ``total_steps`` (``warmup_steps`` of them the
-    learning-rate warm-up), as :func:`learning_rate_scheduler` sets it.
-
-    ``topk``: ``config.score_learning_rate``. ``sigmoid_threshold``: at least that, raised to
-    ``score_travel / sum(multipliers)`` so that a score could move ``score_travel`` logits over
-    the run, whatever its length.
-
-    >>> config = PruningConfig(method="sigmoid_threshold", final_warmup=0.2, score_travel=5.0)
-    >>> round(score_learning_rate(config, 100, 10), 4), score_learning_rate(config, 100_000, 10)
-    (0.0588, 0.01)
-    """
-    _check_steps(total_steps, warmup_steps)
-    if config.method != "sigmoid_threshold":
-        return config.score_learning_rate
-    shape = _score_multiplier(config, total_steps, warmup_steps)
-    reach = sum(shape(step) for step in range(total_steps))
-    return max(config.score_learning_rate, config.score_travel / reach)
-
-
-def learning_rate_scheduler(
-    optimizer: torch.optim.Optimizer,
-    model: nn.Module,
-    config: PruningConfig,
-    total_steps: int,
-    warmup_steps: int,
-) -> LambdaLR:
-    """A per-group learning-rate schedule; call ``step()`` after every optimizer step.
-
-    Weight groups: linear warm-up over ``warmup_steps``, then linear decay to zero at
-    ``total_steps`` (transformers' ``get_linear_schedule_with_warmup``). Groups of ``model``'s mask
-    scores: the same for ``topk``; for ``sigmoid_threshold`` the rate rises over the same warm-up
-    to :func:`score_learning_rate`, which this sets as the groups' ``lr``, holds, and decays
-    linearly to zero over the final warm-up, so the final masks settle while the weights still
-    learn. Holding it matters: a score has to travel 2.2 logits to be pruned, and the L1 push only
-    starts when the threshold leaves 0.
-    """
-    _check_steps(total_steps, warmup_steps)
-    scores = {id(param) for param in mask_score_parameters(model)}
-
-    def weights(step: int) -> float:
-        if step < warmup_steps:
-            return step / max(1, warmup_steps)
-        return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
-
-    held = config.method == "sigmoid_threshold"
-    multipliers: list[Callable[[int], float]] = []
-    for index, group in enumerate(optimizer.param_groups):
-        ids = {id(param) for param in group["params"]}
-        if ids and ids <= scores:
-            if held:
-                group["lr"] = score_learning_rate(config, total_steps, warmup_steps)
-            multipliers.append(
-                _score_multiplier(config, total_steps, warmup_steps) if held else weights
-            )
-        elif ids & scores:
-            raise ValueError(
-                f"optimizer group {index} mixes mask scores with other parameters; put "
-                "mask_score_parameters(model) in a group of their own (they have their own rate)"
-            )
-        else:
-            multipliers.append(weights)
-    return LambdaLR(optimizer, multipliers)
 
 
 @torch.no_grad()
@@ -499,7 +382,9 @@ def model_density(model: nn.Module) -> float:
     return kept / total
 
 
-def _block_shapes(layer: nn.Module, config: PruningConfig) -> list[tuple[str, tuple[int, int]]]:
+def _block_shapes(
+    layer: nn.Module, config: PruningConfig, family: Family
+) -> list[tuple[str, tuple[int, int]]]:
     """(path, block shape) of each prunable Linear of one encoder layer.
 
     The output-side matrices use the transposed shape so that a block covers the same heads or
@@ -509,16 +394,16 @@ def _block_shapes(layer: nn.Module, config: PruningConfig) -> list[tuple[str, tu
     rows, cols = config.block_shape
     if config.attention_block == "head":
         # a head's rows of Q, K, V across the whole hidden size; its columns of O
-        attention = layer.attention.self
-        rows, cols = attention.attention_head_size, attention.query.in_features
+        rows, cols = family.head_size(layer), layer.get_submodule(family.query).in_features
     shapes = [
-        (path, (cols, rows) if path == "attention.output.dense" else (rows, cols))
-        for path in ATTENTION_LINEARS
+        (path, (cols, rows) if path == family.attention_output else (rows, cols))
+        for path in family.attention_linears
     ]
+    ffn_in, ffn_out = family.ffn_linears
     if config.ffn_block == "row":
-        hidden = layer.get_submodule("intermediate.dense").in_features
-        return [*shapes, ("intermediate.dense", (1, hidden)), ("output.dense", (hidden, 1))]
-    return [*shapes, ("intermediate.dense", (rows, cols)), ("output.dense", (cols, rows))]
+        hidden = layer.get_submodule(ffn_in).in_features
+        return [*shapes, (ffn_in, (1, hidden)), (ffn_out, (hidden, 1))]
+    return [*shapes, (ffn_in, (rows, cols)), (ffn_out, (cols, rows))]
 
 
 def _check_tiling(
@@ -541,29 +426,6 @@ def _new_scores(shape: tuple[int, ...], linear: nn.Linear, config: PruningConfig
     return nn.Parameter(torch.full(shape, config.score_init, dtype=torch.float32, device=device))
 
 
-def _score_multiplier(
-    config: PruningConfig, total_steps: int, warmup_steps: int
-) -> Callable[[int], float]:
-    """sigmoid_threshold's scores: linear warm-up, hold, linear decay over the final warm-up."""
-    settle = round(config.final_warmup * total_steps)
-
-    def multiplier(step: int) -> float:
-        if step < warmup_steps:
-            return step / max(1, warmup_steps)
-        return min(1.0, max(0.0, (total_steps - step) / max(1, settle)))
-
-    return multiplier
-
-
-def _check_steps(total_steps: int, warmup_steps: int) -> None:
-    if total_steps < 1:
-        raise ValueError(f"total_steps must be >= 1, got {total_steps}")
-    if not 0 <= warmup_steps <= total_steps:
-        raise ValueError(
-            f"warmup_steps must lie in [0, total_steps={total_steps}], got {warmup_steps}"
-        )
-
-
 def _checked_masked_layers(model: nn.Module) -> list[MaskedLinear]:
     layers = masked_layers(model)
     if not layers:
@@ -573,11 +435,3 @@ def _checked_masked_layers(model: nn.Module) -> list[MaskedLinear]:
 
 def _is_score(name: str) -> bool:
     return name.rpartition(".")[2] == "mask_scores"
-
-
-def _has_submodule(module: nn.Module, path: str) -> bool:
-    try:
-        module.get_submodule(path)
-    except AttributeError:
-        return False
-    return True

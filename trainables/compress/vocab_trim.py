@@ -33,6 +33,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from trainables.compress.families import base_model, family_of
+
 SUPPORTED_MODELS = ("WordPiece", "Unigram")
 
 
@@ -154,7 +156,8 @@ def _renumber_post_processor(processor: dict[str, Any] | None, new_id: dict[int,
 
 def trim_embeddings(model: nn.Module, keep: Sequence[int]) -> nn.Module:
     """A copy of ``model`` whose input embedding matrix has only the rows ``keep`` (row ``i``
-    of the new matrix is old row ``keep[i]``); config ``vocab_size`` and ``pad_token_id`` follow.
+    of the new matrix is old row ``keep[i]``); the config's vocabulary size (``vocab_size`` for
+    every family so far) and ``pad_token_id`` follow.
     Refuses a model whose output layer is tied to the input embeddings (a language-model head):
     the classifier this study ships has none."""
     if model.get_output_embeddings() is not None:
@@ -162,8 +165,9 @@ def trim_embeddings(model: nn.Module, keep: Sequence[int]) -> nn.Module:
             f"{type(model).__name__} has an output embedding layer (a language-model head): trim "
             "the classifier, not a masked-LM model"
         )
+    family = family_of(model)
     trimmed = copy.deepcopy(model)
-    old = trimmed.get_input_embeddings()
+    old = family.word_embeddings_of(trimmed)
     index = torch.as_tensor(list(keep), dtype=torch.long, device=old.weight.device)
     new_id = {o: n for n, o in enumerate(keep)}
     pad = getattr(trimmed.config, "pad_token_id", None)
@@ -176,8 +180,8 @@ def trim_embeddings(model: nn.Module, keep: Sequence[int]) -> nn.Module:
     )
     with torch.no_grad():
         embedding.weight.copy_(old.weight.index_select(0, index))
-    trimmed.set_input_embeddings(embedding)
-    trimmed.config.vocab_size = len(keep)
+    family.replace(base_model(trimmed), family.word_embeddings, embedding)
+    setattr(trimmed.config, family.config_names.vocab, len(keep))
     if pad is not None:
         if pad not in new_id:
             raise VocabTrimError(f"pad_token_id {pad} is not among the kept ids: keep it")
@@ -194,10 +198,11 @@ def trim_vocabulary(
     Returns the trimmed copies of ``model`` and ``tokenizer`` and a :class:`TrimReport`. Texts
     whose pieces are all kept get the same ids (renumbered) and the same logits.
     """
-    if len(tokenizer) != model.get_input_embeddings().num_embeddings:
+    rows = family_of(model).word_embeddings_of(model).num_embeddings
+    if len(tokenizer) != rows:
         raise VocabTrimError(
-            f"the tokenizer has {len(tokenizer)} ids but the model's embedding matrix "
-            f"{model.get_input_embeddings().num_embeddings} rows: pass the model's own tokenizer"
+            f"the tokenizer has {len(tokenizer)} ids but the model's embedding matrix {rows} "
+            "rows: pass the model's own tokenizer"
         )
     if not len(texts):
         raise VocabTrimError("no texts to learn the vocabulary from: pass the training texts")

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from trainables.compress.families import family_of
 from trainables.data import (
     MAHANEWS_LABELS,
     DataError,
@@ -34,7 +35,6 @@ from trainables.data import (
 from trainables.evaluation import label_metrics, predict, save_predictions
 from trainables.presets import PRESETS, TinyTeacherConfig, get_preset
 
-_SUPPORTED_MODEL_TYPES = ("bert",)
 # Beside a built teacher's weights: its test metrics, recipe config and data source.
 TEACHER_INFO = "teacher.json"
 
@@ -77,11 +77,10 @@ def load_teacher(model: str | Path) -> tuple[nn.Module, object]:
             f"Without network, download it where there is one (`hf download {name} "
             "--local-dir DIR`) and pass --model DIR; or use --preset tiny"
         ) from None
-    if config.model_type not in _SUPPORTED_MODEL_TYPES:
-        raise TeacherError(
-            f"{name} is a {config.model_type!r} model; block pruning here supports "
-            f"{', '.join(_SUPPORTED_MODEL_TYPES)} encoders; pass a BERT-family classifier"
-        )
+    try:
+        family_of(config, compact=True)
+    except ValueError as error:
+        raise TeacherError(f"{name}: {error}; pass a BERT-family classifier") from None
     try:
         tokenizer = AutoTokenizer.from_pretrained(name, trust_remote_code=False)
         net = AutoModelForSequenceClassification.from_pretrained(

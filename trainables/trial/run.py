@@ -44,8 +44,6 @@ from trainables.compress.distillation import (
 from trainables.compress.pruning import (
     PruningConfig,
     apply_threshold,
-    cubic_threshold,
-    learning_rate_scheduler,
     mask_score_parameters,
     model_density,
     prune_model,
@@ -53,6 +51,7 @@ from trainables.compress.pruning import (
     weight_parameters,
 )
 from trainables.compress.quantize import DYNAMIC_INT8, quantize_int8, serialized_megabytes
+from trainables.compress.schedules import cubic_threshold, learning_rate_scheduler
 from trainables.compress.vocab_trim import trim_vocabulary
 from trainables.config import TrialConfig
 from trainables.data import (
