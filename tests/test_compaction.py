@@ -16,10 +16,12 @@ from trainables import metrics as M
 from trainables.compress.compaction import (
     COMPACT_MODEL_TYPE,
     LAYERS_KEY,
+    ModelFolderError,
     compact_model,
     encoder_density,
     kept_structure,
     layer_shapes,
+    load_classifier,
     load_compact,
     model_flops,
     parameter_counts,
@@ -203,6 +205,21 @@ def test_a_folder_saved_before_the_compact_model_type_still_loads(tmp_path) -> N
     loaded = load_compact(directory)
     assert type(loaded) is BertForSequenceClassification
     torch.testing.assert_close(logits(loaded), logits(compact), rtol=0, atol=0)
+
+
+def test_load_classifier_reads_a_compact_folder_and_a_plain_one(tmp_path) -> None:
+    compact = compact_model(two_layer_edge_cases())
+    directory = save_compact(compact, tmp_path / "compact")
+    loaded = load_classifier(directory)
+    assert not loaded.training and layer_shapes(loaded) == layer_shapes(compact)
+    torch.testing.assert_close(logits(loaded), logits(compact), rtol=0, atol=0)
+    plain = bert(TWO_LAYERS)
+    plain.save_pretrained(tmp_path / "plain")
+    loaded = load_classifier(tmp_path / "plain")
+    assert type(loaded) is BertForSequenceClassification and not loaded.training
+    torch.testing.assert_close(logits(loaded), logits(plain), rtol=0, atol=0)
+    with pytest.raises(ModelFolderError, match="no config.json"):
+        load_classifier(tmp_path / "nothing")
 
 
 def test_save_and_load_refuse_what_they_cannot_handle(tmp_path) -> None:

@@ -8,7 +8,13 @@ from torch import nn
 from transformers import AutoModelForSequenceClassification
 
 from tests.test_compaction import TWO_LAYERS, bert, inputs, two_layer_edge_cases
-from trainables.compress.compaction import compact_model, layer_shapes, load_compact, save_compact
+from trainables.compress.compaction import (
+    compact_model,
+    layer_shapes,
+    load_classifier,
+    load_compact,
+    save_compact,
+)
 from trainables.compress.quantize import DYNAMIC_INT8, quantize_int8, serialized_megabytes
 from trainables.config import TrialConfig
 
@@ -57,6 +63,10 @@ def test_a_quantised_compact_folder_loads_quantised_everywhere(tmp_path) -> None
     auto = AutoModelForSequenceClassification.from_pretrained(directory).eval()
     assert _quantized_linears(auto)
     torch.testing.assert_close(_logits(auto), expected, rtol=0, atol=0)
+    assert _quantized_linears(load_classifier(directory))
+    fp32 = load_classifier(directory, fp32=True)  # the saved weights, as an export needs them
+    assert not _quantized_linears(fp32)
+    torch.testing.assert_close(_logits(fp32), _logits(compact), rtol=0, atol=0)
     with pytest.raises(ValueError, match="quantization must be None or 'dynamic-int8'"):
         save_compact(compact, tmp_path / "x", quantization="int4")
 

@@ -90,6 +90,10 @@ def _compact_classes(family: Family) -> tuple[type, type]:
             """transformers' loader, then the int8 quantisation the folder asks for, if any."""
             return _quantized_as_saved(super().from_pretrained(*args, **kwargs))
 
+    CompactConfig.__doc__ = (
+        f"``{family.config_class.__name__}`` plus the width of every encoder layer "
+        "(``compact_layers``)."
+    )
     CompactClassifier.__doc__ = (
         f"A {stem} classifier whose layers have the heads and FFN widths of "
         "``config.compact_layers``: what ``from_pretrained`` builds before it loads a compact "
