@@ -17,14 +17,9 @@ from sklearn.pipeline import Pipeline
 
 from trainables import metrics as M
 from trainables.data import DataError, DataSpec, DataSplits, load_splits
-from trainables.measure.timing import time_calls
-from trainables.trial.classical import (
-    CLASSICAL,
-    TEACHER,
-    ClassicalModel,
-    fit_classical,
-    run_classical,
-)
+from trainables.measure import time_calls
+from trainables.tfidf import ClassicalModel, fit_classical
+from trainables.trial.classical import CLASSICAL, TEACHER, run_classical
 
 ROWS = 300  # per split: enough for a real signal, small enough for seconds of fitting
 SEED = 0

@@ -8,18 +8,17 @@ import pytest
 import torch
 from torch import nn
 
-from trainables.measure.timing import (
+from trainables.measure import (
     EnergyMeter,
     InferenceEnergy,
     TimingResult,
     in_fp32,
     inference_energy,
     measuring,
-    precision_autocast,
-    resolve_precision,
     speedup,
     time_inference,
 )
+from trainables.precision import precision_autocast, resolve_precision
 
 
 class _Recorder(nn.Module):

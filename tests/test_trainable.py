@@ -13,7 +13,7 @@ from tests.conftest import SMALL_ROWS
 from trainables import metrics as M
 from trainables.compress.compaction import layer_shapes, load_compact, parameter_counts
 from trainables.config import TrialConfig
-from trainables.trial.run import run_trial
+from trainables.trial import run_trial
 
 
 def _config(teacher, cache: Path, **overrides) -> dict:
