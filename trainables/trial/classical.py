@@ -32,6 +32,7 @@ from torch import nn
 from trainables import metrics as M
 from trainables.compress.compaction import parameter_counts
 from trainables.data import DataSplits
+from trainables.evaluation import model_inputs
 from trainables.measure import (
     EnergyMeter,
     TimingResult,
@@ -144,8 +145,7 @@ def teacher_from_text(
         encoded = tokenizer(
             list(chunk), truncation=True, max_length=max_length, padding=True, return_tensors="pt"
         )
-        inputs = {key: value.to(device) for key, value in encoded.items()}
-        teacher(**inputs).logits.argmax(dim=-1)
+        teacher(**model_inputs(encoded, device)).logits.argmax(dim=-1)
 
 
 # --------------------------------------------------------------------------------------------
