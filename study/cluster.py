@@ -70,7 +70,7 @@ def inspect_node(needs: NodeNeeds) -> dict[str, Any]:
 
     problems: list[str] = []
     try:
-        import trainables.trial.run  # noqa: F401  (what every trial imports first)
+        import trainables.trial  # noqa: F401  (what every trial imports first)
 
         version = project_version()
     except Exception as error:  # what is missing is the message

@@ -26,7 +26,7 @@ from ray.tune.search.optuna import OptunaSearch
 from search_spaces.optuna_space import Choice, FloatRange, Param
 from study.summary import TrialRecord, status_of
 from trainables import metrics as M
-from trainables.trial.run import train_trial
+from trainables.trial import train_trial
 
 DASHBOARD_HOST = "127.0.0.1"
 DASHBOARD_PORT = 8265

@@ -17,14 +17,9 @@ from sklearn.pipeline import Pipeline
 
 from trainables import metrics as M
 from trainables.data import DataError, DataSpec, DataSplits, load_splits
-from trainables.measure.timing import time_calls
-from trainables.trial.classical import (
-    CLASSICAL,
-    TEACHER,
-    ClassicalModel,
-    fit_classical,
-    run_classical,
-)
+from trainables.measure import time_calls
+from trainables.tfidf import ClassicalModel, fit_classical, tfidf_pipeline
+from trainables.trial.classical import CLASSICAL, TEACHER, run_classical
 
 ROWS = 300  # per split: enough for a real signal, small enough for seconds of fitting
 SEED = 0
@@ -256,3 +251,18 @@ def test_run_classical_measures_against_the_teacher_from_raw_text(splits, label2
     )
     assert metrics[M.MODEL_MB] == pytest.approx(run.model.megabytes) and metrics[M.MODEL_MB] > 0
     assert metrics[M.TRAIN_SECONDS] > 0
+
+
+def test_one_pipeline_builder_takes_each_users_settings():
+    tiny_teachers = tfidf_pipeline(C=10.0, max_iter=1000)
+    assert [name for name, _ in tiny_teachers.steps] == ["tfidf", "logreg"]
+    logreg = tiny_teachers.named_steps["logreg"]
+    assert (logreg.C, logreg.solver, logreg.max_iter) == (10.0, "lbfgs", 1000)
+    vectorizer = tiny_teachers.named_steps["tfidf"]
+    assert (vectorizer.analyzer, vectorizer.ngram_range, vectorizer.min_df) == (
+        "char_wb",
+        (2, 5),
+        2,
+    )
+    shared = TfidfVectorizer()
+    assert tfidf_pipeline(C=1.0, solver="newton-cg", vectorizer=shared)[0] is shared

@@ -8,18 +8,18 @@ import pytest
 import torch
 from torch import nn
 
-from trainables.measure.timing import (
+from trainables.evaluation import model_inputs
+from trainables.measure import (
     EnergyMeter,
     InferenceEnergy,
     TimingResult,
     in_fp32,
     inference_energy,
     measuring,
-    precision_autocast,
-    resolve_precision,
     speedup,
     time_inference,
 )
+from trainables.precision import precision_autocast, resolve_precision
 
 
 class _Recorder(nn.Module):
@@ -247,3 +247,16 @@ def test_measuring_caps_threads_and_gives_them_back() -> None:
             pass
     finally:
         torch.set_num_threads(before)
+
+
+def test_model_inputs_drop_the_bookkeeping_and_move_and_cast_on_request():
+    batch = {
+        "input_ids": torch.ones(2, 3, dtype=torch.int32),
+        "attention_mask": torch.ones(2, 3, dtype=torch.int8),
+        "labels": torch.zeros(2),
+        "idx": torch.arange(2),
+    }
+    assert list(model_inputs(batch)) == ["input_ids", "attention_mask"]
+    assert model_inputs(batch)["attention_mask"].dtype == torch.int8  # as stored
+    cast = model_inputs(batch, "cpu", torch.long)
+    assert {value.dtype for value in cast.values()} == {torch.long}

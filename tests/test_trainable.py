@@ -8,12 +8,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
+from torch import nn
 
 from tests.conftest import SMALL_ROWS
 from trainables import metrics as M
 from trainables.compress.compaction import layer_shapes, load_compact, parameter_counts
 from trainables.config import TrialConfig
-from trainables.trial.run import run_trial
+from trainables.training import optimizer_step
+from trainables.trial import run_trial
+from trainables.trial.result import COLUMNS, REQUIRED, result_row
 
 
 def _config(teacher, cache: Path, **overrides) -> dict:
@@ -226,6 +230,8 @@ def test_classical_trial_is_measured_like_the_others(cfg, tmp_path: Path) -> Non
     assert result[M.SPEEDUP] > 0 and math.isnan(result[M.DENSITY])
     assert result[M.EMISSIONS_KG_PER_1K] > 0 and result[M.TRAIN_EMISSIONS_KG] > 0
     assert 0 < result[M.NUM_PARAMETERS] < result[M.TEACHER_NUM_PARAMETERS]
+    # what a model without an encoder or a vocabulary lacks, from the one table of defaults
+    assert result[M.HEADS] == 0 and M.VOCAB_SIZE not in result
 
 
 def test_whole_heads_go_where_independent_blocks_keep_them(mahanews_dir: Path) -> None:
@@ -255,3 +261,30 @@ def test_whole_heads_go_where_independent_blocks_keep_them(mahanews_dir: Path) -
     # FFN neurons are scored one by one in both: a quarter of them
     assert all(row[M.FFN_NEURONS] == pytest.approx(64, abs=8) for row in rows)
     assert by["head"][M.SPEEDUP_IDEAL] >= by["block"][M.SPEEDUP_IDEAL]
+
+
+def test_every_kind_gets_the_same_row_with_one_set_of_defaults() -> None:
+    cfg = TrialConfig(name="t", kind="classical", precision="bf16")
+    required = {key: 1.0 for key, default in COLUMNS.items() if default is REQUIRED}
+    del required[M.PRECISION_USED]  # the trial's own, from its config
+    row = result_row(cfg, required)
+    assert list(row)[:3] == ["name", "kind", M.ACCURACY] and row[M.PRECISION_USED] == "bf16"
+    assert math.isnan(row[M.DENSITY]) and row[M.HEADS] == 0 and row[M.TRAIN_SECONDS] == 0.0
+    assert M.VOCAB_SIZE not in row and M.PREDICTIONS_FILE not in row
+    assert result_row(cfg, {**required, M.VOCAB_SIZE: 7})[M.VOCAB_SIZE] == 7
+    with pytest.raises(KeyError, match="reported no 'accuracy'"):
+        result_row(cfg, {k: v for k, v in required.items() if k != M.ACCURACY})
+    with pytest.raises(KeyError, match="acuracy.*not result columns"):
+        result_row(cfg, {**required, "acuracy": 1.0})
+
+
+def test_the_optimizer_step_clips_steps_and_clears_the_gradients() -> None:
+    model = nn.Linear(3, 1, bias=False)
+    nn.init.zeros_(model.weight)
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    scaler = torch.amp.GradScaler("cpu", enabled=False)
+    loss = model(torch.full((1, 3), 100.0)).sum()
+    optimizer_step(loss, model, optimizer, scheduler, scaler, max_norm=0.5)
+    assert float(torch.linalg.vector_norm(model.weight)) == pytest.approx(0.5)
+    assert model.weight.grad is None and scheduler.last_epoch == 1

@@ -19,7 +19,7 @@ from trainables import metrics as M
 from trainables.compress.pruning import METHODS, PruningConfig
 from trainables.compress.quantize import QUANTIZATIONS
 from trainables.data import DataSpec
-from trainables.measure.timing import PRECISIONS
+from trainables.precision import check_precision
 
 KINDS = (M.KIND_PRUNE, M.KIND_BASELINE, M.KIND_CLASSICAL)
 TRACKING_MODES = ("process", "machine")  # CodeCarbon's: see TrialConfig.energy_tracking
@@ -128,8 +128,7 @@ class TrialConfig:
             raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        check_precision(self.precision)
         if self.data is not None and not isinstance(self.data, DataSpec):
             raise ValueError(
                 f"data must be a DataSpec (or a dict of its fields) naming data_dir or dataset, "

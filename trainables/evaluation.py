@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -12,6 +13,32 @@ from torch import nn
 
 from trainables.atomic import atomic_write
 from trainables.data import TokenizedSplit
+
+# Batch keys that are bookkeeping, not model inputs: the loss is not part of inference time and
+# ``idx`` (the example's position in its split) only serves the teacher-logits cache.
+_NON_INPUT_KEYS = frozenset({"labels", "idx"})
+
+
+def model_inputs(
+    batch: Mapping[str, Any],
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
+) -> dict[str, Any]:
+    """The batch without its ``labels`` and ``idx`` entries, ready for ``model(**inputs)``: its
+    tensors moved to ``device`` and cast to ``dtype`` when given (the splits store their ids
+    narrow: int32 ids, int8 masks).
+
+    >>> batch = {"input_ids": torch.ones(1, 3, dtype=torch.int32), "labels": torch.zeros(1)}
+    >>> model_inputs(batch, "cpu", torch.long)["input_ids"].dtype, sorted(model_inputs(batch))
+    (torch.int64, ['input_ids'])
+    """
+    if device is None and dtype is None:
+        return {key: value for key, value in batch.items() if key not in _NON_INPUT_KEYS}
+    return {
+        key: value.to(device, dtype) if isinstance(value, torch.Tensor) else value
+        for key, value in batch.items()
+        if key not in _NON_INPUT_KEYS
+    }
 
 
 @torch.inference_mode()
@@ -23,10 +50,7 @@ def predict(
     model.eval()
     out = []
     for batch in split.batches(batch_size):
-        logits = model(
-            input_ids=batch["input_ids"].to(device, torch.long),
-            attention_mask=batch["attention_mask"].to(device, torch.long),
-        ).logits
+        logits = model(**model_inputs(batch, device, torch.long)).logits
         out.append(logits.float().cpu())
     model.train(was_training)
     return torch.cat(out)

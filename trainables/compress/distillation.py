@@ -35,7 +35,8 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
 from trainables.atomic import atomic_write
-from trainables.measure.timing import model_inputs, precision_autocast
+from trainables.evaluation import model_inputs
+from trainables.precision import precision_autocast
 
 
 class DistillationLoss(NamedTuple):

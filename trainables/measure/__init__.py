@@ -1,0 +1,36 @@
+"""Measuring a trial: interleaved inference timing (:mod:`.timing`) and CodeCarbon energy
+(:mod:`.energy`)."""
+
+from trainables.measure.energy import (
+    EnergyMeter,
+    InferenceEnergy,
+    check_country_iso_code,
+    energy_method,
+    inference_energy,
+)
+from trainables.measure.timing import (
+    TimingResult,
+    forward_passes,
+    in_fp32,
+    measuring,
+    speedup,
+    synchronize,
+    time_calls,
+    time_inference,
+)
+
+__all__ = [
+    "EnergyMeter",
+    "InferenceEnergy",
+    "TimingResult",
+    "check_country_iso_code",
+    "energy_method",
+    "forward_passes",
+    "in_fp32",
+    "inference_energy",
+    "measuring",
+    "speedup",
+    "synchronize",
+    "time_calls",
+    "time_inference",
+]

@@ -31,7 +31,7 @@ from transformers import BertTokenizerFast, get_linear_schedule_with_warmup
 from trainables.atomic import atomic_write
 from trainables.data import DataSplits, TokenizedSplit, default_cache_dir, tokenize_splits
 from trainables.evaluation import evaluate
-from trainables.measure.timing import precision_autocast, resolve_precision
+from trainables.precision import precision_autocast, resolve_precision
 from trainables.presets import TinyTeacherConfig
 from trainables.teachers.load import TEACHER_INFO, Teacher, TeacherError, label2id_for
 

@@ -11,197 +11,44 @@ classical model vectorises and predicts; the teacher tokenises, pads, moves to i
 runs its forward pass. Both predict label ids, interleaved over the same chunks of test texts
 (:func:`trainables.measure.timing.time_calls`).
 
-Energy is not measured here: the trainer wraps its shared meter around repeated calls of
-:attr:`ClassicalRun.predict_test`.
-
->>> run = run_classical(splits, teacher, tokenizer, label2id, max_length=128,
-...                     eval_batch_size=64, timing_batches=8, timing_repeats=5,
-...                     timing_threads=1, seed=0)  # doctest: +SKIP
->>> run.metrics["accuracy"], run.model.C  # doctest: +SKIP
-(0.84, 64.0)
+The model itself (:func:`trainables.tfidf.fit_classical`) is a component; this module times it
+against the teacher from raw text (:func:`run_classical`) and is the ``classical`` kind's recipe
+(:func:`run`): the fit and its evaluation under one CodeCarbon meter (the training cost), then
+the inference energy of both models over repeated passes of the timed test texts.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import pickle
+import math
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline
-from threadpoolctl import threadpool_limits
 from torch import nn
 
 from trainables import metrics as M
 from trainables.compress.compaction import parameter_counts
-from trainables.data import DataError, DataSplits
-from trainables.evaluation import label_metrics
-from trainables.measure.timing import (
+from trainables.data import DataSplits
+from trainables.evaluation import model_inputs
+from trainables.measure import (
+    EnergyMeter,
     TimingResult,
+    inference_energy,
     measuring,
-    precision_autocast,
     speedup,
     time_calls,
 )
+from trainables.precision import precision_autocast
+from trainables.tfidf import DEFAULT_C_GRID, ClassicalModel, fit_classical, label_ids, scores
+from trainables.trial.context import Trial
+from trainables.trial.result import Outcome, energy_metrics, label_predictions
 
-# Regularisation strengths tried (LogisticRegression's C, inverse strength). On the shared LPC
-# and SHC splits validation accuracy rises from C=1 (LPC 0.80) to a plateau at 64-256 (0.86).
-DEFAULT_C_GRID: tuple[float, ...] = (4.0, 16.0, 64.0, 256.0)
-# Character n-grams inside word boundaries carry Marathi's inflections and sandhi without a
-# tokenizer; sublinear tf keeps a repeated n-gram from dominating a paragraph.
-NGRAM_RANGE = (2, 5)
-MIN_DF = 2
-MAX_ITER = 2000
-# newton-cg reaches the same (strictly convex) optimum as the default lbfgs in ~7 iterations
-# where lbfgs takes ~50; with 10^5 n-grams x 12 classes, SciPy's L-BFGS-B spends most of its time
-# in its own bookkeeping, and newton-cg fitted the LPC split 2.5-3x faster.
-SOLVER = "newton-cg"
 # Names of the two timed models in :class:`TextTiming`.
 TEACHER = "teacher"
 CLASSICAL = "classical"
-
-
-@dataclass(frozen=True)
-class Scores:
-    """Accuracy and macro-F1 of one model on one split."""
-
-    accuracy: float
-    macro_f1: float
-
-
-@dataclass(frozen=True)
-class ClassicalModel:
-    """A fitted TF-IDF + logistic-regression pipeline, the ``C`` it was chosen with, and why.
-
-    ``val_scores`` holds the validation scores of every ``C`` tried, in grid order; ``C`` is the
-    one with the best accuracy (ties: the best macro-F1, then the smallest ``C``).
-    """
-
-    pipeline: Pipeline
-    C: float
-    val_scores: dict[float, Scores]
-
-    @property
-    def classes(self) -> list[str]:
-        """The label names the model can predict, in the order of its coefficient rows."""
-        return [str(label) for label in self.pipeline.classes_]
-
-    @property
-    def num_parameters(self) -> int:
-        """Learnt weights: the coefficients and intercepts of the logistic regression.
-
-        The vectoriser's vocabulary and idf weights are extra state (a fitted lookup table, one
-        idf per n-gram) that this count leaves out, as a BERT count leaves out its tokenizer.
-        """
-        lr = self.pipeline[-1]
-        return int(lr.coef_.size + lr.intercept_.size)
-
-    @property
-    def megabytes(self) -> float:
-        """The fitted pipeline as pickled (vocabulary and idf weights included), in MB."""
-        return len(pickle.dumps(self.pipeline, protocol=pickle.HIGHEST_PROTOCOL)) / 1e6
-
-    def predict_ids(self, texts: Sequence[str], label2id: Mapping[str, int]) -> np.ndarray:
-        """Predicted label ids (int64) of ``texts``, in ``label2id``'s numbering (the teacher's).
-
-        Raises ``DataError`` if the model can predict a label that ``label2id`` lacks.
-        """
-        class_ids = label_ids(self.classes, label2id, where="the classical model's classes")
-        if len(texts) == 0:
-            return np.zeros(0, dtype=np.int64)
-        predicted = self.pipeline.predict(list(texts))
-        # classes_ is sorted (np.unique), so searchsorted gives each name's row in it.
-        return class_ids[np.searchsorted(self.pipeline.classes_, predicted)]
-
-
-def label_ids(labels: Iterable[str], label2id: Mapping[str, int], *, where: str) -> np.ndarray:
-    """Map label names onto ``label2id``'s ids (int64), as ``encode_labels`` does for tokens.
-
-    A name is matched exactly, else ignoring case; one that matches nothing raises ``DataError``.
-    """
-    known = {str(name): int(i) for name, i in label2id.items()}
-    lowered = {name.lower(): i for name, i in known.items()}
-    out = []
-    for label in labels:
-        idx = known.get(label, lowered.get(str(label).lower()))
-        if idx is None:
-            raise DataError(
-                f"label {label!r} in {where} is not in the teacher's label2id "
-                f"({', '.join(sorted(known))}); use data with the teacher's labels or a teacher "
-                "trained on these labels"
-            )
-        out.append(idx)
-    return np.asarray(out, dtype=np.int64)
-
-
-def fit_classical(
-    train_texts: Sequence[str],
-    train_labels: Sequence[str],
-    val_texts: Sequence[str],
-    val_labels: Sequence[str],
-    *,
-    seed: int,
-    c_grid: Sequence[float] = DEFAULT_C_GRID,
-    threads: int = 1,
-) -> ClassicalModel:
-    """Fit TF-IDF char n-grams + logistic regression on train; choose ``C`` on validation.
-
-    The vectoriser is fitted on the train texts only, once; one logistic regression per ``C`` is
-    fitted on its features and scored on validation. The kept pipeline is the best ``C``'s, so it
-    has seen no validation text or label.
-
-    ``seed`` is the solver's ``random_state``: newton-cg is deterministic, so it only matters to
-    a stochastic solver. ``threads`` caps the BLAS/OpenMP threads while fitting (0: the
-    libraries' default). The cap is 1 by default because trials share cores: on a loaded
-    two-core machine two OpenMP threads made the fit 10-20 times slower than one.
-    """
-    train_texts, val_texts = list(train_texts), list(val_texts)
-    train_labels = [str(label) for label in train_labels]
-    val_labels = [str(label) for label in val_labels]
-    for split, texts, labels in (
-        ("train", train_texts, train_labels),
-        ("validation", val_texts, val_labels),
-    ):
-        if len(texts) != len(labels):
-            raise ValueError(
-                f"{split}: {len(texts)} texts but {len(labels)} labels; pass one label per text"
-            )
-        if not texts:
-            raise ValueError(f"{split} split is empty; the classical model needs rows in it")
-    if len(set(train_labels)) < 2:
-        raise ValueError(
-            f"the train split has {len(set(train_labels))} label(s) ({sorted(set(train_labels))});"
-            " a classifier needs at least 2: use more or stratified rows"
-        )
-    if not c_grid or any(not (c > 0) for c in c_grid):
-        raise ValueError(f"c_grid must be non-empty and every C > 0, got {list(c_grid)}")
-
-    limits = threadpool_limits(limits=threads) if threads else contextlib.nullcontext()
-    with limits:
-        vectorizer = TfidfVectorizer(
-            analyzer="char_wb",
-            ngram_range=NGRAM_RANGE,
-            # On a train split of a handful of texts min_df=2 could leave no n-gram at all.
-            min_df=MIN_DF if len(train_texts) >= 10 * MIN_DF else 1,
-            sublinear_tf=True,
-        )
-        x_train = vectorizer.fit_transform(train_texts)
-        x_val = vectorizer.transform(val_texts)
-        fitted: dict[float, LogisticRegression] = {}
-        val_scores: dict[float, Scores] = {}
-        for c in c_grid:
-            lr = LogisticRegression(C=float(c), solver=SOLVER, max_iter=MAX_ITER, random_state=seed)
-            fitted[float(c)] = lr.fit(x_train, train_labels)
-            val_scores[float(c)] = _scores(val_labels, lr.predict(x_val))
-    best = max(val_scores, key=lambda c: (val_scores[c].accuracy, val_scores[c].macro_f1, -c))
-    pipeline = Pipeline([("tfidf", vectorizer), ("logreg", fitted[best])])
-    return ClassicalModel(pipeline=pipeline, C=best, val_scores=val_scores)
 
 
 # --------------------------------------------------------------------------------------------
@@ -298,8 +145,7 @@ def teacher_from_text(
         encoded = tokenizer(
             list(chunk), truncation=True, max_length=max_length, padding=True, return_tensors="pt"
         )
-        inputs = {key: value.to(device) for key, value in encoded.items()}
-        teacher(**inputs).logits.argmax(dim=-1)
+        teacher(**model_inputs(encoded, device)).logits.argmax(dim=-1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -377,7 +223,7 @@ def run_classical(
     test_pred = model.predict_ids(test_texts, label2id)
     timed_texts = test_texts[: timing_batches * eval_batch_size or None]
     val_pred = model.predict_ids(val_texts, label2id)
-    test, val = _scores(test_gold, test_pred), _scores(val_gold, val_pred)
+    test, val = scores(test_gold, test_pred), scores(val_gold, val_pred)
     timing = time_from_text(
         model,
         teacher,
@@ -433,17 +279,63 @@ def run_classical(
     )
 
 
+def run(trial: Trial) -> Outcome:
+    """The ``classical`` kind's recipe: the TF-IDF + logistic-regression reference on the same
+    splits, measured like a trial: quality on test and validation, speed against the teacher
+    from raw text (tokenisation included), inference energy over repeated test passes."""
+    cfg, device, teacher = trial.cfg, trial.device, trial.teacher
+    # The meter spans the fit and its evaluation and timing: the training emissions are an
+    # upper bound of the fit's own (seconds, for a model that costs seconds).
+    threads = trial.timing_threads
+    with EnergyMeter(**trial.meter_settings, task="fit") as meter:
+        classical = run_classical(
+            trial.splits,
+            teacher,
+            trial.tokenizer,
+            teacher.config.label2id,
+            max_length=cfg.max_length,
+            eval_batch_size=cfg.eval_batch_size,
+            timing_batches=cfg.timing_batches,
+            timing_repeats=cfg.timing_repeats,
+            timing_threads=threads,
+            seed=cfg.seed,
+            device=device,
+            precision=cfg.precision,
+        )
+    with measuring(device, cfg.precision, threads):
+        energy = inference_energy(
+            classical.energy_passes,
+            predictions=classical.energy_predictions,
+            min_seconds=cfg.energy_seconds,
+            device=device,
+            **trial.meter_settings,
+        )
+    timings = classical.timing.timings
+    metrics = {
+        **classical.metrics,
+        **energy_metrics(
+            energy[CLASSICAL].at(timings[CLASSICAL].median),
+            energy[TEACHER].at(timings[TEACHER].median),
+            len(classical.test_gold),
+            cfg,
+        ),
+        M.TRAIN_EMISSIONS_KG: meter.emissions_kg,
+        M.TRAIN_ENERGY_KWH: meter.energy_kwh,
+        # the teacher is timed in the trial's precision only
+        M.SPEEDUP_VS_FP32: classical.metrics[M.SPEEDUP] if cfg.precision == "fp32" else math.nan,
+    }
+    predictions = label_predictions(
+        classical.test_pred, classical.test_gold, classical.val_pred, classical.val_gold
+    )
+    return Outcome(metrics, predictions)
+
+
 # --------------------------------------------------------------------------------------------
 # Helpers
 
 
 def _chunks(texts: Sequence[str], size: int) -> list[Sequence[str]]:
     return [texts[i : i + size] for i in range(0, len(texts), size)]
-
-
-def _scores(gold: Sequence[object] | np.ndarray, pred: Sequence[object] | np.ndarray) -> Scores:
-    # The trainer's own definitions, so the reference's numbers compare with the students'.
-    return Scores(**label_metrics(np.asarray(pred), np.asarray(gold)))
 
 
 def _teacher_device(teacher: nn.Module, device: torch.device | str | None) -> torch.device:

@@ -1,0 +1,23 @@
+"""The ``baseline`` trial: the teacher itself, measured as every student is.
+
+With ``vocab_trim`` or ``quantize`` the measured model is the teacher so changed, timed against
+the teacher; otherwise the teacher is its own reference (speedup 1, density 1). Nothing is
+trained or saved.
+"""
+
+from __future__ import annotations
+
+from trainables.trial.context import Trial
+from trainables.trial.final import final_model, measure
+from trainables.trial.result import Outcome
+
+
+def run(trial: Trial) -> Outcome:
+    """Measure the teacher (trimmed and int8 when asked) against the teacher."""
+    cfg = trial.cfg
+    tokens = trial.tokenize(trial.tokenizer)
+    final = final_model(trial, trial.teacher, tokens)
+    changed = cfg.vocab_trim or cfg.quantize == "int8"
+    reference = trial.teacher if changed else None
+    measured, predictions = measure(trial, final, tokens, reference=reference)
+    return Outcome({**measured, **final.vocabulary}, predictions)

@@ -1,0 +1,62 @@
+"""What every trial kind's recipe starts from: the checked config, the data, the teacher."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from trainables.config import TrialConfig
+from trainables.data import DataSplits, TokenizedSplit, tokenize_splits
+
+# report(metrics, checkpoint_dir or None): tune.report in a Tune trial, anything in a test.
+Reporter = Callable[[dict[str, Any], Path | None], None]
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One trial's settings and shared inputs, made once by :func:`trainables.trial.run_trial`.
+
+    ``cfg.precision`` is already resolved on ``device`` (never ``"auto"``); ``teacher`` is on
+    ``device`` in eval mode; ``tokenizer`` is the teacher's.
+    """
+
+    cfg: TrialConfig
+    device: torch.device
+    trial_dir: Path
+    cache_dir: Path
+    splits: DataSplits
+    teacher: nn.Module
+    tokenizer: Any
+    report: Reporter
+    restore_from: Path | None = None
+
+    @property
+    def meter_settings(self) -> dict[str, Any]:
+        """Every meter of a trial: its country, on or off, CodeCarbon's emissions.csv in the
+        trial."""
+        return {
+            "country_iso_code": self.cfg.country_iso_code,
+            "enabled": self.cfg.measure_energy,
+            "tracking_mode": self.cfg.energy_tracking,
+            "output_dir": self.trial_dir,
+        }
+
+    @property
+    def timing_threads(self) -> int:
+        """CPU threads while timing and metering (0: leave torch's setting, as on a GPU)."""
+        return self.cfg.timing_threads if self.device.type == "cpu" else 0
+
+    def tokenize(self, tokenizer: Any) -> dict[str, TokenizedSplit]:
+        """Every split in ``tokenizer``'s pieces with the teacher's labels (cached on disk)."""
+        return tokenize_splits(
+            self.splits,
+            tokenizer,
+            self.teacher.config.label2id,
+            max_length=self.cfg.max_length,
+            cache_dir=self.cache_dir / "tokens",
+        )

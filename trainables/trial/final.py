@@ -1,0 +1,186 @@
+"""The last steps of every encoder trial (prune, baseline): the final model, measured.
+
+:func:`final_model` trims the vocabulary when asked and quantises to int8 when asked;
+:func:`measure` measures it against a reference model (the teacher), the same way for every
+kind; :func:`save_model` saves a trained one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from torch import nn
+
+from trainables import metrics as M
+from trainables.compress.compaction import (
+    encoder_density,
+    kept_structure,
+    parameter_counts,
+    save_compact,
+    speedup_ideal,
+)
+from trainables.compress.quantize import DYNAMIC_INT8, quantize_int8, serialized_megabytes
+from trainables.compress.vocab_trim import trim_vocabulary
+from trainables.data import TokenizedSplit
+from trainables.evaluation import classification_metrics, predict
+from trainables.measure import (
+    forward_passes,
+    in_fp32,
+    inference_energy,
+    measuring,
+    speedup,
+    time_calls,
+)
+from trainables.precision import precision_autocast
+from trainables.trial.context import Trial
+from trainables.trial.result import MODEL_DIR, energy_metrics, label_predictions
+
+# The names of the timed models; the teacher timed with autocast off, next to a trial in mixed
+# precision.
+MODEL, TEACHER, TEACHER_FP32 = "model", "teacher", "teacher (fp32)"
+
+
+@dataclass
+class FinalModel:
+    """The model a trial measures (``model``: int8 when asked) and what it was made from:
+    ``dense`` (before int8, whose parameters are counted), its ``tokenizer`` and ``tokens`` (the
+    splits in its own pieces) and its ``vocabulary`` columns."""
+
+    model: nn.Module
+    dense: nn.Module
+    tokenizer: Any
+    tokens: Mapping[str, TokenizedSplit]
+    vocabulary: dict[str, Any] = field(default_factory=dict)
+
+
+def final_model(trial: Trial, dense: nn.Module, tokens: Mapping[str, TokenizedSplit]) -> FinalModel:
+    """``dense`` with a trimmed vocabulary (``cfg.vocab_trim``) and in int8 (``cfg.quantize``).
+
+    ``tokens`` are the splits in the teacher's pieces. A trimmed model keeps only the pieces the
+    training texts use; test and validation are split again with the trimmed vocabulary (a word
+    needing a dropped piece becomes one [UNK]).
+    """
+    cfg = trial.cfg
+    tokenizer, trim = trial.tokenizer, {}
+    if cfg.vocab_trim:
+        train_texts = list(trial.splits.train.text)
+        dense, tokenizer, trim_report = trim_vocabulary(dense, trial.tokenizer, train_texts)
+        tokens = trial.tokenize(tokenizer)
+        trim = {M.VOCAB_SIZE: trim_report.vocab_after, M.VOCAB_COVERAGE: trim_report.coverage}
+    model = quantize_int8(dense) if cfg.quantize == "int8" else dense
+    vocabulary = {M.VOCAB_SIZE: dense.get_input_embeddings().num_embeddings, **trim}
+    return FinalModel(model, dense, tokenizer, tokens, vocabulary)
+
+
+def save_model(trial: Trial, final: FinalModel) -> dict[str, str]:
+    """Save the final model (dense weights, int8 flag) and its tokenizer in ``model/``."""
+    model_dir = trial.trial_dir / "model"
+    quantization = DYNAMIC_INT8 if trial.cfg.quantize == "int8" else None
+    save_compact(final.dense, model_dir, quantization=quantization)
+    # pipeline() and trainables.commands.predict truncate where this trial did
+    final.tokenizer.model_max_length = trial.cfg.max_length
+    final.tokenizer.save_pretrained(model_dir)
+    return {MODEL_DIR: str(model_dir)}
+
+
+def measure(
+    trial: Trial,
+    final: FinalModel,
+    tokens: Mapping[str, TokenizedSplit],
+    *,
+    reference: nn.Module | None,
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Quality, speed, inference energy and size of ``final.model`` against ``reference``.
+
+    ``tokens`` are the splits in the reference's pieces: the same examples as ``final.tokens``,
+    timed batch for batch. ``reference=None`` measures a model that is its own reference (the
+    baseline's unchanged teacher: speedup 1, density 1, timed and metered once).
+
+    Quality on test (reported) and on validation (what searches optimise and fronts are chosen
+    on). Speed: the ratio of median times over the same test batches, timed interleaved
+    (``cfg.timing_batches`` batches, ``cfg.timing_repeats`` repeats, single-threaded on CPU).
+    Energy: each model's mean power from CodeCarbon over passes of the same timed test batches,
+    after a warm-up, for at least ``cfg.energy_seconds`` per model in windows that alternate
+    reference and model (A B B A), under the same threads as the timing, times its median time
+    per pass from the timing (E = P x t: :meth:`InferenceEnergy.at`); per 1,000 predictions and
+    per pass over the test set (the paper's column), with the reference's per 1,000 and the
+    ratio reference / model. ``density`` is the realised kept fraction of the encoder's prunable
+    weights, counted on ``final.dense`` (before int8); the size in MB is the measured model's.
+
+    Returns the metrics and the per-example predictions (label ids) on test and validation.
+    """
+    cfg, device, model = trial.cfg, trial.device, final.model
+    test, validation = final.tokens["test"], final.tokens["validation"]
+    batch_size = cfg.eval_batch_size
+    with precision_autocast(device, cfg.precision):
+        test_logits = predict(model, test, batch_size=batch_size, device=device)
+        val_logits = predict(model, validation, batch_size=batch_size, device=device)
+    quality, val_quality = (
+        classification_metrics(test_logits, test.labels),
+        classification_metrics(val_logits, validation.labels),
+    )
+
+    batches = test.batches(batch_size)[: cfg.timing_batches or None]
+    # One set of passes (batches moved to the device once), timed and then metered alike.
+    passes = forward_passes({MODEL: model}, batches, device=device)
+    baseline = MODEL
+    if reference is not None:
+        reference_batches = tokens["test"].batches(batch_size)[: cfg.timing_batches or None]
+        passes = {
+            **forward_passes({TEACHER: reference}, reference_batches, device=device),
+            **passes,
+        }
+        reference.eval()
+        baseline = TEACHER
+    model.eval()
+    timed_passes = dict(passes)
+    if cfg.precision != "fp32":  # the fp32 reference too, in the same rounds
+        timed_passes[TEACHER_FP32] = in_fp32(passes[baseline], device)
+    with measuring(device, cfg.precision, trial.timing_threads):
+        timings = time_calls(timed_passes, repeats=cfg.timing_repeats, device=device)
+        energy = inference_energy(
+            passes,
+            predictions=sum(len(batch["input_ids"]) for batch in batches),
+            min_seconds=cfg.energy_seconds,
+            device=device,
+            **trial.meter_settings,
+        )
+    fp32_baseline = TEACHER_FP32 if TEACHER_FP32 in timings else baseline
+
+    dense = final.dense
+    teacher = dense if reference is None else reference
+    counts, teacher_params = parameter_counts(dense), parameter_counts(teacher)["total"]
+    metrics = {
+        M.ACCURACY: quality["accuracy"],
+        M.MACRO_F1: quality["macro_f1"],
+        M.VAL_ACCURACY: val_quality["accuracy"],
+        M.VAL_MACRO_F1: val_quality["macro_f1"],
+        M.SPEEDUP: speedup(timings, baseline, MODEL),
+        M.SPEEDUP_VS_FP32: speedup(timings, fp32_baseline, MODEL),
+        M.SPEEDUP_IDEAL: speedup_ideal(teacher, dense, cfg.max_length),
+        M.INFERENCE_SECONDS: timings[MODEL].median,
+        M.TEACHER_INFERENCE_SECONDS: timings[baseline].median,
+        M.NUM_PARAMETERS: counts["total"],
+        M.ENCODER_PARAMETERS: counts["encoder"],
+        M.TEACHER_NUM_PARAMETERS: teacher_params,
+        M.PARAM_REDUCTION: 1.0 - counts["total"] / teacher_params,
+        M.DENSITY: encoder_density(dense, teacher.config),
+        **kept_structure(dense),
+        M.MODEL_MB: serialized_megabytes(model),
+        **energy_metrics(
+            energy[MODEL].at(timings[MODEL].median),
+            energy[baseline].at(timings[baseline].median),
+            len(test),
+            cfg,
+        ),
+    }
+    predictions = label_predictions(
+        test_logits.argmax(-1).numpy(),
+        test.labels.numpy(),
+        val_logits.argmax(-1).numpy(),
+        validation.labels.numpy(),
+    )
+    return metrics, predictions

@@ -1,0 +1,203 @@
+"""The ``prune`` trial: a pruned, optionally distilled copy of the teacher, trained and measured.
+
+student (a copy of the teacher whose encoder linears carry learnable block masks) -> prune +
+distil + AMP training, a report and checkpoint per epoch -> final masks -> compaction ->
+:func:`trainables.trial.final.measure` against the teacher -> saved model.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import shutil
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from trainables import metrics as M
+from trainables.compress.compaction import compact_model
+from trainables.compress.distillation import (
+    TeacherLogitsCache,
+    distillation_loss,
+    tensor_fingerprint,
+)
+from trainables.compress.pruning import (
+    PruningConfig,
+    apply_threshold,
+    mask_score_parameters,
+    model_density,
+    prune_model,
+    regularization_loss,
+    weight_parameters,
+)
+from trainables.compress.schedules import cubic_threshold, learning_rate_scheduler
+from trainables.config import TrialConfig
+from trainables.data import TokenizedSplit
+from trainables.evaluation import evaluate, model_inputs
+from trainables.measure import EnergyMeter
+from trainables.precision import precision_autocast
+from trainables.training import optimizer_step
+from trainables.trial.checkpoint import Progress, TrainingState
+from trainables.trial.context import Trial
+from trainables.trial.final import final_model, measure, save_model
+from trainables.trial.result import Outcome
+
+
+def run(trial: Trial) -> Outcome:
+    """Train the student for ``cfg.epochs`` (resuming from ``trial.restore_from``), compact it,
+    measure it against the teacher and save it."""
+    cfg, device, teacher = trial.cfg, trial.device, trial.teacher
+    autocast = precision_autocast(device, cfg.precision)
+    tokens = trial.tokenize(trial.tokenizer)
+    progress = Progress()
+    resumed_from = 0
+
+    # Student: a copy of the teacher whose encoder linears carry learnable block masks.
+    pruning = cfg.pruning()
+    student = prune_model(copy.deepcopy(teacher), pruning).to(device)
+    train = tokens["train"]
+    steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
+    total_steps = steps_per_epoch * cfg.epochs
+    optimizer = _optimizer(student, cfg)
+    scheduler = learning_rate_scheduler(
+        optimizer, student, pruning, total_steps, round(total_steps * cfg.warmup_fraction)
+    )
+    scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16")
+    generator = torch.Generator().manual_seed(cfg.seed)
+    state = TrainingState(student, optimizer, scheduler, scaler, generator)
+    if trial.restore_from is not None:
+        progress = state.load(Path(trial.restore_from))
+        resumed_from = progress.epoch
+    teacher_logits = _teacher_logits(cfg, teacher, train, device, trial.cache_dir)
+
+    # Training: one report and checkpoint per epoch.
+    checkpoints = trial.trial_dir / "checkpoints"
+    for epoch in range(progress.epoch, cfg.epochs):
+        student.train()
+        sums = dict.fromkeys((M.LOSS, M.LOSS_CE, M.LOSS_DISTIL, M.LOSS_REG), 0.0)
+        meter = EnergyMeter(**trial.meter_settings, task=f"train epoch {epoch + 1}")
+        with meter:
+            for batch in train.batches(cfg.batch_size, shuffle=True, generator=generator):
+                threshold = cubic_threshold(progress.step, total_steps, pruning)
+                apply_threshold(student, threshold)
+                with autocast:
+                    logits = student(**model_inputs(batch, device, torch.long)).logits
+                losses = _losses(cfg, pruning, student, threshold, logits, batch, teacher_logits)
+                optimizer_step(losses[M.LOSS], student, optimizer, scheduler, scaler)
+                progress.step += 1
+                for key, value in losses.items():
+                    sums[key] += float(value.detach()) / steps_per_epoch
+        progress.epoch = epoch + 1
+        progress.train_seconds += meter.seconds
+        # NaN (no reading) stays NaN: a missing epoch must not look like a cheap one
+        progress.train_energy_kwh += meter.energy_kwh
+        progress.train_emissions_kg += meter.emissions_kg
+        val = evaluate(student, tokens["validation"], batch_size=cfg.eval_batch_size, device=device)
+        epoch_metrics = {
+            M.EPOCH: progress.epoch,
+            M.VAL_ACCURACY: val["accuracy"],
+            M.VAL_MACRO_F1: val["macro_f1"],
+            M.MASK_DENSITY: model_density(student),
+            M.THRESHOLD: threshold,
+            M.TRAIN_SECONDS: progress.train_seconds,
+            **sums,
+        }
+        progress.history.append(epoch_metrics)
+        checkpoint_dir = checkpoints / f"epoch_{progress.epoch:03d}"
+        state.save(checkpoint_dir, progress)
+        trial.report(epoch_metrics, checkpoint_dir)
+        # Tune has its own copy now; keep only the latest here (a paper-size one is ~3 GB).
+        for old in checkpoints.glob("epoch_*"):
+            if old != checkpoint_dir:
+                shutil.rmtree(old, ignore_errors=True)
+
+    # The final masks, then the genuinely smaller model.
+    apply_threshold(student, pruning.schedule_end)
+    compact = compact_model(student).eval()
+    del student, optimizer, state
+
+    final = final_model(trial, compact, tokens)
+    measured, predictions = measure(trial, final, tokens, reference=teacher)
+    metrics = {
+        **measured,
+        M.TRAIN_EMISSIONS_KG: progress.train_emissions_kg,
+        M.TRAIN_ENERGY_KWH: progress.train_energy_kwh,
+        M.TRAIN_SECONDS: progress.train_seconds,
+        M.EPOCH: progress.epoch,
+        **final.vocabulary,
+        M.RESUMED_FROM_EPOCH: resumed_from,
+        **save_model(trial, final),
+    }
+    return Outcome(metrics, predictions, progress.history)
+
+
+def _optimizer(student: nn.Module, cfg: TrialConfig) -> torch.optim.Optimizer:
+    """AdamW with the weights and the mask scores in separate groups (own rate, no decay)."""
+    return torch.optim.AdamW(
+        [
+            {
+                "params": weight_parameters(student),
+                "lr": cfg.learning_rate,
+                "weight_decay": cfg.weight_decay,
+            },
+            {
+                "params": mask_score_parameters(student),
+                "lr": cfg.score_learning_rate,
+                "weight_decay": 0.0,
+            },
+        ]
+    )
+
+
+def _teacher_logits(
+    cfg: TrialConfig, teacher: nn.Module, train: TokenizedSplit, device: torch.device, cache: Path
+) -> Tensor | None:
+    """The teacher's logits on the training split (cached on disk per teacher and data)."""
+    if not cfg.distil:
+        return None
+    logits_cache = TeacherLogitsCache(
+        teacher,
+        _teacher_id(cfg.teacher),
+        device=device,
+        precision=cfg.precision,
+        cache_dir=cache / "logits",
+    )
+    fingerprint = tensor_fingerprint(train.input_ids, train.attention_mask)
+    return logits_cache.get("train", train.batches(cfg.eval_batch_size), fingerprint)
+
+
+def _losses(
+    cfg: TrialConfig,
+    pruning: PruningConfig,
+    student: nn.Module,
+    threshold: float,
+    logits: Tensor,
+    batch: dict[str, Tensor],
+    teacher_logits: Tensor | None,
+) -> dict[str, Tensor]:
+    """The loss to minimise and its parts: CE or the KD mix, plus the pruning regulariser."""
+    labels = batch["labels"].to(logits.device)
+    if teacher_logits is not None:
+        kd = distillation_loss(
+            logits,
+            teacher_logits[batch["idx"]].to(logits.device),
+            labels,
+            cfg.temperature,
+            cfg.alpha_distil,
+        )
+        loss, ce, distil = kd.total, kd.ce, kd.distil
+    else:
+        loss = ce = nn.functional.cross_entropy(logits.float(), labels)
+        distil = loss.new_zeros(())
+    reg = regularization_loss(student, pruning, threshold)
+    return {M.LOSS: loss + reg, M.LOSS_CE: ce, M.LOSS_DISTIL: distil, M.LOSS_REG: reg}
+
+
+def _teacher_id(teacher: str) -> str:
+    """The teacher's path or id plus its weights' size and time, so changed weights miss."""
+    weights = Path(teacher) / "model.safetensors"
+    if weights.exists():
+        stat = weights.stat()
+        return f"{Path(teacher).resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+    return teacher
