@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from analysis.front import FINISHED, STATUS
+from analysis.rows import FINISHED, STATUS
 from trainables.metrics import FINAL_METRICS
 
 if TYPE_CHECKING:

@@ -16,7 +16,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from analysis.labels import mark_side
-from analysis.views import (
+from analysis.panels import (
     CMAP,
     ERROR_NAME,
     FRONT_EDGE,

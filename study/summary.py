@@ -7,7 +7,7 @@ fraction its compact model has. Where the study compares like with like (MahaNew
 paper's Table I numbers stand next to ours as ``paper_*`` columns (accuracy as a fraction, like
 ours). ``payback_predictions`` is computed here, against the finished baseline row(s).
 Replicates (``--seeds``, ``--confirm``) are summarised per configuration in ``configs.csv``
-(:func:`analysis.statistics.config_table`) and in a second table of ``summary.md``. No Ray
+(:func:`analysis.config_table`) and in a second table of ``summary.md``. No Ray
 needed: records are plain data.
 """
 
@@ -21,9 +21,10 @@ from typing import Any
 
 import pandas as pd
 
+from analysis.configurations import config_table
 from analysis.labels import levers
 from analysis.readers import flatten_config
-from analysis.statistics import config_table, payback_column
+from analysis.statistics import payback_column
 from search_spaces.paper import PAPER_BASELINE, PAPER_COLUMNS, PAPER_TABLE
 from trainables import metrics as M
 
