@@ -377,3 +377,16 @@ def test_the_validation_front_lists_the_model_folders(tmp_path: Path) -> None:
     write_summary(table, tmp_path)
     md = (tmp_path / "summary.md").read_text()
     assert "## Models on the validation front" in md and "`/m/b`" in md and "`/m/c`" not in md
+
+
+def test_help_shows_each_default_once() -> None:
+    from study.cli import build_parser
+
+    text = build_parser().format_help()
+    assert "(default: None)" not in text and "(default: )" not in text
+    options = " ".join(text.split()).split(" --")
+    assert all(option.count("default") <= 1 for option in options), [
+        o for o in options if o.count("default") > 1
+    ]
+    assert "(default: every row)" in " ".join(text.split())
+    assert "(default: 16)" in text
