@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -410,6 +412,19 @@ def test_cli_compares_two_prediction_files(study, tmp_path, capsys) -> None:
         with pytest.raises(SystemExit) as exit_:
             compare_main([str(tmp_path / bad), base])
         assert exit_.value.code == 2 and says in capsys.readouterr().err
+
+
+def test_the_compare_module_runs_without_a_runpy_warning(tmp_path) -> None:
+    """``python -m analysis.compare`` is not imported by ``analysis`` itself, so running it
+    warns nothing; a missing file is one line and exit 2."""
+    proc = subprocess.run(
+        [sys.executable, "-W", "error::RuntimeWarning", "-m", "analysis.compare",
+         str(tmp_path / "a.npz"), str(tmp_path / "b.npz")],
+        cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("python -m analysis.compare: error: cannot read"), proc.stderr
+    assert "RuntimeWarning" not in proc.stderr
 
 
 def test_configuration_labels_name_the_extended_grids_levers() -> None:

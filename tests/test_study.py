@@ -16,7 +16,7 @@ import pytest
 from analysis import read_results
 from search_spaces import PAPER_TABLE, optuna_space, paper_points
 from search_spaces.optuna_space import FloatRange
-from study.summary import TrialRecord, summary_markdown, summary_table, write_summary
+from study import TrialRecord, front_models, summary_markdown, summary_table, write_summary
 from trainables import metrics as M
 
 REPO = Path(__file__).resolve().parents[1]
@@ -356,8 +356,6 @@ def test_the_module_runs_and_exits_2_on_a_bad_flag() -> None:
 
 
 def test_the_validation_front_lists_the_model_folders(tmp_path: Path) -> None:
-    from study.summary import front_models
-
     table = pd.DataFrame(
         {
             "name": ["baseline", "a", "b", "c", "failed"],
