@@ -12,23 +12,22 @@ seeds (:func:`per_configuration`); the TF-IDF + LR reference is drawn beside the
 it. Figures are computed once as views (:func:`study_views`: plain data) and drawn by two
 renderers (:func:`png_figure`, :func:`html_figures` / :func:`html_page`).
 
-From a shell: ``python -m analysis.pareto RESULTS [--objectives val_accuracy:max,speedup:max]``.
+From a shell: ``python -m analysis.pareto RESULTS [--objectives val_accuracy:max,speedup:max]``;
+two models' test predictions, paired: ``python -m analysis.compare CANDIDATE.npz BASELINE.npz``.
 """
 
+from analysis.configurations import config_table, configuration_ids, configuration_labels
+from analysis.errors import AnalysisWarning, PairingWarning, SelectionWarning
 from analysis.front import (
-    SelectionWarning,
-    baseline_rows,
     default_objectives,
     excluded_rows,
     exclusion_reasons,
-    finished_rows,
     hypervolume,
     pareto_front,
     pareto_ranks,
     parse_objectives,
     per_configuration,
     reference_point,
-    reference_rows,
 )
 from analysis.labels import config_label
 from analysis.optuna_plots import hypervolume_reference, write_optuna_plots
@@ -37,23 +36,26 @@ from analysis.readers import read_optuna, read_results, read_summary, read_tune_
 from analysis.relative import compares_with_paper, paper_relative, relative_to_baseline
 from analysis.render_html import html_figures, html_page
 from analysis.render_png import png_figure
+from analysis.rows import baseline_rows, finished_rows, reference_rows
 from analysis.statistics import (
-    config_table,
-    configuration_ids,
-    configuration_labels,
+    compare_predictions,
     mcnemar_exact,
     paired_bootstrap_delta,
     payback_column,
     payback_predictions,
+    read_test_predictions,
 )
 from analysis.views import PaperSeries, Reference, View, front_view, relative_view, study_views
 
 __all__ = [
+    "AnalysisWarning",
+    "PairingWarning",
     "PaperSeries",
     "Reference",
     "SelectionWarning",
     "View",
     "baseline_rows",
+    "compare_predictions",
     "compares_with_paper",
     "config_label",
     "config_table",
@@ -81,6 +83,7 @@ __all__ = [
     "read_optuna",
     "read_results",
     "read_summary",
+    "read_test_predictions",
     "read_tune_experiment",
     "reference_point",
     "reference_rows",

@@ -17,28 +17,30 @@ import moocore
 import numpy as np
 import pandas as pd
 
-from trainables.metrics import KIND_BASELINE, KIND_CLASSICAL, OBJECTIVES, TEST_OF
+from analysis.configurations import (
+    CONFIG_METRICS,
+    config_columns,
+    config_table,
+    configuration_ids,
+)
+from analysis.errors import PairingWarning, SelectionWarning
+from analysis.rows import (
+    N_SEEDS,
+    RANK,
+    REASON,
+    REFERENCE_KINDS,
+    REFERENCE_REASON,
+    STATUS,
+    baseline_rows,
+    finished_mask,
+    finished_rows,
+    is_kind,
+)
+from trainables.metrics import OBJECTIVES, TEST_OF
 
 Objectives = Mapping[str, str]
 
 DIRECTIONS = ("max", "min")
-# Tune writes TERMINATED for a finished trial; every other status has no trustworthy final metrics.
-FINISHED = "TERMINATED"
-STATUS = "status"
-RANK = "rank"
-REASON = "reason"
-BASELINE = KIND_BASELINE  # the value of `kind` (or `name`) that marks the unpruned model's row
-# Kinds drawn beside the front for comparison but never ranked: the TF-IDF classifier is not a
-# compression of the teacher, so it must neither join the compression front nor dominate it.
-REFERENCE_KINDS = (KIND_CLASSICAL,)
-REFERENCE_REASON = "reference, not a compression"
-# A table with this column holds one row per configuration (see :func:`per_configuration`).
-N_SEEDS = "n_seeds"
-SD_SUFFIX = "_sd"  # `<metric>_sd`: the standard deviation over a configuration's seeds
-
-
-class SelectionWarning(UserWarning):
-    """The front was chosen on the test split: the results have no validation numbers."""
 
 
 def _has_values(results: pd.DataFrame, column: str) -> bool:
@@ -142,18 +144,6 @@ def as_minimisation(values: np.ndarray, directions: list[str]) -> np.ndarray:
     return values * signs
 
 
-def _is_kind(results: pd.DataFrame, kinds: tuple[str, ...]) -> np.ndarray:
-    if "kind" not in results.columns:
-        return np.zeros(len(results), dtype=bool)
-    return results["kind"].astype(str).str.strip().str.lower().isin(kinds).to_numpy()
-
-
-def _finished(results: pd.DataFrame) -> np.ndarray:
-    if STATUS not in results.columns:
-        return np.ones(len(results), dtype=bool)
-    return (results[STATUS].isna() | (results[STATUS].astype(str) == FINISHED)).to_numpy()
-
-
 def exclusion_reasons(results: pd.DataFrame, objectives: Objectives | None = None) -> pd.Series:
     """Why each row cannot be on a front: ``"status ERROR"``, ``"no accuracy"``, ... or ``None``.
 
@@ -175,9 +165,9 @@ def exclusion_reasons(results: pd.DataFrame, objectives: Objectives | None = Non
         reasons[~np.isfinite(values[name].to_numpy())] = f"no {name}"
     if STATUS in results.columns:
         status = results[STATUS]
-        unfinished = ~_finished(results)
+        unfinished = ~finished_mask(results)
         reasons[unfinished] = ("status " + status[unfinished].astype(str)).to_numpy()
-    reasons[_is_kind(results, REFERENCE_KINDS)] = REFERENCE_REASON
+    reasons[is_kind(results, REFERENCE_KINDS)] = REFERENCE_REASON
     return pd.Series(reasons, index=results.index, dtype=object)
 
 
@@ -265,47 +255,13 @@ def hypervolume(
     return float(moocore.hypervolume(as_minimisation(points, directions), ref=corner))
 
 
-def baseline_rows(results: pd.DataFrame) -> pd.DataFrame:
-    """The baseline's row(s): ``kind == "baseline"``, or ``name == "baseline"``.
-
-    >>> t = pd.DataFrame({"name": ["baseline", "50% pruning"], "kind": ["baseline", "prune"]})
-    >>> baseline_rows(t)["name"].tolist()
-    ['baseline']
-    """
-    mask = pd.Series(False, index=results.index)
-    for column in ("kind", "name"):
-        if column in results.columns:
-            mask |= results[column].astype(str).str.strip().str.lower() == BASELINE
-    return results[mask.to_numpy()]
-
-
-def finished_rows(results: pd.DataFrame) -> pd.DataFrame:
-    """The rows whose trial finished: ``status`` ``TERMINATED`` or missing (a table without
-    statuses, or a per-configuration table, holds finished rows only).
-
-    >>> finished_rows(pd.DataFrame({"status": ["TERMINATED", "ERROR"]}))["status"].tolist()
-    ['TERMINATED']
-    """
-    return results[_finished(results)]
-
-
-def reference_rows(results: pd.DataFrame) -> pd.DataFrame:
-    """The rows drawn for comparison and never ranked: ``kind == "classical"`` (TF-IDF + LR).
-
-    >>> t = pd.DataFrame({"kind": ["baseline", "prune", "classical"]})
-    >>> reference_rows(t)["kind"].tolist()
-    ['classical']
-    """
-    return results[_is_kind(results, REFERENCE_KINDS)]
-
-
 def per_configuration(results: pd.DataFrame) -> pd.DataFrame:
     """The table a front is chosen from: ``results`` when every configuration has at most one
     finished row, else one row per configuration of the finished rows, over its seeds.
 
-    Configurations are :func:`analysis.statistics.configuration_ids` (rows that differ only in
+    Configurations are :func:`analysis.configuration_ids` (rows that differ only in
     seed; a table without config columns has none). The rows are
-    :func:`analysis.statistics.config_table`'s, with each ``<metric>_mean`` named as the metric
+    :func:`analysis.config_table`'s, with each ``<metric>_mean`` named as the metric
     itself, so that fronts, views and the relative table read the means unchanged, beside
     ``<metric>_sd`` (ddof=1, NaN for one seed) and ``n_seeds``. A table that is already per
     configuration (it has ``n_seeds``) is returned as it is.
@@ -316,26 +272,23 @@ def per_configuration(results: pd.DataFrame) -> pd.DataFrame:
     >>> int(row["n_seeds"]), round(float(row["accuracy"]), 3), round(float(row["accuracy_sd"]), 4)
     (2, 0.79, 0.0141)
     """
-    # Imported on use: analysis.statistics builds on this module (finished and baseline rows).
-    from analysis import statistics
-
     if N_SEEDS in results.columns:
         return results
     finished = finished_rows(results)
     # Without config columns (an Optuna study's bare objective values) rows cannot be told
     # apart as configurations: every row stays a point of its own.
-    if len(finished) < 2 or not statistics.config_columns(finished):
+    if len(finished) < 2 or not config_columns(finished):
         return results
-    if not statistics.configuration_ids(finished).duplicated().any():
+    if not configuration_ids(finished).duplicated().any():
         return results
     with warnings.catch_warnings():
         # Fronts and plots read the means and sds only; a missing prediction file matters to
         # the paired differences, which the study's summary reports with this warning.
-        warnings.simplefilter("ignore", statistics.PairingWarning)
+        warnings.simplefilter("ignore", PairingWarning)
         # A fresh index: config_table looks rows up by label, and a concatenated table (a
         # search and its confirmation) can repeat labels.
-        table = statistics.config_table(finished.reset_index(drop=True))
-    means = {f"{m}_mean": m for m in statistics.CONFIG_METRICS}
+        table = config_table(finished.reset_index(drop=True))
+    means = {f"{m}_mean": m for m in CONFIG_METRICS}
     table = table.drop(columns=[m for m in means.values() if m in table.columns])
     return table.rename(columns=means)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.front import RANK
+from analysis.rows import CONFIGURATION, RANK
 from search_spaces.extended import LEVERS
 from search_spaces.paper import PAPER_ALPHA_DISTIL, PAPER_TEMPERATURE
 from trainables.metrics import KIND_BASELINE, KIND_CLASSICAL, TARGET_DENSITY
@@ -22,9 +22,6 @@ from trainables.metrics import KIND_BASELINE, KIND_CLASSICAL, TARGET_DENSITY
 # (the HTML still names every point on hover).
 MAX_MARKED = 40
 CLASSICAL_LABEL = "TF-IDF + LR"  # char n-gram TF-IDF features, logistic regression
-# The column in which a per-configuration table (analysis.statistics.config_table) already
-# carries each configuration's label, told apart from others of the same words by "#2", ...
-CONFIGURATION = "configuration"
 
 
 def _is_true(value: Any) -> bool:

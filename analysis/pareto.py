@@ -30,24 +30,26 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.front import (
-    N_SEEDS,
-    RANK,
-    REASON,
-    REFERENCE_REASON,
-    SD_SUFFIX,
     default_objectives,
     excluded_rows,
-    finished_rows,
     hypervolume,
     pareto_front,
     parse_objectives,
     per_configuration,
     reference_point,
-    reference_rows,
 )
 from analysis.labels import point_label
 from analysis.plots import write_plots
 from analysis.readers import find_results, read_results
+from analysis.rows import (
+    N_SEEDS,
+    RANK,
+    REASON,
+    REFERENCE_REASON,
+    SD_SUFFIX,
+    finished_rows,
+    reference_rows,
+)
 from trainables.metrics import (
     ACCURACY,
     MACRO_F1,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from analysis.front import FINISHED, STATUS
+from analysis.rows import FINISHED, STATUS
 from trainables.metrics import FINAL_METRICS
 
 if TYPE_CHECKING:
@@ -40,7 +40,12 @@ def is_storage_url(source: str | Path) -> bool:
 def read_summary(path: str | Path) -> pd.DataFrame:
     """Read a study's summary table (``.csv`` or ``.parquet``).
 
-    >>> read_summary("results/paper/summary.csv")  # doctest: +SKIP
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = Path(folder) / "summary.csv"
+    ...     _ = path.write_text("name,status,accuracy\\nbaseline,TERMINATED,0.9\\n")
+    ...     read_summary(path)["accuracy"].tolist()
+    [0.9]
     """
     path = Path(path)
     if path.suffix not in (".csv", ".parquet"):
@@ -113,7 +118,15 @@ def read_tune_experiment(directory: str | Path) -> pd.DataFrame:
     Trials are found at any depth (``<storage>/<experiment>/<trial>/params.json``). A trial with
     ``error.txt`` gets status ``ERROR``; one without results ``PENDING``. Ray is not imported.
 
-    >>> read_tune_experiment("~/ray_results/paper")  # doctest: +SKIP
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     trial = Path(folder) / "paper" / "train_trial_00000"
+    ...     trial.mkdir(parents=True)
+    ...     _ = (trial / "params.json").write_text('{"name": "baseline", "kind": "baseline"}')
+    ...     _ = (trial / "result.json").write_text('{"accuracy": 0.9, "trial_id": "00000"}\\n')
+    ...     table = read_tune_experiment(folder)
+    >>> table.loc[0, "name"], float(table.loc[0, "accuracy"])
+    ('baseline', 0.9)
     """
     directory = Path(directory).expanduser()
     trial_dirs = _tune_trial_dirs(directory)
@@ -232,8 +245,11 @@ def find_results(source: str | Path) -> tuple[str, Path | str]:
 def read_results(source: str | Path, study_name: str | None = None) -> pd.DataFrame:
     """Read results from a summary CSV/parquet, a study or Tune directory, or an Optuna URL.
 
-    >>> table = read_results("results/paper")  # doctest: +SKIP
-    >>> table = read_results("sqlite:///sweep/optuna.db", study_name="sweep")  # doctest: +SKIP
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     _ = (Path(folder) / "summary.csv").write_text("name,status\\nbaseline,TERMINATED\\n")
+    ...     read_results(folder)["status"].tolist()
+    ['TERMINATED']
     """
     kind, where = find_results(source)
     if kind == "optuna":

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.front import SD_SUFFIX, baseline_rows
+from analysis.rows import SD_SUFFIX, baseline_rows
 from search_spaces.paper import PAPER_ACCURACY, PAPER_BASELINE, PAPER_TABLE
 from trainables.metrics import ACCURACY, EMISSIONS_KG, NUM_PARAMETERS, SPEEDUP, TARGET_DENSITY
 

@@ -1,14 +1,14 @@
-"""Replicates and uncertainty: configurations over seeds, paired differences to the baseline.
+"""Paired differences and payback: a bootstrap interval, an exact McNemar test, emissions paid back.
 
-A study with ``--seeds N`` (or a ``--confirm`` re-run) has several finished trials per
-configuration that differ only in ``seed``. This module groups them (:func:`configuration_ids`,
-:func:`configuration_labels`), summarises each configuration over its seeds (:func:`config_table`)
-and compares it with the baseline on the same test examples, from the trials' prediction files:
-a paired bootstrap interval over examples and seeds (:func:`paired_bootstrap_delta`) and, for a
-single seed, an exact McNemar test (:func:`mcnemar_exact`). :func:`payback_predictions` says how
-many predictions a compressed model needs to make before its training emissions are paid back.
+A compressed model and the baseline are compared on the same test examples, from the trials'
+prediction files (:func:`read_test_predictions`): a paired bootstrap interval over examples and
+seeds (:func:`paired_bootstrap_delta`) and, for a single seed, an exact McNemar test
+(:func:`mcnemar_exact`); :func:`compare_predictions` does both for two files.
+:func:`payback_predictions` says how many predictions a compressed model needs to make before its
+training emissions are paid back. The per-configuration table built on these is
+:func:`analysis.config_table`.
 
-Pure functions of a results table (``summary.csv`` or :func:`analysis.read_results`); no Ray.
+Pure functions; no Ray.
 
 >>> import numpy as np
 >>> candidate = np.array([[True, True, True, False]])  # one seed, four test examples
@@ -19,132 +19,15 @@ Pure functions of a results table (``summary.csv`` or :func:`analysis.read_resul
 
 from __future__ import annotations
 
-import functools
 import math
-import warnings
-from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
 
-from analysis.front import FINISHED, STATUS, baseline_rows
-from analysis.labels import CONFIGURATION, config_label
+from analysis.rows import baseline_mask, finished_rows, numeric_column
 from trainables import metrics as M
-
-# Config keys that do not make a configuration: the replicate's seed, the display name, where
-# caches live, and whether other trials happened to share the machine (a measuring condition,
-# not a setting: a --confirm re-run of the same configuration may run alone).
-BOOKKEEPING = frozenset({"name", M.SEED, "cache_dir", M.MACHINE_SHARED})
-DATA_PREFIX = "data/"
-CONFIGURATION_ID = "configuration_id"
-
-# Metrics summarised per configuration as <metric>_mean and <metric>_sd, in table order: every
-# final metric (fronts and views read a configuration's means under the metric's own name, see
-# analysis.front.per_configuration), and the payback computed against the baseline.
-CONFIG_METRICS: tuple[str, ...] = (*M.FINAL_METRICS, M.PAYBACK_PREDICTIONS)
-DELTA_COLUMNS = (
-    "delta_accuracy_mean",
-    "delta_accuracy_ci_low",
-    "delta_accuracy_ci_high",
-    "mcnemar_p",
-    "ci_excludes_zero",
-)
-
-
-class PairingWarning(UserWarning):
-    """A configuration could not be paired with the baseline; its delta columns are NaN."""
-
-
-# --------------------------------------------------------------------------------------------
-# Configurations
-
-
-@functools.cache
-def _trial_config_keys() -> tuple[str, ...]:
-    # Imported here, not at the top: trainables.config pulls in torch, and `import analysis`
-    # should stay light for a notebook that only reads a summary.
-    from dataclasses import fields
-
-    from trainables.config import TrialConfig
-
-    return tuple(f.name for f in fields(TrialConfig))
-
-
-def config_columns(table: pd.DataFrame) -> list[str]:
-    """The columns of ``table`` that define a configuration: the trial-config keys except
-    :data:`BOOKKEEPING`, the nested data spec as its ``data/<key>`` columns.
-
-    A config key that collides with a metric column is stored as ``config/<key>`` by the
-    summary; that column is used when present.
-    """
-    columns: list[str] = []
-    for key in _trial_config_keys():
-        if key in BOOKKEEPING or key == "data":
-            continue
-        for column in (f"config/{key}", key):
-            if column in table.columns:
-                columns.append(column)
-                break
-    columns += sorted(c for c in table.columns if c.startswith(DATA_PREFIX))
-    return columns
-
-
-def _canonical(value: Any) -> str:
-    """One spelling per value, so a table read back from CSV groups as the original did:
-    missing is "", numbers in 12 significant digits (4 and 4.0 alike), booleans as True/False."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    if isinstance(value, bool | np.bool_):
-        return str(bool(value))
-    if isinstance(value, int | float | np.integer | np.floating):
-        return format(float(value), ".12g")
-    text = str(value).strip()
-    return {"true": "True", "false": "False", "nan": ""}.get(text.lower(), text)
-
-
-def configuration_ids(table: pd.DataFrame) -> pd.Series:
-    """A string per row naming its configuration: ``key=value`` of :func:`config_columns`,
-    joined by ``|``. Rows that differ only in seed (or name, trial id) share an id.
-
-    >>> t = pd.DataFrame({"kind": ["prune"] * 3, "target_density": [0.5, 0.5, 0.75],
-    ...                   "seed": [1, 2, 1]})
-    >>> ids = configuration_ids(t)
-    >>> ids[0] == ids[1] != ids[2], ids[0]
-    (True, 'kind=prune|target_density=0.5')
-    """
-    columns = config_columns(table)
-    if not columns:
-        return pd.Series([""] * len(table), index=table.index, dtype=object)
-    values = table[columns].map(_canonical)
-    return values.apply(
-        lambda row: "|".join(f"{c}={v}" for c, v in zip(columns, row, strict=True)), axis=1
-    ).astype(object)
-
-
-def configuration_labels(table: pd.DataFrame, ids: pd.Series | None = None) -> pd.Series:
-    """A readable label per row (:func:`analysis.config_label` of its configuration); when two
-    distinct configurations share a label, the second and later (in table order) get ``#2``, ...
-
-    >>> t = pd.DataFrame({"kind": ["prune"] * 3, "target_density": [0.5, 0.5, 0.5],
-    ...                   "learning_rate": [1e-4, 1e-4, 3e-5]})
-    >>> configuration_labels(t).tolist()
-    ['50% pruning', '50% pruning', '50% pruning #2']
-    """
-    ids = configuration_ids(table) if ids is None else ids
-    # by position: a concatenated table repeats index labels
-    positions = pd.Series(range(len(table))).groupby(ids.to_numpy(), sort=False).head(1)
-    label_of: dict[str, str] = {}
-    seen: dict[str, int] = {}
-    for position in positions:
-        config_id, row = ids.iloc[position], table.iloc[position]
-        label = config_label(row.to_dict())
-        seen[label] = seen.get(label, 0) + 1
-        label_of[config_id] = label if seen[label] == 1 else f"{label} #{seen[label]}"
-    return ids.map(label_of).astype(object)
-
 
 # --------------------------------------------------------------------------------------------
 # Tests and intervals
@@ -276,29 +159,6 @@ def payback_predictions(
     return train / saved_per_prediction
 
 
-def _finished(table: pd.DataFrame) -> pd.DataFrame:
-    """Rows whose status is TERMINATED, or missing (a table without statuses, or a row of a
-    per-configuration table, holds finished rows only: the same rule as analysis.front)."""
-    if STATUS not in table.columns:
-        return table
-    status = table[STATUS]
-    return table[(status.isna() | (status.astype(str) == FINISHED)).to_numpy()]
-
-
-def _numeric(table: pd.DataFrame, column: str) -> pd.Series:
-    if column not in table.columns:
-        return pd.Series(math.nan, index=table.index, dtype=float)
-    return pd.to_numeric(table[column], errors="coerce").astype(float)
-
-
-def _is_baseline(table: pd.DataFrame) -> pd.Series:
-    # Positional: a concatenated table (a search and its confirmation) may repeat index labels.
-    positions = baseline_rows(table.reset_index(drop=True)).index.to_numpy()
-    mask = np.zeros(len(table), dtype=bool)
-    mask[positions] = True
-    return pd.Series(mask, index=table.index)
-
-
 def payback_column(table: pd.DataFrame) -> pd.Series:
     """:func:`payback_predictions` per row, against the teacher's ``emissions_kg_per_1k``
     measured in the row's own trial (``teacher_emissions_kg_per_1k``, same load as the model's)
@@ -312,13 +172,13 @@ def payback_column(table: pd.DataFrame) -> pd.Series:
     >>> [round(v, 3) for v in payback_column(t)]
     [nan, 1000000.0, 500000.0]
     """
-    is_baseline = _is_baseline(table)
-    finished_baseline = _finished(table[is_baseline.to_numpy()])
-    reference = _numeric(finished_baseline, M.EMISSIONS_KG_PER_1K).mean()
-    own = _numeric(table, M.TEACHER_EMISSIONS_KG_PER_1K)
+    is_baseline = baseline_mask(table)
+    finished_baseline = finished_rows(table[is_baseline.to_numpy()])
+    reference = numeric_column(finished_baseline, M.EMISSIONS_KG_PER_1K).mean()
+    own = numeric_column(table, M.TEACHER_EMISSIONS_KG_PER_1K)
     teacher = own.where(own.notna(), reference)
-    train = _numeric(table, M.TRAIN_EMISSIONS_KG)
-    per_1k = _numeric(table, M.EMISSIONS_KG_PER_1K)
+    train = numeric_column(table, M.TRAIN_EMISSIONS_KG)
+    per_1k = numeric_column(table, M.EMISSIONS_KG_PER_1K)
     values = [
         math.nan if baseline else payback_predictions(t, p, r)
         for baseline, t, p, r in zip(is_baseline, train, per_1k, teacher, strict=True)
@@ -327,62 +187,7 @@ def payback_column(table: pd.DataFrame) -> pd.Series:
 
 
 # --------------------------------------------------------------------------------------------
-# The configuration table
-
-
-def _trial_name(row: Mapping[str, Any], fallback: object) -> str:
-    for key in ("trial_id", "name"):
-        value = row.get(key)
-        if _canonical(value):
-            return str(value)
-    return str(fallback)
-
-
-class _Predictions:
-    """Reads each trial's test predictions once; a missing or unreadable file is a warning and
-    None, never an exception: the study must still write its summary."""
-
-    def __init__(self) -> None:
-        self._cache: dict[str, tuple[np.ndarray, np.ndarray] | None] = {}
-        self.missing: list[str] = []  # trials without a file: warn_missing() names them
-
-    def test(self, row: Mapping[str, Any], trial: str) -> tuple[np.ndarray, np.ndarray] | None:
-        """(correct, gold) over the test split, or None."""
-        path = _canonical(row.get(M.PREDICTIONS_FILE))
-        if not path:
-            self.missing.append(trial)
-            return None
-        if path not in self._cache:
-            self._cache[path] = self._read(path, trial)
-        return self._cache[path]
-
-    @staticmethod
-    def _read(path: str, trial: str) -> tuple[np.ndarray, np.ndarray] | None:
-        try:
-            pred, gold = read_test_predictions(path)
-        except ValueError as error:
-            warnings.warn(
-                f"cannot read the predictions of trial {trial} from {path}: {error}; its "
-                "configuration gets no paired difference to the baseline",
-                PairingWarning,
-                stacklevel=2,
-            )
-            return None
-        return pred == gold, gold
-
-    def warn_missing(self) -> None:
-        """One warning naming the trials without a prediction file (a table written before
-        trials saved them has none at all: one line, not one per trial)."""
-        if not self.missing:
-            return
-        shown = ", ".join(self.missing[:5]) + (", ..." if len(self.missing) > 5 else "")
-        warnings.warn(
-            f"{len(self.missing)} trial(s) have no {M.PREDICTIONS_FILE} ({shown}); their "
-            "configurations get no paired difference to the baseline (re-run them with a "
-            "trainable that saves predictions)",
-            PairingWarning,
-            stacklevel=3,
-        )
+# Prediction files
 
 
 def read_test_predictions(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
@@ -436,216 +241,3 @@ def compare_predictions(
         "baseline_only_right": int(np.sum(~cand & base)),
         "mcnemar_p": mcnemar_exact(cand, base),
     }
-
-
-def _stack(
-    rows: pd.DataFrame, predictions: _Predictions, what: str
-) -> tuple[np.ndarray, np.ndarray, str] | None:
-    """(correct: seeds x examples, gold, first trial) of a group of rows, or None when a row's
-    predictions are missing or the rows were tested on different examples."""
-    corrects: list[np.ndarray] = []
-    gold: np.ndarray | None = None
-    first = ""
-    for index, row in rows.iterrows():
-        trial = _trial_name(row, index)
-        read = predictions.test(row.to_dict(), trial)
-        if read is None:
-            return None
-        if gold is None:
-            gold, first = read[1], trial
-        elif not np.array_equal(gold, read[1]):
-            warnings.warn(
-                f"trials {first} and {trial} of {what} were tested on different test examples "
-                "(test_gold differs); no paired difference for it",
-                PairingWarning,
-                stacklevel=2,
-            )
-            return None
-        corrects.append(read[0])
-    assert gold is not None  # rows is never empty
-    return np.stack(corrects), gold, first
-
-
-def _sd(values: pd.Series) -> float:
-    return float(values.std(ddof=1)) if values.notna().sum() > 1 else math.nan
-
-
-def _joined(values: pd.Series) -> str:
-    texts = [_canonical(v) for v in values]
-    return "; ".join(dict.fromkeys(t for t in texts if t))
-
-
-def _seeds_text(values: pd.Series) -> str:
-    numbers = pd.to_numeric(values, errors="coerce").dropna()
-    return " ".join(_canonical(v) for v in sorted(numbers))
-
-
-def _any_true(values: pd.Series) -> bool:
-    return any(_canonical(v) == "True" for v in values)
-
-
-def config_table(table: pd.DataFrame, *, n_boot: int = 2000, rng_seed: int = 0) -> pd.DataFrame:
-    """One row per configuration of the finished trials (status TERMINATED, or none given),
-    summarised over its seeds.
-
-    Columns: ``configuration`` (label), ``kind``, ``n_seeds``, ``seeds``, ``<metric>_mean`` and
-    ``<metric>_sd`` (ddof=1, NaN for one seed) for :data:`CONFIG_METRICS`; the paired
-    difference in test accuracy to the baseline: ``delta_accuracy_mean``,
-    ``delta_accuracy_ci_low`` / ``_high`` (95% bootstrap over test examples and seeds, see
-    :func:`paired_bootstrap_delta`), ``ci_excludes_zero``, ``mcnemar_p`` (single-seed
-    configurations against a baseline whose replicates predict alike; NaN otherwise); then the
-    configuration's config columns, ``energy_method`` (distinct values), ``machine_shared``
-    (any replicate), ``trial_ids`` and ``configuration_id``.
-
-    The baseline rows (``kind == "baseline"``) are the reference: their own configuration has
-    delta 0 by definition and no interval or test (NaN, ``ci_excludes_zero`` False). Every
-    other delta is NaN when there is no finished baseline, when a replicate's or the
-    baseline's prediction file is missing or unreadable, or when they were tested on
-    different examples (the last two with a :class:`PairingWarning` naming the trials).
-    ``payback_predictions`` is recomputed per row with :func:`payback_column`.
-
-    >>> t = pd.DataFrame({"status": ["TERMINATED"] * 3, "trial_id": ["a", "b", "c"],
-    ...                   "kind": ["prune"] * 3, "target_density": [0.5] * 3,
-    ...                   "seed": [1, 2, 3], "accuracy": [0.80, 0.82, 0.84]})
-    >>> row = config_table(t).iloc[0]
-    >>> row["configuration"], int(row["n_seeds"]), row["seeds"], float(row["accuracy_sd"].round(3))
-    ('50% pruning', 3, '1 2 3', 0.02)
-    """
-    # A fresh index: rows are looked up by label below, and a concatenated table may repeat them.
-    finished = _finished(table).reset_index(drop=True)
-    columns = config_columns(finished)
-    metric_columns = [f"{m}_{s}" for m in CONFIG_METRICS for s in ("mean", "sd")]
-    head = [CONFIGURATION, "kind", "n_seeds", "seeds"]
-    tail = [M.ENERGY_METHOD, M.MACHINE_SHARED, "trial_ids", CONFIGURATION_ID]
-    config_out = [c.removeprefix("config/") for c in columns if c != "kind"]
-    if finished.empty:
-        return pd.DataFrame(columns=[*head, *metric_columns, *DELTA_COLUMNS, *config_out, *tail])
-
-    finished[M.PAYBACK_PREDICTIONS] = payback_column(finished)
-    ids = configuration_ids(finished)
-    labels = configuration_labels(finished, ids)
-    is_baseline = _is_baseline(finished)
-    predictions = _Predictions()
-    reference = _baseline_reference(finished[is_baseline.to_numpy()], predictions)
-
-    rows: list[dict[str, Any]] = []
-    for config_id, group in finished.groupby(ids.to_numpy(), sort=False):
-        first = group.iloc[0]
-        out: dict[str, Any] = {
-            CONFIGURATION: labels.loc[group.index[0]],
-            "kind": first.get("kind", ""),
-            "n_seeds": len(group),
-            "seeds": _seeds_text(group[M.SEED]) if M.SEED in group.columns else "",
-        }
-        for metric in CONFIG_METRICS:
-            values = _numeric(group, metric)
-            out[f"{metric}_mean"] = float(values.mean()) if values.notna().any() else math.nan
-            out[f"{metric}_sd"] = _sd(values)
-        if bool(is_baseline.loc[group.index].all()):  # the reference itself
-            out.update(_reference_delta())
-        else:
-            out.update(_delta(group, reference, predictions, n_boot=n_boot, rng_seed=rng_seed))
-        for column in columns:
-            if column != "kind":
-                out[column.removeprefix("config/")] = first[column]
-        out[M.ENERGY_METHOD] = _joined(group[M.ENERGY_METHOD]) if M.ENERGY_METHOD in group else ""
-        out[M.MACHINE_SHARED] = (
-            _any_true(group[M.MACHINE_SHARED]) if M.MACHINE_SHARED in group else False
-        )
-        out["trial_ids"] = " ".join(_trial_name(r, i) for i, r in group.iterrows())
-        out[CONFIGURATION_ID] = config_id
-        rows.append(out)
-    predictions.warn_missing()
-    return pd.DataFrame(rows, columns=[*head, *metric_columns, *DELTA_COLUMNS, *config_out, *tail])
-
-
-def _reference_delta() -> dict[str, Any]:
-    return {
-        "delta_accuracy_mean": 0.0,
-        "delta_accuracy_ci_low": math.nan,
-        "delta_accuracy_ci_high": math.nan,
-        "mcnemar_p": math.nan,
-        "ci_excludes_zero": False,
-    }
-
-
-def _no_delta() -> dict[str, Any]:
-    return {**_reference_delta(), "delta_accuracy_mean": math.nan}
-
-
-def _baseline_reference(
-    baseline: pd.DataFrame, predictions: _Predictions
-) -> tuple[np.ndarray, np.ndarray, str] | None:
-    """The baseline's (correct: replicates x examples, gold, first trial), or None."""
-    if baseline.empty:
-        return None
-    return _stack(baseline, predictions, "the baseline")
-
-
-def _delta(
-    group: pd.DataFrame,
-    reference: tuple[np.ndarray, np.ndarray, str] | None,
-    predictions: _Predictions,
-    *,
-    n_boot: int,
-    rng_seed: int,
-) -> dict[str, Any]:
-    if reference is None:
-        return _no_delta()
-    stacked = _stack(group, predictions, "one configuration")
-    if stacked is None:
-        return _no_delta()
-    correct, gold, trial = stacked
-    base_correct, base_gold, base_trial = reference
-    if not np.array_equal(gold, base_gold):
-        warnings.warn(
-            f"trial {trial} and the baseline trial {base_trial} were tested on different test "
-            f"examples ({gold.size} vs {base_gold.size} labels, or different labels); no paired "
-            "difference for its configuration",
-            PairingWarning,
-            stacklevel=2,
-        )
-        return _no_delta()
-    mean, low, high = paired_bootstrap_delta(
-        correct, base_correct, n_boot=n_boot, rng_seed=rng_seed
-    )
-    distinct_baselines = np.unique(base_correct, axis=0)
-    single = correct.shape[0] == 1 and distinct_baselines.shape[0] == 1
-    return {
-        "delta_accuracy_mean": mean,
-        "delta_accuracy_ci_low": low,
-        "delta_accuracy_ci_high": high,
-        "mcnemar_p": mcnemar_exact(correct[0], distinct_baselines[0]) if single else math.nan,
-        "ci_excludes_zero": bool(low > 0.0 or high < 0.0),
-    }
-
-
-# --------------------------------------------------------------------------------------------
-# Command line
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m analysis.statistics CANDIDATE.npz BASELINE.npz``: one JSON line comparing two
-    models' test predictions (:func:`compare_predictions`); a bad file exits 2 with one line."""
-    import argparse
-    import json
-
-    parser = argparse.ArgumentParser(
-        prog="python -m analysis.statistics",
-        description="Paired comparison of two models' test predictions (npz files with test_pred "
-        "and test_gold: a trial's predictions.npz or the teacher command's --predictions)",
-    )
-    parser.add_argument("candidate", help="predictions of the model to compare")
-    parser.add_argument("baseline", help="predictions of the reference model")
-    parser.add_argument("--n-boot", type=int, default=2000, help="bootstrap draws")
-    args = parser.parse_args(argv)
-    try:
-        result = compare_predictions(args.candidate, args.baseline, n_boot=args.n_boot)
-    except ValueError as error:
-        parser.exit(2, f"{parser.prog}: error: {error}\n")
-    print(json.dumps(result))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -10,15 +10,17 @@ front. Where seeds replicate configurations, each point is a configuration's mea
 of one standard deviation over its seeds. The TF-IDF + LR reference is a labelled star beside the
 front, never on it.
 
->>> views = study_views(table, paper=False)  # doctest: +SKIP
->>> [v.title for v in views]  # doctest: +SKIP
+>>> table = pd.DataFrame({"kind": ["baseline", "prune", "prune"],
+...                       "target_density": [1.0, 0.5, 0.25],
+...                       "accuracy": [0.90, 0.88, 0.85], "val_accuracy": [0.89, 0.87, 0.86],
+...                       "speedup": [1.0, 1.6, 2.5], "emissions_kg": [3e-6, 2e-6, 1e-6]})
+>>> [v.title for v in study_views(table, paper=False)]  # doctest: +ELLIPSIS
 ['test accuracy vs speedup, coloured by emissions_kg', ...]
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import moocore
@@ -26,19 +28,24 @@ import numpy as np
 import pandas as pd
 
 from analysis.front import (
-    N_SEEDS,
-    RANK,
-    SD_SUFFIX,
     Objectives,
     as_minimisation,
-    baseline_rows,
     default_objectives,
-    finished_rows,
     pareto_ranks,
     per_configuration,
-    reference_rows,
 )
-from analysis.labels import CONFIGURATION, merge_marks, number_front, point_label
+from analysis.labels import merge_marks, number_front, point_label
+from analysis.panels import (
+    AXIS_LABELS,
+    CONFIG_COLUMNS,
+    ERROR_NAME,
+    MEAN_NOTE,
+    PERCENT,
+    WORDS,
+    PaperSeries,
+    Reference,
+    View,
+)
 from analysis.relative import (
     ACCURACY_CHANGE,
     EMISSIONS_RATIO,
@@ -47,128 +54,24 @@ from analysis.relative import (
     paper_relative,
     relative_to_baseline,
 )
+from analysis.rows import (
+    RANK,
+    SD_SUFFIX,
+    baseline_rows,
+    finished_rows,
+    reference_rows,
+)
 from search_spaces.paper import PAPER_BASELINE
 from trainables.metrics import (
     ACCURACY,
     DENSITY,
     EMISSIONS_KG,
-    MACRO_F1,
     NUM_PARAMETERS,
     SPEEDUP,
-    TARGET_DENSITY,
     TEST_OF,
-    VAL_ACCURACY,
-    VAL_MACRO_F1,
 )
 
-# Every quality axis says which split its numbers come from.
-AXIS_LABELS = {
-    ACCURACY: "test accuracy (%)",
-    VAL_ACCURACY: "validation accuracy (%)",
-    MACRO_F1: "test macro-F1",
-    VAL_MACRO_F1: "validation macro-F1",
-    SPEEDUP: "speedup (× the baseline's inference speed)",
-    EMISSIONS_KG: "emissions (kg CO₂eq, inference on the test set)",
-    ACCURACY_CHANGE: "test accuracy change vs own baseline (points)",
-    SPEEDUP_VS_BASELINE: "speedup vs own baseline (×)",
-    EMISSIONS_RATIO: "emissions / own baseline's",
-}
-# A metric in a title, with its split; other columns keep their own name.
-WORDS = {
-    ACCURACY: "test accuracy",
-    VAL_ACCURACY: "validation accuracy",
-    MACRO_F1: "test macro-F1",
-    VAL_MACRO_F1: "validation macro-F1",
-}
-# Stored as fractions, shown in percent.
-PERCENT = (ACCURACY, VAL_ACCURACY)
-# What an error bar spans, said in the legend and on the axes it is drawn along.
-ERROR_NAME = "± 1 sd over seeds"
-MEAN_NOTE = "mean ± sd"
-# Config columns worth showing with a point (hover); whichever the table has.
-CONFIG_COLUMNS = (
-    CONFIGURATION,
-    N_SEEDS,
-    "seeds",
-    "name",
-    "trial_id",
-    "kind",
-    TARGET_DENSITY,
-    "distil",
-    "temperature",
-    "alpha_distil",
-    "method",
-    "preset",
-    "seed",
-    "learning_rate",
-    "epochs",
-)
-# The look both renderers share.
-FRONT_EDGE = "black"
-PAPER_COLOUR = "#d62728"
-REFERENCE_COLOUR = "#ff7f0e"
-CMAP = "viridis"
 _MARK = "_mark"  # a working column: each row's number on the plots ("" off the front)
-
-
-@dataclass(frozen=True)
-class PaperSeries:
-    """The paper's Table I, relative to its own baseline (it reports no emissions)."""
-
-    name: str  # the legend entry
-    x: np.ndarray
-    y: np.ndarray
-    marks: tuple[str, ...]  # "A", "B", ... drawn beside each point
-    labels: tuple[str, ...]  # what each mark stands for
-    details: tuple[str, ...]  # lines for a hover box
-
-
-@dataclass(frozen=True)
-class Reference:
-    """Models drawn beside the front for comparison, never ranked: the TF-IDF + LR classifier."""
-
-    name: str  # the legend entry
-    x: np.ndarray
-    y: np.ndarray
-    x_err: np.ndarray | None  # error-bar half-widths (NaN: none), or None for no bars at all
-    y_err: np.ndarray | None
-    labels: tuple[str, ...]  # drawn beside each marker
-    details: tuple[str, ...]  # lines for a hover box
-
-
-@dataclass(frozen=True)
-class View:
-    """One panel: points of the study (front and dominated), optionally the paper's series."""
-
-    title: str
-    x_name: str  # the column drawn on x
-    y_name: str
-    x_label: str  # the axis title
-    y_label: str
-    x: np.ndarray
-    y: np.ndarray
-    on_front: np.ndarray  # bool per point: on the front over all objectives
-    colour: np.ndarray | None  # a value per point, or None for one plain colour
-    colour_label: str
-    labels: tuple[str, ...]  # each point's configuration (point_label)
-    marks: tuple[str, ...]  # the number drawn beside a front point, "" elsewhere
-    details: tuple[str, ...]  # lines for a hover box, one string per point
-    key: tuple[tuple[str, str], ...]  # (mark, what it stands for) for the marks in this view
-    front_name: str = "Pareto front (all objectives)"
-    dominated_name: str = "dominated"
-    front_falls: bool = True  # the front runs from top left to bottom right (both axes one way)
-    staircase: tuple[np.ndarray, np.ndarray] | None = None  # vertices of the 2-D front
-    staircase_name: str = ""
-    log_x: bool = False
-    log_y: bool = False
-    crosshair: tuple[float, float] | None = None  # where both baselines sit
-    paper: PaperSeries | None = None
-    note: str = ""  # a second title line: what chose the front
-    # Error-bar half-widths per point (NaN: no bar, e.g. one seed), or None: no bars on that axis.
-    x_err: np.ndarray | None = None
-    y_err: np.ndarray | None = None
-    error_name: str = ""  # the legend entry of the error bars
-    reference: Reference | None = None
 
 
 def _values(table: pd.DataFrame, column: str) -> np.ndarray:
@@ -437,7 +340,13 @@ def front_view(
     ``view.reference``. With replicated configurations each point is a configuration's mean and
     ``x_err`` / ``y_err`` hold one sd over its seeds.
 
-    >>> view = front_view(table, x="emissions_kg", color="speedup")  # doctest: +SKIP
+    >>> table = pd.DataFrame({"kind": ["baseline", "prune", "prune"],
+    ...                       "target_density": [1.0, 0.5, 0.25],
+    ...                       "accuracy": [0.90, 0.88, 0.85], "val_accuracy": [0.89, 0.87, 0.86],
+    ...                       "speedup": [1.0, 1.6, 2.5], "emissions_kg": [3e-6, 2e-6, 1e-6]})
+    >>> view = front_view(table, x="emissions_kg", color="speedup")
+    >>> view.title, view.marks
+    ('test accuracy vs emissions_kg, coloured by speedup', ('1', '2', '3'))
     """
     table, key, objectives = _ranked(results, objectives)
     return _front_view(table, key, objectives, x, y, color)
@@ -453,7 +362,11 @@ def relative_view(
     a baseline row the study has no relative points: the view holds the paper alone, or is
     ``None`` when ``paper`` is off.
 
-    >>> relative_view(table, paper=True).paper.labels[1]  # doctest: +SKIP
+    >>> table = pd.DataFrame({"kind": ["baseline", "prune", "prune"],
+    ...                       "target_density": [1.0, 0.5, 0.25],
+    ...                       "accuracy": [0.90, 0.88, 0.85], "val_accuracy": [0.89, 0.87, 0.86],
+    ...                       "speedup": [1.0, 1.6, 2.5], "emissions_kg": [3e-6, 2e-6, 1e-6]})
+    >>> relative_view(table, paper=True).paper.labels[1]
     'paper: 25% pruning'
     """
     table, key, objectives = _ranked(results, objectives)
@@ -469,7 +382,11 @@ def study_views(
     baseline row and without ``paper``. A table without accuracy and speedup (e.g. an Optuna
     study without metric names: ``values_0``, ...) shows its first objective against the next.
 
-    >>> [v.x_name for v in study_views(table)]  # doctest: +SKIP
+    >>> table = pd.DataFrame({"kind": ["baseline", "prune", "prune"],
+    ...                       "target_density": [1.0, 0.5, 0.25],
+    ...                       "accuracy": [0.90, 0.88, 0.85], "val_accuracy": [0.89, 0.87, 0.86],
+    ...                       "speedup": [1.0, 1.6, 2.5], "emissions_kg": [3e-6, 2e-6, 1e-6]})
+    >>> [v.x_name for v in study_views(table)]
     ['speedup', 'emissions_kg', 'speedup_vs_baseline']
     """
     table, key, objectives = _ranked(results, objectives)

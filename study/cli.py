@@ -9,6 +9,8 @@ from typing import Any, NoReturn
 from search_spaces.extended import extended_grid
 from search_spaces.optuna_space import EXTRA
 from search_spaces.paper import paper_grid
+from study.cluster import CLIENT_REFUSED
+from study.errors import UsageError
 
 GRIDS = {"paper": paper_grid, "extended": extended_grid}
 SEARCHES = ("optuna",)
@@ -17,8 +19,16 @@ PRESET_NAMES = ("tiny", "paper")
 EXIT_USAGE = 2
 
 
-class UsageError(Exception):
-    """A problem the user can fix before anything runs; its message is the one line shown."""
+class _DefaultsOnce(argparse.ArgumentDefaultsHelpFormatter):
+    """Adds ``(default: X)`` only where the help does not already say its default, and not for
+    an unset value (None, off, empty): such an option's help says what happens instead."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        help_text = action.help or ""
+        unset = action.default is None or action.default is False or action.default in ("", [])
+        if unset or "default" in help_text:
+            return help_text
+        return super()._get_help_string(action)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -34,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Results: STORAGE_PATH/NAME/summary.csv and summary.md (one row per trial), "
         "pareto.png/.html, and for a search the Optuna study (optuna-dashboard URL). "
         "Ray's dashboard (--dashboard) asks for the token in ~/.ray/auth_token.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_DefaultsOnce,
     )
     what = p.add_argument_group("what to run (one of)")
     one = what.add_mutually_exclusive_group()
@@ -215,8 +225,6 @@ def check_flags(args: argparse.Namespace) -> None:
         if value is not None and value < 0:
             raise UsageError(f"--{flag.replace('_', '-')} must be >= 0, got {value}")
     if args.address and args.address.startswith("ray://"):
-        from study.cluster import CLIENT_REFUSED
-
         raise UsageError(CLIENT_REFUSED)
     if args.cpus_per_trial == 0 and not args.gpus_per_trial:
         raise UsageError("--cpus-per-trial 0 leaves a CPU trial nothing to run on")

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from study.errors import UsageError
+
 PACKAGE = "lowres-compress-study"
 # Where each node leaves its proof of writing into a local --storage-path; removed afterwards.
 PROBE_DIR = ".node-check"
@@ -216,9 +218,7 @@ def node_needs(base_config: Mapping[str, Any], storage_path: str) -> NodeNeeds:
 
 
 def require_ready(checks: list[NodeCheck]) -> None:
-    """Raise :class:`study.cli.UsageError` listing every node's problems, one line each."""
-    from study.cli import UsageError
-
+    """Raise :class:`study.errors.UsageError` listing every node's problems, one line each."""
     lines = [
         f"node {check.node_id[:12]} ({check.hostname}): {problem}"
         for check in checks

@@ -64,6 +64,18 @@ class StudyPlan:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in known})
 
+    @staticmethod
+    def encode_space(space: dict[str, Param]) -> dict[str, dict[str, Any]]:
+        """A search space as the plain data of :attr:`space` (the inverse of
+        :meth:`search_space`).
+
+        >>> StudyPlan.encode_space({"seed": Choice((1, 2))})
+        {'seed': {'type': 'Choice', 'choices': (1, 2)}}
+        """
+        return {
+            name: {"type": type(param).__name__, **asdict(param)} for name, param in space.items()
+        }
+
     def search_space(self) -> dict[str, Param]:
         """The search space as the pure-data ranges of ``search_spaces``."""
         kinds = {"FloatRange": FloatRange, "Choice": Choice}
@@ -75,10 +87,6 @@ class StudyPlan:
                 spec["choices"] = tuple(spec["choices"])
             out[name] = kind(**spec)
         return out
-
-
-def _encode_space(space: dict[str, Param]) -> dict[str, dict[str, Any]]:
-    return {name: {"type": type(param).__name__, **asdict(param)} for name, param in space.items()}
 
 
 # --------------------------------------------------------------------------------------------
@@ -117,7 +125,7 @@ def new_plan(args: argparse.Namespace, name: str, results_dir: Path) -> StudyPla
         plan.num_samples = len(plan.points)
     else:
         space = _search_space(args, settings)
-        plan.space = _encode_space(space)
+        plan.space = StudyPlan.encode_space(space)
         # the paper's runs first; fewer trials than points: only as many as there are trials
         plan.points = paper_points(space, _checked(settings).to_dict())[: args.num_samples]
         plan.num_samples = args.num_samples
@@ -301,7 +309,7 @@ def confirm_plan(args: argparse.Namespace, search_dir: Path) -> StudyPlan:
     import pandas as pd
 
     from analysis.front import pareto_front
-    from study.summary import FINISHED
+    from study.records import FINISHED
 
     study_file, summary_file = search_dir / STUDY_FILE, search_dir / "summary.csv"
     if not study_file.exists() or not summary_file.exists():

@@ -20,9 +20,11 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from study.cli import EXIT_USAGE, UsageError, build_parser, check_flags
+from study.cli import EXIT_USAGE, build_parser, check_flags
+from study.errors import UsageError
 from study.plan import CONFIRM_DIR, STUDY_FILE, StudyPlan, confirm_plan, new_plan
-from study.summary import FAILED, FINISHED, count_by_status, summary_table
+from study.records import FAILED, FINISHED, count_by_status
+from study.summary import summary_table
 from trainables import metrics as M
 from trainables.atomic import atomic_write
 

@@ -24,7 +24,7 @@ from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
 from search_spaces.optuna_space import Choice, FloatRange, Param
-from study.summary import TrialRecord, status_of
+from study.records import TrialRecord, status_of
 from trainables import metrics as M
 from trainables.trial import train_trial
 

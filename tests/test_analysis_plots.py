@@ -28,8 +28,8 @@ from analysis import (
     study_views,
     write_plots,
 )
+from analysis.panels import ERROR_NAME, View
 from analysis.render_png import PANEL_INCHES, PNG_DPI
-from analysis.views import ERROR_NAME, View
 from search_spaces.paper import PAPER_TABLE
 from trainables.metrics import ACCURACY, EMISSIONS_KG, SPEEDUP, VAL_ACCURACY
 

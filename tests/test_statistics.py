@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -12,7 +14,7 @@ import pandas as pd
 import pytest
 from scipy.stats import binom
 
-from analysis.statistics import (
+from analysis import (
     PairingWarning,
     config_table,
     configuration_ids,
@@ -22,7 +24,7 @@ from analysis.statistics import (
     payback_column,
     payback_predictions,
 )
-from analysis.statistics import main as statistics_main
+from analysis.compare import main as compare_main
 from trainables import metrics as M
 
 # --------------------------------------------------------------------------------------------
@@ -392,7 +394,7 @@ def test_cli_compares_two_prediction_files(study, tmp_path, capsys) -> None:
     gold = np.random.default_rng(11).integers(0, 3, N_TEST).astype(np.int64)
     worse = _write_predictions(tmp_path / "w.npz", correct["worse0"], gold)
     base = _write_predictions(tmp_path / "b.npz", correct["base"], gold)
-    assert statistics_main([worse, base, "--n-boot", "500"]) == 0
+    assert compare_main([worse, base, "--n-boot", "500"]) == 0
     out = json.loads(capsys.readouterr().out)
     # 60 of the baseline's right answers made wrong, nothing fixed: -10 points, clearly
     assert out["examples"] == N_TEST
@@ -408,14 +410,26 @@ def test_cli_compares_two_prediction_files(study, tmp_path, capsys) -> None:
         ("junk.npz", "no test_pred or test_gold array"),
     ):
         with pytest.raises(SystemExit) as exit_:
-            statistics_main([str(tmp_path / bad), base])
+            compare_main([str(tmp_path / bad), base])
         assert exit_.value.code == 2 and says in capsys.readouterr().err
+
+
+def test_the_compare_module_runs_without_a_runpy_warning(tmp_path) -> None:
+    """``python -m analysis.compare`` is not imported by ``analysis`` itself, so running it
+    warns nothing; a missing file is one line and exit 2."""
+    proc = subprocess.run(
+        [sys.executable, "-W", "error::RuntimeWarning", "-m", "analysis.compare",
+         str(tmp_path / "a.npz"), str(tmp_path / "b.npz")],
+        cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("python -m analysis.compare: error: cannot read"), proc.stderr
+    assert "RuntimeWarning" not in proc.stderr
 
 
 def test_configuration_labels_name_the_extended_grids_levers() -> None:
     """Every configuration of the extended grid gets its own label, the grid's own row name
     (the levers in the grid's words), so configs.csv and summary.md tell them apart."""
-    from analysis.statistics import configuration_labels
     from search_spaces.extended import extended_grid
 
     rows = [{"kind": "prune", **point} for point in extended_grid()]

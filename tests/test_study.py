@@ -16,7 +16,7 @@ import pytest
 from analysis import read_results
 from search_spaces import PAPER_TABLE, optuna_space, paper_points
 from search_spaces.optuna_space import FloatRange
-from study.summary import TrialRecord, summary_markdown, summary_table, write_summary
+from study import TrialRecord, front_models, summary_markdown, summary_table, write_summary
 from trainables import metrics as M
 
 REPO = Path(__file__).resolve().parents[1]
@@ -356,8 +356,6 @@ def test_the_module_runs_and_exits_2_on_a_bad_flag() -> None:
 
 
 def test_the_validation_front_lists_the_model_folders(tmp_path: Path) -> None:
-    from study.summary import front_models
-
     table = pd.DataFrame(
         {
             "name": ["baseline", "a", "b", "c", "failed"],
@@ -377,3 +375,16 @@ def test_the_validation_front_lists_the_model_folders(tmp_path: Path) -> None:
     write_summary(table, tmp_path)
     md = (tmp_path / "summary.md").read_text()
     assert "## Models on the validation front" in md and "`/m/b`" in md and "`/m/c`" not in md
+
+
+def test_help_shows_each_default_once() -> None:
+    from study.cli import build_parser
+
+    text = build_parser().format_help()
+    assert "(default: None)" not in text and "(default: )" not in text
+    options = " ".join(text.split()).split(" --")
+    assert all(option.count("default") <= 1 for option in options), [
+        o for o in options if o.count("default") > 1
+    ]
+    assert "(default: every row)" in " ".join(text.split())
+    assert "(default: 16)" in text

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from search_spaces import optuna_space
-from study.cli import UsageError
-from study.plan import StudyPlan, _encode_space, confirm_plan, grid_points, study_objectives
+from study.errors import UsageError
+from study.plan import StudyPlan, confirm_plan, grid_points, study_objectives
 from trainables import metrics as M
 
 
@@ -36,7 +36,7 @@ def _search_dir(tmp_path: Path) -> Path:
         name="sweep",
         mode="search",
         num_samples=5,
-        space=_encode_space(space),
+        space=StudyPlan.encode_space(space),
         base_config={"teacher": "/t", "data": {"data_dir": str(tmp_path)}, "seed": 42},
     )
     (tmp_path / "study.json").write_text(plan.to_json())

@@ -214,7 +214,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--predictions",
         metavar="FILE.npz",
         help="also write the teacher's test predictions (test_pred, test_gold label ids) there; "
-        "compare two such files with python -m analysis.statistics",
+        "compare two such files with python -m analysis.compare",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p.parse_args(argv)

@@ -1,0 +1,116 @@
+"""Which rows of a results table are what: finished, the baseline, the reference; column names.
+
+A results table has one row per trial (or per configuration, see
+:func:`analysis.per_configuration`). Tune writes ``TERMINATED`` for a finished trial; every other
+status has no trustworthy final metrics. These names and row selections are shared by the
+fronts, the configuration table and the readers.
+
+>>> t = pd.DataFrame({"kind": ["baseline", "prune", "classical"],
+...                   "status": ["TERMINATED", "ERROR", "TERMINATED"]})
+>>> finished_rows(t)["kind"].tolist(), baseline_rows(t)["kind"].tolist()
+(['baseline', 'classical'], ['baseline'])
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from trainables.metrics import KIND_BASELINE, KIND_CLASSICAL
+
+# Tune writes TERMINATED for a finished trial; every other status has no trustworthy final metrics.
+FINISHED = "TERMINATED"
+STATUS = "status"
+RANK = "rank"
+REASON = "reason"
+BASELINE = KIND_BASELINE  # the value of `kind` (or `name`) that marks the unpruned model's row
+# Kinds drawn beside the front for comparison but never ranked: the TF-IDF classifier is not a
+# compression of the teacher, so it must neither join the compression front nor dominate it.
+REFERENCE_KINDS = (KIND_CLASSICAL,)
+REFERENCE_REASON = "reference, not a compression"
+# A table with this column holds one row per configuration (see analysis.per_configuration).
+N_SEEDS = "n_seeds"
+SD_SUFFIX = "_sd"  # `<metric>_sd`: the standard deviation over a configuration's seeds
+# The column in which a per-configuration table (analysis.config_table) carries each
+# configuration's label, told apart from others of the same words by "#2", ...
+CONFIGURATION = "configuration"
+
+
+def is_kind(results: pd.DataFrame, kinds: tuple[str, ...]) -> np.ndarray:
+    """Per row, whether its ``kind`` is one of ``kinds`` (case and spaces ignored).
+
+    >>> is_kind(pd.DataFrame({"kind": [" Classical", "prune"]}), REFERENCE_KINDS).tolist()
+    [True, False]
+    """
+    if "kind" not in results.columns:
+        return np.zeros(len(results), dtype=bool)
+    return results["kind"].astype(str).str.strip().str.lower().isin(kinds).to_numpy()
+
+
+def finished_mask(results: pd.DataFrame) -> np.ndarray:
+    """Per row, whether its trial finished: ``status`` ``TERMINATED`` or missing.
+
+    >>> finished_mask(pd.DataFrame({"status": ["TERMINATED", None, "ERROR"]})).tolist()
+    [True, True, False]
+    """
+    if STATUS not in results.columns:
+        return np.ones(len(results), dtype=bool)
+    return (results[STATUS].isna() | (results[STATUS].astype(str) == FINISHED)).to_numpy()
+
+
+def finished_rows(results: pd.DataFrame) -> pd.DataFrame:
+    """The rows whose trial finished: ``status`` ``TERMINATED`` or missing (a table without
+    statuses, or a per-configuration table, holds finished rows only).
+
+    >>> finished_rows(pd.DataFrame({"status": ["TERMINATED", "ERROR"]}))["status"].tolist()
+    ['TERMINATED']
+    """
+    return results[finished_mask(results)]
+
+
+def baseline_rows(results: pd.DataFrame) -> pd.DataFrame:
+    """The baseline's row(s): ``kind == "baseline"``, or ``name == "baseline"``.
+
+    >>> t = pd.DataFrame({"name": ["baseline", "50% pruning"], "kind": ["baseline", "prune"]})
+    >>> baseline_rows(t)["name"].tolist()
+    ['baseline']
+    """
+    mask = pd.Series(False, index=results.index)
+    for column in ("kind", "name"):
+        if column in results.columns:
+            mask |= results[column].astype(str).str.strip().str.lower() == BASELINE
+    return results[mask.to_numpy()]
+
+
+def reference_rows(results: pd.DataFrame) -> pd.DataFrame:
+    """The rows drawn for comparison and never ranked: ``kind == "classical"`` (TF-IDF + LR).
+
+    >>> t = pd.DataFrame({"kind": ["baseline", "prune", "classical"]})
+    >>> reference_rows(t)["kind"].tolist()
+    ['classical']
+    """
+    return results[is_kind(results, REFERENCE_KINDS)]
+
+
+def baseline_mask(results: pd.DataFrame) -> pd.Series:
+    """Per row, whether it is a baseline row (:func:`baseline_rows`), on ``results``' index.
+
+    >>> baseline_mask(pd.DataFrame({"kind": ["baseline", "prune"]}, index=[3, 3])).tolist()
+    [True, False]
+    """
+    # Positional: a concatenated table (a search and its confirmation) may repeat index labels.
+    positions = baseline_rows(results.reset_index(drop=True)).index.to_numpy()
+    mask = np.zeros(len(results), dtype=bool)
+    mask[positions] = True
+    return pd.Series(mask, index=results.index)
+
+
+def numeric_column(results: pd.DataFrame, column: str) -> pd.Series:
+    """``results[column]`` as floats (NaN where missing or not a number; all NaN without it).
+
+    >>> numeric_column(pd.DataFrame({"a": ["1.5", "x"]}), "a").tolist()
+    [1.5, nan]
+    """
+    if column not in results.columns:
+        return pd.Series(np.nan, index=results.index, dtype=float)
+    return pd.to_numeric(results[column], errors="coerce").astype(float)

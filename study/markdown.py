@@ -1,0 +1,264 @@
+"""``summary.md``: the per-trial table, the configurations over their seeds, the front's models.
+
+Numbers are formatted for reading (accuracy in percent, emissions in mg); the tables themselves
+come from :func:`study.summary_table` and :func:`analysis.config_table`.
+
+>>> print(trials_markdown(pd.DataFrame({"name": ["baseline"], "status": ["TERMINATED"],
+...                                     "kind": ["baseline"], "accuracy": [0.9123]})), end="")
+# Study summary
+<BLANKLINE>
+| trial | status | test accuracy % | payback (predictions) | config |
+|---|---|---:|---:|---|
+| baseline | TERMINATED | 91.23 |  | teacher |
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from analysis.labels import levers
+from study.records import FAILED, WALL_SECONDS
+from trainables import metrics as M
+
+
+def _fmt(value: Any, spec: str, scale: float = 1.0) -> str:
+    if value is None or (isinstance(value, str) and not value):
+        return ""
+    try:
+        number = float(value) * scale
+    except (TypeError, ValueError):
+        return str(value)
+    return "" if math.isnan(number) else format(number, spec)
+
+
+def _config_text(row: Mapping[str, Any]) -> str:
+    """The trial's searched settings in a few characters: ``d=0.75 KD T=2 α=0.9 heads int8``."""
+    if row.get("kind") == "baseline":
+        return "teacher"
+    if row.get("kind") == M.KIND_CLASSICAL:  # trains none of the BERT settings
+        return "char 2-5-gram TF-IDF, C on validation"
+    parts = []
+    density = row.get("target_density")
+    if density is not None and not (isinstance(density, float) and math.isnan(density)):
+        parts.append(f"d={float(density):.3g}")
+    if row.get("method") == "sigmoid_threshold":
+        parts.append(f"λ={_fmt(row.get('regularization_lambda'), '.3g')}")
+    if row.get("distil") is True or str(row.get("distil")).lower() == "true":
+        temperature = _fmt(row.get("temperature"), ".3g")
+        alpha = _fmt(row.get("alpha_distil"), ".2g")
+        parts.append(f"KD T={temperature} α={alpha}")
+    if "learning_rate" in row and not pd.isna(row.get("learning_rate")):
+        parts.append(f"lr={float(row['learning_rate']):.2g}")
+    return " ".join([*parts, *levers(row)])
+
+
+# (header, column, format, scale). Every quality header names its split.
+_MARKDOWN_COLUMNS: tuple[tuple[str, str, str, float], ...] = (
+    ("params (M)", M.NUM_PARAMETERS, ".3g", 1e-6),
+    ("reduction %", M.PARAM_REDUCTION, ".1f", 100.0),
+    ("speedup ×", M.SPEEDUP, ".2f", 1.0),
+    ("test accuracy %", M.ACCURACY, ".2f", 100.0),
+    ("emissions / test pass (mg CO₂eq)", M.EMISSIONS_KG, ".3g", 1e6),
+    ("test macro-F1", M.MACRO_F1, ".3f", 1.0),
+    ("val accuracy %", M.VAL_ACCURACY, ".2f", 100.0),
+    ("density", M.DENSITY, ".3f", 1.0),
+    ("ideal ×", M.SPEEDUP_IDEAL, ".2f", 1.0),
+    ("energy (Wh)", M.ENERGY_KWH, ".3g", 1e3),
+    ("wall s", WALL_SECONDS, ".0f", 1.0),
+)
+_PAPER_MARKDOWN: tuple[tuple[str, str, str, float], ...] = (
+    ("paper params (M)", "paper_num_parameters", ".0f", 1e-6),
+    ("paper reduction %", "paper_param_reduction", ".1f", 100.0),
+    ("paper speedup ×", "paper_speedup", ".2f", 1.0),
+    ("paper test accuracy %", "paper_accuracy", ".2f", 100.0),
+)
+CONFIGS_HEADING = "## Configurations (mean over seeds)"
+# Marks a difference to the baseline whose 95% interval excludes 0.
+SIGNIFICANT = "*"
+
+
+def _row_line(cells: Sequence[str]) -> str:
+    return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+
+def _mean_sd(row: Mapping[str, Any], metric: str, spec: str, scale: float = 1.0) -> str:
+    """``91.20 ± 0.45``; the mean alone for one seed."""
+    mean = _fmt(row.get(f"{metric}_mean"), spec, scale)
+    sd = _fmt(row.get(f"{metric}_sd"), spec, scale)
+    return f"{mean} ± {sd}" if mean and sd else mean
+
+
+def _delta_text(row: Mapping[str, Any]) -> str:
+    """``+1.20 [+0.40, +2.05]*`` in accuracy points; the baseline reads ``0 (reference)``."""
+    mean = _fmt(row.get("delta_accuracy_mean"), "+.2f", 100.0)
+    if not mean:
+        return ""
+    low = _fmt(row.get("delta_accuracy_ci_low"), "+.2f", 100.0)
+    high = _fmt(row.get("delta_accuracy_ci_high"), "+.2f", 100.0)
+    if not (low and high):
+        return "0 (reference)" if row.get("kind") == M.KIND_BASELINE else mean
+    mark = SIGNIFICANT if bool(row.get("ci_excludes_zero")) else ""
+    return f"{mean} [{low}, {high}]{mark}"
+
+
+def _payback_text(value: Any) -> str:
+    """Predictions with thousands separators; ``never`` when nothing is saved per prediction."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return ""
+    if math.isnan(number):
+        return ""
+    if math.isinf(number):
+        return "never"
+    return f"{number:,.0f}" if number < 1e12 else f"{number:.3g}"
+
+
+def configs_markdown(configs: pd.DataFrame, table: pd.DataFrame | None = None) -> str:
+    """The configuration table of ``summary.md`` (rows of :func:`config_table`) and its notes;
+    ``table`` (the per-trial summary) supplies the energy method(s) and the shared-machine
+    warning. Empty when there are no configurations.
+    """
+    if configs.empty:
+        return ""
+    header = [
+        "configuration",
+        "n seeds",
+        "test accuracy % (mean ± sd)",
+        "Δ test accuracy vs baseline (points, 95% CI)",
+        "McNemar p (test)",
+        "val accuracy % (mean ± sd)",
+        "speedup × (mean ± sd)",
+        "emissions / 1,000 predictions (mg CO₂eq)",
+        "energy ratio × (teacher / model, same trial)",
+        "payback (predictions)",
+        "settings",
+    ]
+    lines = [
+        CONFIGS_HEADING,
+        "",
+        _row_line(header),
+        "|" + "|".join(["---", *["---:"] * (len(header) - 2), "---"]) + "|",
+    ]
+    for _, config in configs.iterrows():
+        row = config.to_dict()
+        lines.append(
+            _row_line(
+                [
+                    str(row["configuration"]),
+                    str(row["n_seeds"]),
+                    _mean_sd(row, M.ACCURACY, ".2f", 100.0),
+                    _delta_text(row),
+                    _fmt(row.get("mcnemar_p"), ".3g"),
+                    _mean_sd(row, M.VAL_ACCURACY, ".2f", 100.0),
+                    _mean_sd(row, M.SPEEDUP, ".2f"),
+                    _fmt(row.get(f"{M.EMISSIONS_KG_PER_1K}_mean"), ".3g", 1e6),
+                    _fmt(row.get(f"{M.ENERGY_RATIO}_mean"), ".2f"),
+                    _payback_text(row.get(f"{M.PAYBACK_PREDICTIONS}_mean")),
+                    _config_text(row),
+                ]
+            )
+        )
+    lines += [
+        "",
+        f"\\{SIGNIFICANT} the 95% interval of the difference excludes 0. Δ is test accuracy minus "
+        "the baseline's, in points, paired on the same test examples; the interval is a "
+        "percentile bootstrap over test examples and seeds. McNemar p: exact two-sided test "
+        "against the baseline, single-seed configurations only. Energy ratio: the teacher's "
+        "inference energy over the model's, metered in the same trial in alternating windows "
+        "(the energy counterpart of the speedup). Payback: training emissions / emissions "
+        "saved per prediction against the teacher metered in the same trial (never: it saves "
+        "nothing).",
+    ]
+    lines += _energy_notes(configs if table is None else table)
+    return "\n".join(lines) + "\n"
+
+
+def _energy_notes(table: pd.DataFrame) -> list[str]:
+    """The energy method(s) the rows report, and a warning when a trial shared its machine."""
+    notes: list[str] = []
+    if M.ENERGY_METHOD in table.columns:
+        methods = [str(m).strip() for m in table[M.ENERGY_METHOD].dropna()]
+        methods = list(dict.fromkeys(m for m in methods if m and m.lower() != "nan"))
+        if methods:
+            notes += ["", "Energy method: " + " | ".join(methods) + "."]
+    if M.MACHINE_SHARED in table.columns:
+        shared = table[M.MACHINE_SHARED].map(lambda v: str(v).strip().lower() == "true")
+        methods = table.get(M.ENERGY_METHOD, pd.Series("", index=table.index)).astype(str)
+        # rows from before the method named its tracking mode were measured machine-wide
+        whole_machine = shared & ~methods.str.contains("process tracking", regex=False)
+        if shared.any():
+            energy = (
+                f"the energy of {int(whole_machine.sum())} of them (machine tracking) includes "
+                "the others' power; "
+                if whole_machine.any()
+                else ""
+            )
+            notes += [
+                "",
+                f"**Warning:** {int(shared.sum())} of {len(table)} trial(s) ran while other "
+                f"trials shared the machine (machine_shared): {energy}their timings may be "
+                "slowed.",
+            ]
+    return notes
+
+
+def trials_markdown(table: pd.DataFrame, *, title: str = "Study summary") -> str:
+    """The per-trial table of ``summary.md`` under ``# title``: the paper's Table I columns, then
+    ours, then the paper's numbers; a line for each failed trial's error.
+
+    Emissions are the CodeCarbon estimate for inference over the test split, as in the paper.
+    """
+    columns = [c for c in _MARKDOWN_COLUMNS if c[1] in table.columns]
+    if "paper_speedup" in table.columns:
+        columns += [c for c in _PAPER_MARKDOWN if c[1] in table.columns]
+    header = ["trial", "status", *(c[0] for c in columns), "payback (predictions)", "config"]
+    lines = [
+        f"# {title}",
+        "",
+        _row_line(header),
+        "|" + "|".join(["---", "---", *["---:"] * (len(columns) + 1), "---"]) + "|",
+    ]
+    for _, row in table.iterrows():
+        cells = [str(row["name"]), str(row["status"])]
+        cells += [_fmt(row.get(col), spec, scale) for _, col, spec, scale in columns]
+        cells.append(_payback_text(row.get(M.PAYBACK_PREDICTIONS)))
+        cells.append(_config_text(row))
+        lines.append(_row_line(cells))
+    failed = table[table["status"] == FAILED] if "status" in table.columns else table.iloc[:0]
+    for _, row in failed.iterrows():
+        lines.append("")
+        lines.append(f"- {row['name']} failed: {row.get('error', '')}")
+    return "\n".join(lines) + "\n"
+
+
+def front_markdown(front: pd.DataFrame) -> str:
+    """The models on the validation front (rows of :func:`study.summary.front_models`)."""
+    lines = [
+        "## Models on the validation front",
+        "",
+        "Chosen on validation accuracy, speedup and emissions; test accuracy reported. Each "
+        "folder loads with `AutoModelForSequenceClassification.from_pretrained` after "
+        "`import trainables`, or `python -m trainables.commands.predict FOLDER --text ...`.",
+        "",
+        "| trial | seed | val accuracy % | test accuracy % | speedup × | folder |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for _, row in front.iterrows():
+        lines.append(
+            _row_line(
+                [
+                    str(row["name"]),
+                    _fmt(row.get(M.SEED), ".0f"),
+                    _fmt(row.get(M.VAL_ACCURACY), ".2f", 100),
+                    _fmt(row.get(M.ACCURACY), ".2f", 100),
+                    _fmt(row.get(M.SPEEDUP), ".2f"),
+                    f"`{row['model_dir']}`",
+                ]
+            )
+        )
+    return "\n".join(lines) + "\n"
