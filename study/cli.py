@@ -9,6 +9,7 @@ from typing import Any, NoReturn
 from search_spaces.extended import extended_grid
 from search_spaces.optuna_space import EXTRA
 from search_spaces.paper import paper_grid
+from trainables.data.flags import HelpFormatter, add_data_flags
 
 GRIDS = {"paper": paper_grid, "extended": extended_grid}
 SEARCHES = ("optuna",)
@@ -34,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Results: STORAGE_PATH/NAME/summary.csv and summary.md (one row per trial), "
         "pareto.png/.html, and for a search the Optuna study (optuna-dashboard URL). "
         "Ray's dashboard (--dashboard) asks for the token in ~/.ray/auth_token.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     what = p.add_argument_group("what to run (one of)")
     one = what.add_mutually_exclusive_group()
@@ -86,28 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
         "stay failed, nothing is queued twice",
     )
 
-    data = p.add_argument_group("data")
-    data.add_argument(
-        "--data-dir", help="folder of CSV/parquet files (e.g. ../shared/data/mahanews)"
-    )
-    data.add_argument(
-        "--dataset", help="mahanews-lpc|mahanews-shc|mahanews-ldc or a Hugging Face dataset id"
-    )
-    data.add_argument("--variant", help="MahaNews variant in --data-dir: lpc, shc or ldc")
-    data.add_argument("--text-column", help="the text column (default: found by common names)")
-    data.add_argument("--label-column", help="the label column (default: found by common names)")
-    data.add_argument("--max-rows", type=int, help="stratified subset of each split (quick runs)")
-    data.add_argument(
-        "--keep-overlap",
-        action="store_true",
-        help="keep train/validation rows whose text is also in test (and train rows also in "
-        "validation), to reproduce numbers measured before they were removed",
-    )
-    data.add_argument(
-        "--seed",
-        type=int,
-        default=42,
-        help="seed of the data splits, the teacher and the trials (--set seed=N: trials only)",
+    add_data_flags(
+        p.add_argument_group("data"),
+        seed_help="seed of the data splits, the teacher and the trials (--set seed=N: trials only)",
     )
 
     model = p.add_argument_group("teacher and trials")

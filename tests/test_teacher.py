@@ -11,9 +11,12 @@ import torch
 
 from analysis.statistics import read_test_predictions
 from tests.conftest import SHARED_DATA, SMALL_TEACHER_KW
+from trainables.commands.teacher import main
 from trainables.data import DataSpec, DataSplits, load_splits
 from trainables.presets import TinyTeacherConfig
-from trainables.teachers.load import TeacherError, label2id_for, load_teacher, main, prepare_teacher
+from trainables.teachers.base import TeacherError, label2id_for
+from trainables.teachers.load import load_teacher
+from trainables.teachers.prepare import prepare_teacher
 from trainables.teachers.tiny import (
     build_tiny_teacher,
     cooccurrence_embeddings,

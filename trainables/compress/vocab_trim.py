@@ -33,10 +33,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from trainables.errors import TrainablesError
+
 SUPPORTED_MODELS = ("WordPiece", "Unigram")
 
 
-class VocabTrimError(ValueError):
+class VocabTrimError(TrainablesError, ValueError):
     """A tokenizer or model whose vocabulary cannot be trimmed as asked, and why."""
 
 
