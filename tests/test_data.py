@@ -277,6 +277,30 @@ def test_keep_overlap_flag_in_both_clis() -> None:
     assert DataSpec.from_dict({"data_dir": "data"}).keep_overlap is False
 
 
+def test_both_clis_take_every_data_flag_and_show_each_default_once() -> None:
+    from study.cli import build_parser
+    from trainables.commands.teacher import build_parser as teacher_parser
+
+    given = ["--data-dir", "data", "--variant", "lpc", "--text-column", "Text", "--label-column"]
+    given += ["Label", "--max-rows", "50", "--seed", "3", "--keep-overlap"]
+    expected = DataSpec(
+        data_dir="data",
+        variant="lpc",
+        text_column="Text",
+        label_column="Label",
+        max_rows=50,
+        split_seed=3,
+        keep_overlap=True,
+    )
+    for parser in (build_parser(), teacher_parser()):
+        assert data_spec(parser.parse_args(given)) == expected
+        assert data_spec(parser.parse_args(["--dataset", "x"])) == DataSpec(dataset="x")
+        text = " ".join(parser.format_help().split())
+        assert "(default: None)" not in text
+        assert text.count("the text column (default: found by common names)") == 1
+        assert "(default: 42)" in text  # --seed
+
+
 def test_variant_must_be_chosen_when_several(mahanews_dir: Path) -> None:
     with pytest.raises(DataError, match="--variant"):
         find_split_files(mahanews_dir)
