@@ -192,7 +192,7 @@ def payback_column(table: pd.DataFrame) -> pd.Series:
 
 def read_test_predictions(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """``(test_pred, test_gold)`` label ids from a prediction file (a trial's
-    ``predictions.npz``, or ``python -m trainables.teachers.load --predictions``); ``ValueError``
+    ``predictions.npz``, or ``python -m trainables.commands.teacher --predictions``); ``ValueError``
     naming the file and what is wrong with it otherwise."""
     try:
         with np.load(path, allow_pickle=False) as data:

@@ -11,24 +11,13 @@ from search_spaces.optuna_space import EXTRA
 from search_spaces.paper import paper_grid
 from study.cluster import CLIENT_REFUSED
 from study.errors import UsageError
+from trainables.data.flags import HelpFormatter, add_data_flags
 
 GRIDS = {"paper": paper_grid, "extended": extended_grid}
 SEARCHES = ("optuna",)
 SAMPLERS = ("tpe", "nsga2")
 PRESET_NAMES = ("tiny", "paper")
 EXIT_USAGE = 2
-
-
-class _DefaultsOnce(argparse.ArgumentDefaultsHelpFormatter):
-    """Adds ``(default: X)`` only where the help does not already say its default, and not for
-    an unset value (None, off, empty): such an option's help says what happens instead."""
-
-    def _get_help_string(self, action: argparse.Action) -> str | None:
-        help_text = action.help or ""
-        unset = action.default is None or action.default is False or action.default in ("", [])
-        if unset or "default" in help_text:
-            return help_text
-        return super()._get_help_string(action)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -44,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Results: STORAGE_PATH/NAME/summary.csv and summary.md (one row per trial), "
         "pareto.png/.html, and for a search the Optuna study (optuna-dashboard URL). "
         "Ray's dashboard (--dashboard) asks for the token in ~/.ray/auth_token.",
-        formatter_class=_DefaultsOnce,
+        formatter_class=HelpFormatter,
     )
     what = p.add_argument_group("what to run (one of)")
     one = what.add_mutually_exclusive_group()
@@ -96,28 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
         "stay failed, nothing is queued twice",
     )
 
-    data = p.add_argument_group("data")
-    data.add_argument(
-        "--data-dir", help="folder of CSV/parquet files (e.g. ../shared/data/mahanews)"
-    )
-    data.add_argument(
-        "--dataset", help="mahanews-lpc|mahanews-shc|mahanews-ldc or a Hugging Face dataset id"
-    )
-    data.add_argument("--variant", help="MahaNews variant in --data-dir: lpc, shc or ldc")
-    data.add_argument("--text-column", help="the text column (default: found by common names)")
-    data.add_argument("--label-column", help="the label column (default: found by common names)")
-    data.add_argument("--max-rows", type=int, help="stratified subset of each split (quick runs)")
-    data.add_argument(
-        "--keep-overlap",
-        action="store_true",
-        help="keep train/validation rows whose text is also in test (and train rows also in "
-        "validation), to reproduce numbers measured before they were removed",
-    )
-    data.add_argument(
-        "--seed",
-        type=int,
-        default=42,
-        help="seed of the data splits, the teacher and the trials (--set seed=N: trials only)",
+    add_data_flags(
+        p.add_argument_group("data"),
+        seed_help="seed of the data splits, the teacher and the trials (--set seed=N: trials only)",
     )
 
     model = p.add_argument_group("teacher and trials")

@@ -99,8 +99,8 @@ def new_plan(args: argparse.Namespace, name: str, results_dir: Path) -> StudyPla
     Everything cheap is checked first (flags, trial settings, grid points, data, the Optuna
     storage), so a mistake costs seconds, not a teacher's training.
     """
-    from trainables.data import MAHANEWS_LABELS, DataSpec, default_cache_dir, load_splits
-    from trainables.teachers.load import prepare_teacher
+    from trainables.data import MAHANEWS_LABELS, data_spec, default_cache_dir, load_splits
+    from trainables.teachers.prepare import prepare_teacher
 
     mode = "grid" if args.grid else "search"
     cache_dir = Path(args.cache_dir or default_cache_dir()).expanduser().resolve()
@@ -133,7 +133,7 @@ def new_plan(args: argparse.Namespace, name: str, results_dir: Path) -> StudyPla
     for point in plan.points:
         _checked({**settings, **point}, where=f"trial {point.get('name') or point}")
 
-    spec = DataSpec.from_args(args)
+    spec = data_spec(args)
     splits = load_splits(spec, cache_dir=cache_dir)
     print(splits.summary(), flush=True)
     for line in splits.report.lines():

@@ -341,7 +341,7 @@ def _report_end(
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from trainables.data import DataError
-    from trainables.teachers.load import TeacherError
+    from trainables.teachers.base import TeacherError
 
     try:
         return run(args)

@@ -16,6 +16,7 @@ from trainables.data import (
     DataError,
     DataSpec,
     DataSplits,
+    data_spec,
     download_mahanews,
     encode_labels,
     find_split_files,
@@ -255,13 +256,13 @@ def test_keep_overlap_flag_in_both_clis() -> None:
     import argparse
 
     from study.cli import build_parser
-    from trainables.teachers.load import _parse
+    from trainables.commands.teacher import build_parser as teacher_parser
 
     base = ["--data-dir", "data"]
-    assert DataSpec.from_args(_parse([*base, "--keep-overlap"])).keep_overlap is True
-    assert DataSpec.from_args(_parse(base)).keep_overlap is False
+    assert data_spec(teacher_parser().parse_args([*base, "--keep-overlap"])).keep_overlap is True
+    assert data_spec(teacher_parser().parse_args(base)).keep_overlap is False
     study = build_parser().parse_args([*base, "--grid", "paper", "--keep-overlap"])
-    assert DataSpec.from_args(study).keep_overlap is True
+    assert data_spec(study).keep_overlap is True
     # a namespace from a CLI without the flag: the default, removal
     old = argparse.Namespace(
         data_dir="data",
@@ -272,8 +273,32 @@ def test_keep_overlap_flag_in_both_clis() -> None:
         max_rows=None,
         seed=1,
     )
-    assert DataSpec.from_args(old).keep_overlap is False
+    assert data_spec(old).keep_overlap is False
     assert DataSpec.from_dict({"data_dir": "data"}).keep_overlap is False
+
+
+def test_both_clis_take_every_data_flag_and_show_each_default_once() -> None:
+    from study.cli import build_parser
+    from trainables.commands.teacher import build_parser as teacher_parser
+
+    given = ["--data-dir", "data", "--variant", "lpc", "--text-column", "Text", "--label-column"]
+    given += ["Label", "--max-rows", "50", "--seed", "3", "--keep-overlap"]
+    expected = DataSpec(
+        data_dir="data",
+        variant="lpc",
+        text_column="Text",
+        label_column="Label",
+        max_rows=50,
+        split_seed=3,
+        keep_overlap=True,
+    )
+    for parser in (build_parser(), teacher_parser()):
+        assert data_spec(parser.parse_args(given)) == expected
+        assert data_spec(parser.parse_args(["--dataset", "x"])) == DataSpec(dataset="x")
+        text = " ".join(parser.format_help().split())
+        assert "(default: None)" not in text
+        assert text.count("the text column (default: found by common names)") == 1
+        assert "(default: 42)" in text  # --seed
 
 
 def test_variant_must_be_chosen_when_several(mahanews_dir: Path) -> None:
@@ -444,7 +469,14 @@ def test_unknown_variant(tmp_path: Path) -> None:
 
 def test_cli_error_is_one_line_without_traceback(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "trainables.teachers.load", "--data-dir", str(tmp_path), "--quiet"],
+        [
+            sys.executable,
+            "-m",
+            "trainables.commands.teacher",
+            "--data-dir",
+            str(tmp_path),
+            "--quiet",
+        ],
         capture_output=True,
         text=True,
         timeout=120,
@@ -455,7 +487,7 @@ def test_cli_error_is_one_line_without_traceback(tmp_path: Path) -> None:
 
 
 def test_cli_without_a_source_names_both_flags(capsys: pytest.CaptureFixture[str]) -> None:
-    from trainables.teachers.load import main
+    from trainables.commands.teacher import main
 
     assert main(["--quiet"]) == 2
     assert capsys.readouterr().err.startswith("error: give exactly one data source: --data-dir")
@@ -474,7 +506,7 @@ def _unknown_token_rate(tokenizer, texts: Sequence[str], max_length: int = 128) 
 
 
 def test_tokenization_is_cached_and_knows_devanagari(mahanews_dir: Path, tmp_path: Path) -> None:
-    from trainables.teachers.load import label2id_for
+    from trainables.teachers.base import label2id_for
     from trainables.teachers.tiny import train_wordpiece
 
     splits = _local(mahanews_dir, variant="lpc", max_rows=150)

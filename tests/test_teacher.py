@@ -11,9 +11,12 @@ import torch
 
 from analysis.statistics import read_test_predictions
 from tests.conftest import SHARED_DATA, SMALL_TEACHER_KW
+from trainables.commands.teacher import main
 from trainables.data import DataSpec, DataSplits, load_splits
 from trainables.presets import TinyTeacherConfig
-from trainables.teachers.load import TeacherError, label2id_for, load_teacher, main, prepare_teacher
+from trainables.teachers.base import TeacherError, label2id_for
+from trainables.teachers.load import load_teacher
+from trainables.teachers.prepare import prepare_teacher
 from trainables.teachers.tiny import (
     build_tiny_teacher,
     cooccurrence_embeddings,
@@ -223,3 +226,18 @@ def test_ngram_soft_labels_on_few_rows() -> None:
     assert probs.shape == (13, 12) and torch.allclose(probs.sum(dim=1), torch.ones(13), atol=1e-5)
     with pytest.raises(TeacherError, match=r"at least 2 labels with at least 2 training rows"):
         ngram_soft_labels(texts[:6], torch.zeros(6, dtype=torch.long), 12, seed=0)
+
+
+def test_every_trainables_error_shares_one_base_and_keeps_its_kind() -> None:
+    from trainables.commands.export import ExportError
+    from trainables.commands.predict import PredictError
+    from trainables.compress.vocab_trim import VocabTrimError
+    from trainables.data import DataError
+    from trainables.errors import TrainablesError, first_line
+
+    kinds = {DataError: ValueError, VocabTrimError: ValueError, PredictError: ValueError}
+    kinds |= {TeacherError: RuntimeError, ExportError: RuntimeError}
+    for error, kind in kinds.items():
+        assert issubclass(error, TrainablesError) and issubclass(error, kind), error
+    assert first_line(OSError("no such file\nTraceback ...")) == "no such file"
+    assert first_line(KeyError()) == "KeyError"

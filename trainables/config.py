@@ -8,6 +8,14 @@ data settings travel as one nested ``data`` dict, a :class:`~trainables.data.Dat
 ...                               "target_density": 0.75})
 >>> cfg.pruning().schedule_end, cfg.data.split_seed
 (0.75, 42)
+
+The pruning keys are :class:`~trainables.compress.pruning.PruningConfig`'s fields, flat, with its
+defaults but ``min_density`` (the study guards sigmoid_threshold trials; the paper does not):
+
+>>> len(PRUNING_KEYS), "target_density" in PRUNING_KEYS, "block_shape" in PRUNING_KEYS
+(10, True, False)
+>>> TrialConfig().pruning() == PruningConfig(min_density=PruningConfig.STUDY_MIN_DENSITY)
+True
 """
 
 from __future__ import annotations
@@ -39,19 +47,18 @@ class TrialConfig:
     max_length: int = 128
     cache_dir: str | None = None  # tokens and teacher logits are cached here
 
-    # Pruning (see trainables.compress.pruning.PruningConfig).
-    method: str = "topk"
-    target_density: float = 0.5  # final kept fraction of the encoder weights (topk)
-    regularization_lambda: float = 0.0  # L1 strength on sigmoid(scores) (sigmoid_threshold)
-    final_threshold: float = 0.1  # sigmoid cut-off at the end of the schedule
-    block_rows: int = 32
-    block_cols: int = 32
-    initial_warmup: float = 0.1  # fraction of steps before the threshold starts to move
-    final_warmup: float = 0.2  # fraction of steps at the final threshold
-    min_density: float = 0.05  # sigmoid_threshold: least kept fraction of each score tensor
-    # "block": attention scored in block_rows x block_cols blocks; "head": one score per head
-    # (shared by its Q, K, V rows and O columns), so heads go whole
-    attention_block: str = "block"
+    # Pruning: PruningConfig's fields of the same name, with its defaults (their meaning is
+    # documented there), except min_density: the study guards where PruningConfig does not.
+    method: str = PruningConfig.method  # topk | sigmoid_threshold
+    target_density: float = PruningConfig.target_density  # final kept fraction (topk)
+    regularization_lambda: float = PruningConfig.regularization_lambda  # L1 (sigmoid_threshold)
+    final_threshold: float = PruningConfig.final_threshold  # sigmoid cut-off at the end
+    block_rows: int = PruningConfig.block_shape[0]  # PruningConfig.block_shape, flat
+    block_cols: int = PruningConfig.block_shape[1]
+    initial_warmup: float = PruningConfig.initial_warmup  # fraction of steps before it moves
+    final_warmup: float = PruningConfig.final_warmup  # fraction of steps at the final threshold
+    min_density: float = PruningConfig.STUDY_MIN_DENSITY  # least kept fraction per score tensor
+    attention_block: str = PruningConfig.attention_block  # block | head (heads go whole)
 
     # Distillation (see trainables.compress.distillation.distillation_loss).
     distil: bool = False
@@ -63,10 +70,10 @@ class TrialConfig:
     # trial runs in the precision this resolves to on its device and reports it
     precision: str = "auto"
     learning_rate: float = 1e-4  # the weights
-    score_learning_rate: float = 1e-2  # the mask scores
+    score_learning_rate: float = PruningConfig.score_learning_rate  # the mask scores
     # sigmoid_threshold: the scores' rate is raised so a score could move this many logits over
-    # the run, however few its steps (PruningConfig.score_travel)
-    score_travel: float = 5.0
+    # the run, however few its steps
+    score_travel: float = PruningConfig.score_travel
     warmup_fraction: float = 0.1  # linear learning-rate warm-up, then linear decay
     weight_decay: float = 0.01
     epochs: int = 4
@@ -168,17 +175,15 @@ class TrialConfig:
         return (self.block_rows, self.block_cols)
 
     def pruning(self) -> PruningConfig:
-        """The pruning settings of this trial (validated by PruningConfig itself)."""
-        return PruningConfig(
-            method=self.method,
-            target_density=self.target_density,
-            final_threshold=self.final_threshold,
-            regularization_lambda=self.regularization_lambda if self.method != "topk" else 0.0,
-            block_shape=self.block_shape,
-            initial_warmup=self.initial_warmup,
-            final_warmup=self.final_warmup,
-            score_learning_rate=self.score_learning_rate,
-            score_travel=self.score_travel,
-            min_density=self.min_density,
-            attention_block=self.attention_block,
-        )
+        """The pruning settings of this trial (validated by PruningConfig itself): every field
+        the two share, the block shape, and no L1 penalty for topk (its density is fixed)."""
+        shared = {name: getattr(self, name) for name in PRUNING_KEYS}
+        if self.method == "topk":
+            shared["regularization_lambda"] = 0.0
+        return PruningConfig(**shared, block_shape=self.block_shape)
+
+
+# The trial keys that are PruningConfig fields too (block_shape is block_rows x block_cols).
+PRUNING_KEYS = tuple(
+    f.name for f in fields(TrialConfig) if f.name in PruningConfig.__dataclass_fields__
+)

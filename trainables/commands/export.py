@@ -24,13 +24,14 @@ import numpy as np
 import torch
 
 from trainables.compress.quantize import DYNAMIC_INT8
+from trainables.errors import TrainablesError
 
 FORMATS = ("onnx",)
 FP32_TOLERANCE = 1e-3
 _SAMPLE_TEXTS = ["मुंबई इंडियन्सचा विजय", "राज्य सरकारचा नवा निर्णय आज जाहीर झाला", "नवा चित्रपट"]
 
 
-class ExportError(RuntimeError):
+class ExportError(TrainablesError, RuntimeError):
     """An export that could not be made or did not match PyTorch, and why."""
 
 

@@ -20,10 +20,12 @@ from typing import Any
 import pandas as pd
 import torch
 
+from trainables.errors import TrainablesError
+
 BATCH_SIZE = 64
 
 
-class PredictError(ValueError):
+class PredictError(TrainablesError, ValueError):
     """Input the command cannot use, and what to do instead."""
 
 
@@ -86,8 +88,8 @@ def predict(
 
 def read_texts(path: str | Path, text_column: str | None) -> list[str]:
     """The texts of a CSV/TSV file: its ``text_column``, or the one column named like a text."""
+    from trainables.data.cleaning import find_column
     from trainables.data.sources import DataError, read_table
-    from trainables.data.splits import find_column
 
     path = Path(path)
     if not path.is_file():

@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -108,8 +108,10 @@ class PruningConfig:
     # sigmoid_threshold only: each score tensor keeps at least ceil(min_density * blocks) blocks
     # (at least one; its top-scored ones). Per tensor, so per attention matrix and per layer's
     # FFN neurons: the encoder's density never falls below it. 0, the default here, is the
-    # paper's method (no guard); the study's TrialConfig turns it on.
+    # paper's method (no guard); the study's trials guard with STUDY_MIN_DENSITY.
     min_density: float = 0.0
+    # The one default the study's TrialConfig does not take from here (its min_density).
+    STUDY_MIN_DENSITY: ClassVar[float] = 0.05
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -168,7 +170,8 @@ class PruningConfig:
         if not 0.0 <= self.min_density < 1.0:
             raise ValueError(
                 f"min_density is the least kept fraction of each score tensor and must lie in "
-                f"[0, 1), got {self.min_density}; 0 turns the guard off, the study uses 0.05"
+                f"[0, 1), got {self.min_density}; 0 turns the guard off, the study uses "
+                f"{self.STUDY_MIN_DENSITY}"
             )
 
     @property

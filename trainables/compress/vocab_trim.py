@@ -34,11 +34,12 @@ import torch
 from torch import nn
 
 from trainables.compress.families import base_model, family_of
+from trainables.errors import TrainablesError
 
 SUPPORTED_MODELS = ("WordPiece", "Unigram")
 
 
-class VocabTrimError(ValueError):
+class VocabTrimError(TrainablesError, ValueError):
     """A tokenizer or model whose vocabulary cannot be trimmed as asked, and why."""
 
 

@@ -5,7 +5,8 @@ A :class:`DataSpec` names one source and how to split it; :func:`load_splits` tu
 :func:`tokenize_splits` turns those into a model's token ids. Unless ``keep_overlap``, train
 and validation rows whose text also occurs in test are removed, and train rows whose text also
 occurs in validation (the upstream MahaNews splits share texts); :class:`CleaningReport` counts
-them. Three sources:
+them; :func:`add_data_flags` and :func:`data_spec` make a command line's data flags from
+DataSpec's fields and read the spec back. Three sources:
 
 - a local folder of CSV or parquet files, in MahaNews naming (``LPC_Valid.csv``,
   ``Marathi_LPC_Test.csv``) or generic naming (``train.csv``, ``validation.parquet``, ...);
@@ -22,6 +23,13 @@ fix, never a traceback from inside pandas.
 >>> tokens = tokenize_splits(splits, tokenizer, label2id, max_length=128)  # doctest: +SKIP
 """
 
+from trainables.data.cleaning import (
+    CleaningReport,
+    clean_frame,
+    normalise_texts,
+    resolve_columns,
+)
+from trainables.data.flags import add_data_flags, data_spec
 from trainables.data.sources import (
     MAHANEWS_LABELS,
     MAHANEWS_VARIANTS,
@@ -31,15 +39,8 @@ from trainables.data.sources import (
     download_mahanews,
     find_split_files,
 )
-from trainables.data.splits import (
-    CleaningReport,
-    DataSpec,
-    DataSplits,
-    clean_frame,
-    load_splits,
-    normalise_texts,
-    resolve_columns,
-)
+from trainables.data.spec import DataSpec
+from trainables.data.splits import DataSplits, load_splits
 from trainables.data.tokens import TokenizedSplit, encode_labels, tokenize_splits
 
 __all__ = [
@@ -51,7 +52,9 @@ __all__ = [
     "DataSpec",
     "DataSplits",
     "TokenizedSplit",
+    "add_data_flags",
     "clean_frame",
+    "data_spec",
     "default_cache_dir",
     "download_mahanews",
     "encode_labels",

@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from trainables.atomic import atomic_write
+from trainables.errors import TrainablesError, first_line
 
 # The 12 MahaNews topics, in the order the l3cube-pune topic models use (ids 0..11).
 MAHANEWS_LABELS: tuple[str, ...] = (
@@ -59,7 +60,7 @@ _MAHANEWS_NAME = re.compile(r"^(?:\w+_)?(SHC|LPC|LDC)_(train|valid|validation|te
 Frames = dict[str, tuple[pd.DataFrame, str]]
 
 
-class DataError(ValueError):
+class DataError(TrainablesError, ValueError):
     """A dataset could not be found, read or understood; the message says what to do."""
 
 
@@ -163,10 +164,9 @@ def read_table(path: Path) -> pd.DataFrame:
     except pd.errors.EmptyDataError:
         raise DataError(f"{path} is empty; remove it or fill it with a header and rows") from None
     except pd.errors.ParserError as exc:
-        first = str(exc).strip().splitlines()[0]
         raise DataError(
-            f"{path} is not a well-formed {'TSV' if path.suffix == '.tsv' else 'CSV'} ({first}); "
-            "check the quoting of texts with commas or newlines"
+            f"{path} is not a well-formed {'TSV' if path.suffix == '.tsv' else 'CSV'} "
+            f"({first_line(exc)}); check the quoting of texts with commas or newlines"
         ) from None
     except (OSError, ValueError, ImportError) as exc:
         raise DataError(f"cannot read {path} ({type(exc).__name__}: {exc})") from None
@@ -218,10 +218,9 @@ def _load_hf_dataset(dataset_id: str, cache_dir: str | Path | None) -> Frames:
     try:
         loaded = datasets.load_dataset(dataset_id, cache_dir=str(cache_dir) if cache_dir else None)
     except Exception as exc:  # datasets raises many kinds; the user needs one line
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(
-            f"cannot load Hugging Face dataset {dataset_id!r} ({first}); check the id, the network "
-            "or pass --data-dir with local CSV/parquet files"
+            f"cannot load Hugging Face dataset {dataset_id!r} ({first_line(exc)}); check the id, "
+            "the network or pass --data-dir with local CSV/parquet files"
         ) from None
     frames: Frames = {}
     for name, part in loaded.items():

@@ -1,5 +1,5 @@
-"""Which data a study uses (:class:`DataSpec`) and the clean train / validation / test frames
-it gives (:class:`DataSplits`): column resolution, cleaning, removal of texts shared across
+"""The clean train / validation / test frames a :class:`~trainables.data.spec.DataSpec` gives
+(:class:`DataSplits`): cleaning (:mod:`trainables.data.cleaning`), removal of texts shared across
 splits, carving of missing splits and the stratified ``max_rows`` subset, all deterministic in
 ``split_seed``.
 
@@ -11,170 +11,20 @@ removed, and train rows whose text occurs in validation.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pandas as pd
 
+from trainables.data.cleaning import CleaningReport, clean_frame, normalise_texts, resolve_columns
 from trainables.data.sources import SPLITS, DataError, read_frames
+from trainables.data.spec import DataSpec
 
 # Share of the rows carved off when a split is missing (validation or test from train, ...).
 _CARVED_FRACTION = 0.2
-
-_TEXT_COLUMNS = ("text", "texts", "headline", "sentence", "content", "body", "document", "news")
-_LABEL_COLUMNS = ("label", "labels", "category", "class", "target", "topic")
-
-
-@dataclass(frozen=True)
-class DataSpec:
-    """Which data a study uses and how it is split: built once from the CLI, passed whole to
-    the teacher, the study's own load and every trial, so all of them see the same splits.
-
-    >>> spec = DataSpec(dataset="mahanews-lpc", max_rows=200)
-    >>> DataSpec.from_dict(spec.to_dict()) == spec
-    True
-    """
-
-    data_dir: str | None = None  # local folder of CSV/parquet files (stored absolute)
-    dataset: str | None = None  # mahanews-lpc|shc|ldc or a Hugging Face dataset id
-    variant: str | None = None  # MahaNews variant inside data_dir
-    text_column: str | None = None
-    label_column: str | None = None
-    max_rows: int | None = None  # stratified subset of each split, for quick runs
-    split_seed: int = 42  # carving and subsetting; independent of a trial's seed
-    # Keep train/validation rows whose text also occurs in a later split (to reproduce numbers
-    # measured before the overlap was removed); by default they are removed.
-    keep_overlap: bool = False
-
-    def __post_init__(self) -> None:
-        if (self.data_dir is None) == (self.dataset is None):
-            raise DataError(
-                "give exactly one data source: --data-dir FOLDER (local CSV/parquet files) or "
-                "--dataset mahanews-lpc|mahanews-shc|mahanews-ldc|<Hugging Face dataset id>"
-            )
-        if self.max_rows is not None and self.max_rows < 1:
-            raise DataError(
-                f"max_rows must be >= 1, got {self.max_rows}; omit --max-rows to keep every row"
-            )
-        if self.data_dir is not None:
-            # Absolute, so a trial running in another working directory reads the same folder.
-            absolute = str(Path(self.data_dir).expanduser().resolve())
-            object.__setattr__(self, "data_dir", absolute)
-
-    def to_dict(self) -> dict[str, Any]:
-        """A plain JSON-able dict; :meth:`from_dict` reads it back."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> DataSpec:
-        known = [f.name for f in fields(cls)]
-        unknown = sorted(set(values) - set(known))
-        if unknown:
-            raise DataError(
-                f"unknown data setting(s) {', '.join(unknown)}; known keys: {', '.join(known)}"
-            )
-        return cls(**values)
-
-    @classmethod
-    def from_args(cls, args: argparse.Namespace) -> DataSpec:
-        """From the data flags the CLIs share: ``--data-dir``, ``--dataset``, ``--variant``,
-        ``--text-column``, ``--label-column``, ``--max-rows``, ``--keep-overlap`` and ``--seed``
-        (the split seed)."""
-        return cls(
-            data_dir=args.data_dir,
-            dataset=args.dataset,
-            variant=args.variant,
-            text_column=args.text_column,
-            label_column=args.label_column,
-            max_rows=args.max_rows,
-            split_seed=args.seed,
-            # getattr: a CLI that predates the flag still builds a spec (with the default).
-            keep_overlap=bool(getattr(args, "keep_overlap", False)),
-        )
-
-
-@dataclass
-class CleaningReport:
-    """What cleaning removed or noticed, per split (counts, never silent).
-
-    The cleaning counts are keyed by the split a file or dataset split was read as. The overlap
-    counts are keyed by the split the rows were removed from: a file's split before carving
-    (``validation`` for MahaNews' Valid file, which train and validation are carved from), a
-    final split after it. All counts describe the data before the ``max_rows`` subset.
-    """
-
-    rows_read: dict[str, int] = field(default_factory=dict)
-    header_rows: dict[str, int] = field(default_factory=dict)
-    empty_texts: dict[str, int] = field(default_factory=dict)
-    missing_labels: dict[str, int] = field(default_factory=dict)
-    stripped: dict[str, int] = field(default_factory=dict)
-    duplicates: dict[str, int] = field(default_factory=dict)  # repeated texts inside one split
-    overlap_test: dict[str, int] = field(default_factory=dict)  # rows removed: text in test
-    overlap_validation: dict[str, int] = field(default_factory=dict)  # ... text in validation
-    overlap_kept: bool = False  # DataSpec.keep_overlap: nothing was removed for overlap
-    carved: str = ""
-
-    _COUNTS: ClassVar[tuple[str, ...]] = (
-        "rows_read",
-        "header_rows",
-        "empty_texts",
-        "missing_labels",
-        "stripped",
-        "duplicates",
-        "overlap_test",
-        "overlap_validation",  # the last two: the overlap counts
-    )
-
-    def _splits(self) -> list[str]:
-        seen = set().union(*(getattr(self, name) for name in self._COUNTS))
-        return [s for s in SPLITS if s in seen]
-
-    def _removed(self, split: str) -> str:
-        # Only the rules that apply: test loses nothing, validation only what test has.
-        parts = []
-        if split in ("train", "validation"):
-            parts.append(f"{self.overlap_test.get(split, 0)} rows whose text is also in test")
-        if split == "train":
-            parts.append(f"{self.overlap_validation.get(split, 0)} also in validation")
-        return f"; removed {', '.join(parts)}" if parts else ""
-
-    def lines(self) -> list[str]:
-        out = []
-        for split in self._splits():
-            if split in self.rows_read:
-                out.append(
-                    f"{split}: read {self.rows_read[split]} rows; dropped "
-                    f"{self.header_rows.get(split, 0)} repeated header rows, "
-                    f"{self.empty_texts.get(split, 0)} empty texts, "
-                    f"{self.missing_labels.get(split, 0)} missing labels; "
-                    f"stripped whitespace in {self.stripped.get(split, 0)}; "
-                    f"kept {self.duplicates.get(split, 0)} duplicate texts{self._removed(split)}"
-                )
-        if self.carved:
-            out.append(self.carved)
-        for split in self._splits():
-            if split not in self.rows_read:  # carved: only overlap removals happen after it
-                out.append(f"{split} (carved): {self._removed(split).removeprefix('; ')}")
-        if self.overlap_kept:
-            out.append(
-                "KEPT OVERLAP (--keep-overlap): train/validation rows whose text is also in "
-                "test, and train rows whose text is also in validation, were not removed"
-            )
-        return out
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able: the counts of each split (0 where nothing happened; a carved split has
-        only the overlap counts, as nothing was read into it), the carving note and whether the
-        overlap was kept."""
-        splits: dict[str, dict[str, int]] = {}
-        for split in self._splits():
-            names = self._COUNTS if split in self.rows_read else self._COUNTS[-2:]
-            splits[split] = {name: getattr(self, name).get(split, 0) for name in names}
-        return {"splits": splits, "carved": self.carved, "overlap_kept": self.overlap_kept}
 
 
 @dataclass
@@ -254,23 +104,14 @@ def _hash_rows(h: Any, frame: pd.DataFrame) -> None:
         h.update(b"\x1e")
 
 
-def normalise_texts(texts: pd.Series) -> pd.Series:
-    """Texts as compared across splits: runs of whitespace collapsed to one space, case kept.
-
-    Upstream copies of one paragraph differ in spacing (double spaces, a newline), not in
-    wording; case is kept because Devanagari has none and Latin names differ in meaning by it.
-    """
-    return texts.map(lambda text: " ".join(text.split()))
-
-
 def load_splits(spec: DataSpec, *, cache_dir: str | Path | None = None) -> DataSplits:
     """Load, clean and (where a split is missing) carve train / validation / test.
 
     ``cache_dir`` receives a downloaded MahaNews release or Hugging Face dataset.
 
-    >>> spec = DataSpec(data_dir="../shared/data/mahanews", variant="lpc")  # doctest: +SKIP
-    >>> load_splits(spec).summary()  # doctest: +SKIP
-    'LPC in /work/shared/data/mahanews: train 1857, validation 469, test 2539 rows, 12 labels'
+    >>> splits = load_splits(DataSpec(data_dir="../shared/data/mahanews", variant="lpc"))
+    >>> len(splits.train), len(splits.validation), len(splits.test), len(splits.labels)
+    (1857, 469, 2539, 12)
     """
     frames, source = read_frames(
         data_dir=spec.data_dir, dataset=spec.dataset, variant=spec.variant, cache_dir=cache_dir
@@ -301,106 +142,6 @@ def load_splits(spec: DataSpec, *, cache_dir: str | Path | None = None) -> DataS
         source=source,
         report=report,
     )
-
-
-# --------------------------------------------------------------------------------------------
-# Columns and cleaning
-
-
-def resolve_columns(
-    frame: pd.DataFrame,
-    origin: str,
-    text_column: str | None = None,
-    label_column: str | None = None,
-) -> tuple[str, str]:
-    """Find the text and label columns among common names (any case), or check given ones."""
-    tcol = find_column(frame, origin, text_column, _TEXT_COLUMNS, "text", "--text-column")
-    lcol = find_column(frame, origin, label_column, _LABEL_COLUMNS, "label", "--label-column")
-    if tcol == lcol:
-        raise DataError(
-            f"{origin}: text and label column are both {tcol!r}; pass --text-column and "
-            "--label-column"
-        )
-    return tcol, lcol
-
-
-def find_column(
-    frame: pd.DataFrame,
-    origin: str,
-    given: str | None,
-    names: Sequence[str] = _TEXT_COLUMNS,
-    what: str = "text",
-    flag: str = "--text-column",
-) -> str:
-    """The column ``given`` (any case), or else the first of ``names`` (the common names of a
-    text column by default) that ``frame`` has; a :class:`DataError` naming the columns if none."""
-    columns = [str(c) for c in frame.columns]
-    lower = {c.lower(): c for c in columns}
-    if given is not None:
-        if given in columns:
-            return given
-        if given.lower() in lower:
-            return lower[given.lower()]
-        raise DataError(
-            f"{origin} has no {what} column {given!r} (columns: {', '.join(columns)}); "
-            f"pass one of those with {flag}"
-        )
-    for name in names:
-        if name in lower:
-            return lower[name]
-    raise DataError(
-        f"{origin} has no {what} column (columns: {', '.join(columns)}; looked for "
-        f"{', '.join(names)}); name the right one with {flag}"
-    )
-
-
-def clean_frame(
-    frame: pd.DataFrame,
-    text_column: str,
-    label_column: str,
-    *,
-    split: str,
-    report: CleaningReport,
-    origin: str,
-) -> pd.DataFrame:
-    """Drop repeated header rows, empty texts and missing labels; strip whitespace; count all."""
-    text = frame[text_column]
-    label = frame[label_column]
-    report.rows_read[split] = report.rows_read.get(split, 0) + len(frame)
-
-    label_str = label.astype("string").str.strip()
-    text_str = text.astype("string")
-    header_names = {text_column.lower(), label_column.lower(), *_TEXT_COLUMNS, *_LABEL_COLUMNS}
-    is_header = label_str.str.lower().isin(header_names).fillna(False) | (
-        text_str.str.strip().str.lower().isin(header_names).fillna(False)
-        & label_str.isna().fillna(True)
-    )
-    stripped_text = text_str.str.strip()
-    is_empty = (stripped_text.isna() | (stripped_text == "")).fillna(True) & ~is_header
-    is_missing_label = (label_str.isna() | (label_str == "")).fillna(True) & ~is_header & ~is_empty
-    keep = ~(is_header | is_empty | is_missing_label)
-
-    report.header_rows[split] = report.header_rows.get(split, 0) + int(is_header.sum())
-    report.empty_texts[split] = report.empty_texts.get(split, 0) + int(is_empty.sum())
-    report.missing_labels[split] = report.missing_labels.get(split, 0) + int(is_missing_label.sum())
-    changed = (stripped_text != text_str).fillna(False) & keep
-    report.stripped[split] = report.stripped.get(split, 0) + int(changed.sum())
-
-    out = pd.DataFrame(
-        {
-            "text": stripped_text[keep].astype(str).to_numpy(),
-            "label": label_str[keep].astype(str).to_numpy(),
-        }
-    )
-    if out.empty:
-        raise DataError(
-            f"{origin} has no usable rows after cleaning ({len(frame)} read: "
-            f"{int(is_header.sum())} header rows, {int(is_empty.sum())} empty texts, "
-            f"{int(is_missing_label.sum())} missing labels); check the file's contents"
-        )
-    # Normalised, like the overlap across splits: copies that differ only in spacing count.
-    report.duplicates[split] = int(normalise_texts(out.text).duplicated().sum())
-    return out
 
 
 # --------------------------------------------------------------------------------------------

@@ -7,9 +7,9 @@ training texts' co-occurrences, and a KL term towards the cross-fitted probabili
 character n-gram logistic regression. Masked-LM pre-training is available (``mlm_epochs``) but
 off: in the CPU budget its loss stays near the unigram entropy.
 
->>> teacher = build_tiny_teacher(splits, TinyTeacherConfig())  # doctest: +SKIP
->>> teacher.path, teacher.metrics["test_accuracy"]  # doctest: +SKIP
-('~/.cache/lowres-study/teachers/tiny-3f2a...', 0.849)
+>>> tokenizer = train_wordpiece(["नमस्कार जग", "जग सुंदर आहे"] * 20, vocab_size=60)
+>>> tokenizer.tokenize("सुंदर जग")  # the matras kept: no accent stripping
+['सुंदर', 'जग']
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from trainables.data import DataSplits, TokenizedSplit, default_cache_dir, token
 from trainables.evaluation import evaluate
 from trainables.precision import precision_autocast, resolve_precision
 from trainables.presets import TinyTeacherConfig
-from trainables.teachers.load import TEACHER_INFO, Teacher, TeacherError, label2id_for
+from trainables.teachers.base import TEACHER_INFO, Teacher, TeacherError, label2id_for
 
 if TYPE_CHECKING:
     from transformers import BertForMaskedLM, BertForSequenceClassification
@@ -145,12 +145,12 @@ def build_tiny_teacher(
         # initialisation, which has the same scale (std 0.02).
         width = vectors.shape[1]
         with torch.no_grad():
-            mlm.bert.embeddings.word_embeddings.weight[rows, :width] = vectors[rows]
+            mlm.get_input_embeddings().weight[rows, :width] = vectors[rows]
     mlm.to(device)
     if cfg.mlm_epochs > 0:
         _pretrain_mlm(mlm, tokens["train"], tokenizer, cfg, device, progress, precision)
     classifier = BertForSequenceClassification(bert_config)
-    missing, _ = classifier.bert.load_state_dict(mlm.bert.state_dict(), strict=False)
+    missing, _ = classifier.base_model.load_state_dict(mlm.base_model.state_dict(), strict=False)
     assert all(k.startswith("pooler.") for k in missing), missing
     del mlm
     classifier.to(device)
@@ -381,7 +381,7 @@ def _pretrain_mlm(
             )
             # The vocabulary projection runs on the masked positions only: ~15% of the cost.
             with precision_autocast(device, precision):
-                hidden = mlm.bert(
+                hidden = mlm.base_model(
                     input_ids=ids.to(device),
                     attention_mask=batch["attention_mask"].to(device, torch.long),
                 ).last_hidden_state
