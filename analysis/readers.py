@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from analysis.rows import FINISHED, STATUS
+from trainables.errors import first_line
 from trainables.metrics import FINAL_METRICS
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ def read_summary(path: str | Path) -> pd.DataFrame:
     try:
         return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
     except (ValueError, OSError) as error:  # not a table, empty, unreadable
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        reason = first_line(error)
         raise ValueError(f"cannot read {path} as a table: {reason}") from error
 
 
@@ -174,7 +175,7 @@ def load_optuna_study(storage: str, study_name: str | None = None) -> optuna.Stu
     except ValueError:
         raise
     except Exception as error:  # SQLAlchemy, a missing database driver, a refused connection
-        reason = f"{type(error).__name__}: {str(error).strip().splitlines()[0]}"
+        reason = f"{type(error).__name__}: {first_line(error)}"
         raise ValueError(
             f"cannot open the Optuna storage {storage!r} ({reason}); give a database URL "
             "such as sqlite:///results/sweep/optuna.db"

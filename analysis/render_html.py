@@ -188,17 +188,7 @@ def _figure(view: View) -> go.Figure:
 
 
 def html_figures(views: Sequence[View]) -> list[go.Figure]:
-    """One plotly figure per view.
-
-    >>> import pandas as pd
-    >>> from analysis import study_views
-    >>> table = pd.DataFrame({"kind": ["baseline", "prune", "prune"],
-    ...                       "target_density": [1.0, 0.5, 0.25],
-    ...                       "accuracy": [0.90, 0.88, 0.85], "val_accuracy": [0.89, 0.87, 0.86],
-    ...                       "speedup": [1.0, 1.6, 2.5], "emissions_kg": [3e-6, 2e-6, 1e-6]})
-    >>> [len(figure.data) > 0 for figure in html_figures(study_views(table))]
-    [True, True, True]
-    """
+    """One plotly figure per view (:func:`html_page` puts them on a page)."""
     return [_figure(view) for view in views]
 
 

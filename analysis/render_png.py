@@ -217,11 +217,9 @@ def png_figure(views: Sequence[View]) -> Figure:
 
     >>> import pandas as pd
     >>> from analysis import study_views
-    >>> table = pd.DataFrame({"kind": ["baseline", "prune", "prune"],
-    ...                       "target_density": [1.0, 0.5, 0.25],
-    ...                       "accuracy": [0.90, 0.88, 0.85], "val_accuracy": [0.89, 0.87, 0.86],
-    ...                       "speedup": [1.0, 1.6, 2.5], "emissions_kg": [3e-6, 2e-6, 1e-6]})
-    >>> figure = png_figure(study_views(table))
+    >>> rows = [("baseline", 1.0, 0.90, 0.89, 1.0, 3e-6), ("prune", 0.5, 0.88, 0.87, 1.6, 2e-6)]
+    >>> columns = ["kind", "target_density", "accuracy", "val_accuracy", "speedup", "emissions_kg"]
+    >>> figure = png_figure(study_views(pd.DataFrame(rows, columns=columns)))
     >>> [round(inches * figure.dpi) for inches in figure.get_size_inches()][0]
     1920
     """

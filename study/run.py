@@ -27,6 +27,7 @@ from study.records import FAILED, FINISHED, count_by_status
 from study.summary import summary_table
 from trainables import metrics as M
 from trainables.atomic import atomic_write
+from trainables.errors import TrainablesError
 
 DEFAULT_NAMES = {"grid": "paper", "search": "sweep"}
 EXIT_ALL_FAILED = 1
@@ -340,12 +341,9 @@ def _report_end(
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from trainables.data import DataError
-    from trainables.teachers.base import TeacherError
-
     try:
         return run(args)
-    except (UsageError, DataError, TeacherError) as exc:
+    except (UsageError, TrainablesError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

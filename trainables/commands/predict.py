@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from trainables.errors import TrainablesError
+from trainables.errors import TrainablesError, first_line
 
 BATCH_SIZE = 64
 
@@ -46,7 +46,7 @@ def load_with_tokenizer(directory: str | Path, *, fp32: bool = False) -> tuple[A
         tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
     except (OSError, ValueError) as error:
         raise PredictError(
-            f"{folder} has no tokenizer transformers can read ({_first_line(error)}): save the "
+            f"{folder} has no tokenizer transformers can read ({first_line(error)}): save the "
             "teacher's tokenizer into it (tokenizer.save_pretrained)"
         ) from None
     return model, tokenizer
@@ -103,10 +103,6 @@ def read_texts(path: str | Path, text_column: str | None) -> list[str]:
     if not texts:
         raise PredictError(f"{path} has no rows to classify")
     return texts
-
-
-def _first_line(error: BaseException) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:

@@ -13,9 +13,9 @@ query="attention.q_lin", key="attention.k_lin", value="attention.v_lin",
 attention_output="attention.out_lin", ffn_input="ffn.lin1", ffn_output="ffn.lin2",
 activation="ffn.activation", head_count_field="n_heads", head_width_field="dim",
 config_names=ConfigNames(hidden="dim", ffn="hidden_dim", layers="n_layers", heads="n_heads"),
-...)``: ``tests/test_families.py`` prunes and compacts one with exactly that entry. Saving it as a
-compact folder takes ``compact_model_type`` too (and ``headless_attention`` for a layer with no
-head left, if its attention cannot run zero-width).
+...)``: ``tests/trainables/compress/test_families.py`` prunes and compacts one with exactly that
+entry. Saving it as a compact folder takes ``compact_model_type`` too (and ``headless_attention``
+for a layer with no head left, if its attention cannot run zero-width).
 
 >>> family_of(transformers.BertConfig()).attention_linears
 ('attention.self.query', 'attention.self.key', 'attention.self.value', 'attention.output.dense')

@@ -120,7 +120,7 @@ class EnergyMeter:
         self.seconds = time.perf_counter() - self._begin
         self._begin = None
         if self._tracker is not None:
-            self.energy_kwh, self.emissions_kg = self._stop_tracker(self._tracker)
+            self.energy_kwh, self.emissions_kg = self.stop_tracker(self._tracker)
             self._tracker = None
 
     def _start_tracker(self) -> Any:
@@ -153,7 +153,9 @@ class EnergyMeter:
         return tracker
 
     @staticmethod
-    def _stop_tracker(tracker: Any) -> tuple[float, float]:
+    def stop_tracker(tracker: Any) -> tuple[float, float]:
+        """Stop a CodeCarbon tracker and return its (energy kWh, emissions kg); NaN with a
+        warning when it fails or leaves no final measurement (never 0: no reading is not free)."""
         try:
             tracker.stop()
             data = getattr(tracker, "final_emissions_data", None)

@@ -30,10 +30,12 @@ from transformers import BertTokenizerFast, get_linear_schedule_with_warmup
 
 from trainables.atomic import atomic_write
 from trainables.data import DataSplits, TokenizedSplit, default_cache_dir, tokenize_splits
-from trainables.evaluation import evaluate
+from trainables.evaluation import evaluate, model_inputs
 from trainables.precision import precision_autocast, resolve_precision
 from trainables.presets import TinyTeacherConfig
 from trainables.teachers.base import TEACHER_INFO, Teacher, TeacherError, label2id_for
+from trainables.tfidf import tfidf_pipeline
+from trainables.training import optimizer_step
 
 if TYPE_CHECKING:
     from transformers import BertForMaskedLM, BertForSequenceClassification
@@ -274,10 +276,7 @@ def ngram_soft_labels(
     paragraphs), not a memorised label. The tiny teacher distils them alongside the labels.
     """
     import numpy as np
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
-    from sklearn.pipeline import make_pipeline
 
     y = labels.numpy()
     present = np.bincount(y)
@@ -291,10 +290,7 @@ def ngram_soft_labels(
     # As many folds as the rarest label allows (every fold then sees every label), at least 2;
     # with 2 folds a label of one row is missing from one fold's fit and gets probability 0.
     n_splits = max(2, min(folds, int(present.min())))
-    model = make_pipeline(
-        TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True),
-        LogisticRegression(C=10.0, max_iter=1000),
-    )
+    model = tfidf_pipeline(C=10.0, max_iter=1000)
     cv = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     probs = cross_val_predict(model, texts, y, cv=cv, method="predict_proba", n_jobs=-1)
     out = np.zeros((len(y), num_labels), dtype=np.float32)
@@ -339,22 +335,6 @@ def _optimizer(
     return optimizer, get_linear_schedule_with_warmup(optimizer, warmup, total_steps)
 
 
-def _step(
-    loss: torch.Tensor,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    scheduler: torch.optim.lr_scheduler.LambdaLR,
-    scaler: torch.amp.GradScaler,
-) -> None:
-    scaler.scale(loss).backward()
-    scaler.unscale_(optimizer)
-    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-    scaler.step(optimizer)
-    scaler.update()
-    scheduler.step()
-    optimizer.zero_grad(set_to_none=True)
-
-
 def _pretrain_mlm(
     mlm: BertForMaskedLM,
     train: TokenizedSplit,
@@ -388,7 +368,7 @@ def _pretrain_mlm(
                 chosen = (labels != -100).to(device)
                 logits = mlm.cls(hidden[chosen])
             loss = nn.functional.cross_entropy(logits.float(), labels.to(device)[chosen])
-            _step(loss, mlm, optimizer, scheduler, scaler)
+            optimizer_step(loss, mlm, optimizer, scheduler, scaler)
             bar.update()
             bar.set_postfix(epoch=epoch + 1, mlm_loss=f"{loss.item():.3f}")
     bar.close()
@@ -418,16 +398,13 @@ def _finetune(
         model.train()
         for batch in train.batches(cfg.batch_size, shuffle=True, generator=generator):
             with precision_autocast(device, precision):
-                logits = model(
-                    input_ids=batch["input_ids"].to(device, torch.long),
-                    attention_mask=batch["attention_mask"].to(device, torch.long),
-                ).logits.float()
+                logits = model(**model_inputs(batch, device, torch.long)).logits.float()
             loss = nn.functional.cross_entropy(logits, batch["labels"].to(device))
             if soft_labels is not None:
                 target = soft_labels[batch["idx"]].to(device)
                 kl = nn.functional.kl_div(logits.log_softmax(-1), target, reduction="batchmean")
                 loss = (1 - cfg.ngram_distillation) * loss + cfg.ngram_distillation * kl
-            _step(loss, model, optimizer, scheduler, scaler)
+            optimizer_step(loss, model, optimizer, scheduler, scaler)
             bar.update()
             bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.3f}")
         val = evaluate(model, tokens["validation"], batch_size=cfg.batch_size * 2, device=device)

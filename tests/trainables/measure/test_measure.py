@@ -171,7 +171,7 @@ class _BrokenTracker:
 @pytest.mark.parametrize("failure", ["raises", "nan", "silent"])
 def test_a_broken_tracker_gives_nan_and_a_warning(failure):
     with pytest.warns(RuntimeWarning, match="NaN for this region"):
-        energy_kwh, emissions_kg = EnergyMeter._stop_tracker(_BrokenTracker(failure))
+        energy_kwh, emissions_kg = EnergyMeter.stop_tracker(_BrokenTracker(failure))
     assert math.isnan(energy_kwh) and math.isnan(emissions_kg)
 
 

@@ -19,7 +19,7 @@ from search_spaces.optuna_space import FloatRange
 from study import TrialRecord, front_models, summary_markdown, summary_table, write_summary
 from trainables import metrics as M
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 # --------------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from trainables import metrics as M
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PAPER_NAMES = [row.name for row in PAPER_TABLE]
 
 
@@ -255,7 +255,7 @@ def _check_a_grid_model_predicts_as_in_its_trial(table: pd.DataFrame, data: dict
     import numpy as np
     from transformers import pipeline
 
-    import trainables.compress.compaction  # noqa: F401  (registers the compact model type)
+    import trainables  # noqa: F401  (registers the compact model type)
     from analysis.statistics import read_test_predictions
     from trainables.commands.predict import main as predict
     from trainables.data import DataSpec, load_splits

@@ -23,7 +23,7 @@ from trainables import metrics as M
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 # Worker processes start with the environment of the raylet that spawns them.
 NODE_ENV = {
     "OMP_NUM_THREADS": "1",

@@ -420,7 +420,7 @@ def test_the_compare_module_runs_without_a_runpy_warning(tmp_path) -> None:
     proc = subprocess.run(
         [sys.executable, "-W", "error::RuntimeWarning", "-m", "analysis.compare",
          str(tmp_path / "a.npz"), str(tmp_path / "b.npz")],
-        cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=120,
+        cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert proc.returncode == 2
     assert proc.stderr.startswith("python -m analysis.compare: error: cannot read"), proc.stderr

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 from transformers import AutoModelForSequenceClassification
 
-from tests.test_compaction import TWO_LAYERS, bert, inputs, two_layer_edge_cases
+from tests.trainables.compress.test_compaction import TWO_LAYERS, bert, inputs, two_layer_edge_cases
 from trainables.compress.compaction import (
     compact_model,
     layer_shapes,
