@@ -67,8 +67,15 @@ TEACHER_SHAPE = {
 }
 
 
-def main(argv: list[str] | None = None) -> dict[str, list[dict]]:
-    args = _parse_args(argv)
+def main(argv: list[str] | None = None) -> int:
+    """The command: run the benchmark, print its JSON line; 0 when it finished."""
+    bench(_parse_args(argv))
+    return 0
+
+
+def bench(args: argparse.Namespace) -> dict[str, list[dict]]:
+    """The benchmark's rows: compacted models timed against the baseline, vocabulary sizes and
+    (with ``--data-dir``) what a short training run leaves."""
     torch.set_num_threads(args.threads)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     precision = "fp16" if device.type == "cuda" else "fp32"
@@ -398,4 +405,4 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
