@@ -146,6 +146,15 @@ FINAL_DETAILS: tuple[str, ...] = (
     RESUMED_FROM_EPOCH,
 )
 
+# The inference-energy metrics: measured only with measure_energy on.
+ENERGY_METRICS: tuple[str, ...] = (
+    EMISSIONS_KG,
+    ENERGY_KWH,
+    EMISSIONS_KG_PER_1K,
+    ENERGY_KWH_PER_1K,
+    ENERGY_RATIO,
+)
+
 # Default objectives of the study and of the Pareto analysis: name -> "max" | "min". Quality is
 # validation accuracy: the front is chosen on validation and reported with its test numbers.
 OBJECTIVES: dict[str, str] = {VAL_ACCURACY: "max", SPEEDUP: "max", EMISSIONS_KG: "min"}

@@ -8,8 +8,8 @@ a temporary folder to be weighed).
 
 from __future__ import annotations
 
-from trainables.trial.context import Trial
 from trainables import metrics as M
+from trainables.trial.context import Trial
 from trainables.trial.final import final_model, measure, shipped_megabytes
 from trainables.trial.result import Outcome
 

@@ -24,7 +24,12 @@ from trainables.compress.compaction import (
     save_compact,
     speedup_ideal,
 )
-from trainables.compress.quantize import DYNAMIC_INT8, quantize_int8, serialized_megabytes
+from trainables.compress.quantize import (
+    DYNAMIC_INT8,
+    folder_megabytes,
+    quantize_int8,
+    serialized_megabytes,
+)
 from trainables.compress.vocab_trim import trim_vocabulary, vocab_coverage
 from trainables.data import TokenizedSplit
 from trainables.evaluation import classification_metrics, predict
@@ -101,34 +106,6 @@ def shipped_megabytes(trial: Trial, final: FinalModel, *, changed: bool) -> floa
         return folder_megabytes(teacher)
     with tempfile.TemporaryDirectory() as folder:
         return float(save_model(trial, final, Path(folder) / "model")[M.MODEL_MB])
-
-
-# The files a loader reads from a model folder (from_pretrained, trainables.commands.predict):
-# weights, config, tokenizer. A teacher folder's other files (teacher.json, ...) do not ship.
-SHIPPED_FILES = (
-    "*.safetensors",
-    "config.json",
-    "tokenizer*.json",
-    "special_tokens_map.json",
-    "vocab.txt",
-    "*.model",
-)
-
-
-def folder_megabytes(folder: Path) -> float:
-    """The model files of ``folder`` (:data:`SHIPPED_FILES`) on disk, in MB (1e6 bytes).
-
-    >>> import tempfile
-    >>> with tempfile.TemporaryDirectory() as d:
-    ...     _ = (Path(d) / "model.safetensors").write_bytes(b"0" * 1_500_000)
-    ...     _ = (Path(d) / "teacher.json").write_bytes(b"0" * 9_000_000)
-    ...     folder_megabytes(Path(d))
-    1.5
-    """
-    files = {f for pattern in SHIPPED_FILES for f in folder.glob(pattern) if f.is_file()}
-    if not files:
-        raise ValueError(f"{folder} holds no model files ({', '.join(SHIPPED_FILES)})")
-    return sum(f.stat().st_size for f in files) / 1e6
 
 
 def measure(
