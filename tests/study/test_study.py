@@ -455,3 +455,43 @@ def test_objectives_belong_to_a_new_study(tmp_path, capsys) -> None:
     code, lines = _main(capsys, "--resume", "--name", "x", "--objectives",
                         "speedup:max,accuracy:max", "--storage-path", str(tmp_path))  # fmt: skip
     assert code == 2 and "--objectives applies to a new --grid or --search" in lines[0]
+
+
+def test_summary_md_labels_emissions_estimated_when_codecarbon_estimated(tmp_path: Path) -> None:
+    estimated = "estimated from time (cpu: TDP x load estimate; ram: size estimate)"
+    records = _replicated_records(tmp_path)
+    for record in records:
+        record.metrics[M.ENERGY_METHOD] = f"{estimated}; machine tracking"
+    md = summary_markdown(summary_table(records))
+    assert "emissions / test pass, estimated from time (mg CO₂eq)" in md
+    assert "energy, estimated from time (Wh)" in md
+    assert "emissions / 1,000 predictions, estimated from time (mg CO₂eq)" in md
+    assert "Emissions and energy are estimated from time" in md
+    # measured readings keep their plain headers and no such note
+    for record in records:
+        record.metrics[M.ENERGY_METHOD] = "measured (cpu: RAPL; ram: size estimate)"
+    md = summary_markdown(summary_table(records))
+    assert "estimated from time" not in md and "emissions / test pass (mg CO₂eq)" in md
+
+
+def test_the_front_models_are_chosen_on_the_study_objectives(tmp_path: Path) -> None:
+    table = pd.DataFrame(
+        {
+            "name": ["a", "b", "c"],
+            "status": ["TERMINATED"] * 3,
+            "kind": ["prune"] * 3,
+            M.VAL_ACCURACY: [0.89, 0.80, 0.79],
+            M.ACCURACY: [0.88, 0.79, 0.78],
+            M.SPEEDUP: [1.5, 2.0, 1.9],
+            # c's estimated emissions put it on a 3-objective front, not on the study's 2
+            M.EMISSIONS_KG: [3e-6, 2e-6, 1e-6],
+            "model_dir": ["/m/a", "/m/b", "/m/c"],
+        }
+    )
+    assert list(front_models(table)["name"]) == ["a", "b", "c"]
+    two = {M.VAL_ACCURACY: "max", M.SPEEDUP: "max"}
+    assert list(front_models(table, two)["name"]) == ["a", "b"]
+    write_summary(table, tmp_path, objectives=two)
+    md = (tmp_path / "summary.md").read_text()
+    assert "Chosen on validation accuracy and speedup; test accuracy reported" in md
+    assert "`/m/c`" not in md
