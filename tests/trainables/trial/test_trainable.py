@@ -14,6 +14,7 @@ from torch import nn
 from tests.conftest import SMALL_ROWS
 from trainables import metrics as M
 from trainables.compress.compaction import layer_shapes, load_compact, parameter_counts
+from trainables.compress.quantize import folder_megabytes
 from trainables.config import TrialConfig
 from trainables.training import optimizer_step
 from trainables.trial import run_trial
@@ -183,6 +184,20 @@ def test_an_int8_baseline_measures_the_quantised_teacher(cfg, tmp_path: Path, sm
     assert int8[M.MODEL_MB_IN_MEMORY] < 0.9 * int8[M.MODEL_MB]
     assert math.isfinite(int8[M.SPEEDUP]) and int8[M.SPEEDUP] != 1.0
     assert abs(int8[M.ACCURACY] - fp32[M.ACCURACY]) < 0.05
+
+
+def test_a_trimmed_vocabulary_ships_smaller_and_covers_validation_words(
+    cfg, tmp_path: Path, small_teacher
+) -> None:
+    trimmed = run_trial(
+        cfg(kind="baseline", vocab_trim=True, measure_energy=False, timing_repeats=2),
+        report=lambda m, c: None,
+        trial_dir=tmp_path,
+    )
+    teacher_files = small_teacher[0].path
+    assert trimmed[M.MODEL_MB] < folder_megabytes(Path(teacher_files))  # fewer embedding rows
+    # measured on validation words, not on the training texts the vocabulary came from (1.0)
+    assert 0.5 < trimmed[M.VOCAB_COVERAGE] <= 1.0
 
 
 class _Stop(Exception):
