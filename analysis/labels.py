@@ -16,7 +16,14 @@ import pandas as pd
 from analysis.rows import CONFIGURATION, RANK
 from search_spaces.extended import LEVERS
 from search_spaces.paper import PAPER_ALPHA_DISTIL, PAPER_TEMPERATURE
-from trainables.metrics import KIND_BASELINE, KIND_CLASSICAL, TARGET_DENSITY
+from trainables.metrics import (
+    ENERGY_ESTIMATED,
+    ENERGY_MEASURED,
+    ENERGY_METHOD,
+    KIND_BASELINE,
+    KIND_CLASSICAL,
+    TARGET_DENSITY,
+)
 
 # More numbered points than this make the key unreadable: the front is then left unnumbered
 # (the HTML still names every point on hover).
@@ -98,6 +105,26 @@ def config_label(row: Mapping[str, Any]) -> str:
         ):
             label += f" (T={temperature:g}, α={alpha:g})"
     return " + ".join([label, *levers(row)])
+
+
+def energy_estimated(table: pd.DataFrame) -> bool:
+    """Whether the table's energy and emissions are CodeCarbon's estimate from time: some row's
+    ``energy_method`` says ``estimated from time`` and none says ``measured`` (rows without a
+    reading, energy off or failed, say neither). Axes and summaries then say "estimated".
+
+    >>> energy_estimated(pd.DataFrame({"energy_method": [
+    ...     "estimated from time (cpu: TDP x load estimate; ram: size estimate); machine tracking",
+    ...     "disabled"]}))
+    True
+    >>> energy_estimated(pd.DataFrame({"energy_method": ["measured (cpu: RAPL)"]}))
+    False
+    """
+    if ENERGY_METHOD not in table.columns:
+        return False
+    methods = table[ENERGY_METHOD].dropna().astype(str)
+    estimated = methods.str.contains(f"{ENERGY_ESTIMATED} (", regex=False)
+    measured = methods.str.contains(f"{ENERGY_MEASURED} (", regex=False)
+    return bool(estimated.any()) and not bool(measured.any())
 
 
 def point_label(row: Mapping[str, Any]) -> str:

@@ -4,7 +4,7 @@ A view is plain data, computed once by :mod:`analysis.views` and drawn by
 :mod:`analysis.render_png` and :mod:`analysis.render_html`: axis titles, the words of a title,
 colours and the hover columns are defined here once, so the two files cannot disagree.
 
->>> AXIS_LABELS["accuracy"], "accuracy" in PERCENT
+>>> axis_label("accuracy"), "accuracy" in PERCENT
 ('test accuracy (%)', True)
 """
 
@@ -26,24 +26,51 @@ from trainables.metrics import (
     VAL_MACRO_F1,
 )
 
-# Every quality axis says which split its numbers come from.
-AXIS_LABELS = {
-    ACCURACY: "test accuracy (%)",
-    VAL_ACCURACY: "validation accuracy (%)",
-    MACRO_F1: "test macro-F1",
-    VAL_MACRO_F1: "validation macro-F1",
-    SPEEDUP: "speedup (× the baseline's inference speed)",
-    EMISSIONS_KG: "emissions (kg CO₂eq, inference on the test set)",
-    ACCURACY_CHANGE: "test accuracy change vs own baseline (points)",
-    SPEEDUP_VS_BASELINE: "speedup vs own baseline (×)",
-    EMISSIONS_RATIO: "emissions / own baseline's",
+# What each column means on an axis: (words, unit). Every quality axis says which split its
+# numbers come from; speedups say what they are over.
+AXIS_WORDS: dict[str, tuple[str, str]] = {
+    ACCURACY: ("test accuracy", "%"),
+    VAL_ACCURACY: ("validation accuracy", "%"),
+    MACRO_F1: ("test macro-F1", ""),
+    VAL_MACRO_F1: ("validation macro-F1", ""),
+    SPEEDUP: ("speedup over the teacher", "×"),
+    EMISSIONS_KG: ("emissions per test pass", "kg CO₂eq"),
+    ACCURACY_CHANGE: ("test accuracy change vs own baseline", "points"),
+    SPEEDUP_VS_BASELINE: ("speedup over own baseline", "×"),
+    EMISSIONS_RATIO: ("emissions / own baseline's", ""),
 }
+# Columns that are CodeCarbon readings: "estimated" when it had no power counter to read.
+ENERGY_COLUMNS = (EMISSIONS_KG, EMISSIONS_RATIO)
+
+
+def axis_label(
+    column: str, *, log: bool = False, estimated: bool = False, mean: bool = False
+) -> str:
+    """What ``column`` means on an axis or a colour bar, with its unit; ``log`` says the axis
+    is logarithmic, ``estimated`` marks an energy column estimated from time, ``mean`` that
+    points are means over seeds. Other columns keep their own name.
+
+    >>> axis_label("speedup", log=True)
+    'speedup over the teacher (×, log)'
+    >>> axis_label("emissions_kg", estimated=True)
+    'emissions per test pass, estimated (kg CO₂eq)'
+    """
+    words, unit = AXIS_WORDS.get(column, (column, ""))
+    if estimated and column in ENERGY_COLUMNS:
+        words += ", estimated"
+    units = ", ".join(part for part in (unit, "log" if log else "") if part)
+    label = f"{words} ({units})" if units else words
+    return f"{label}, {MEAN_NOTE}" if mean else label
+
+
 # A metric in a title, with its split; other columns keep their own name.
 WORDS = {
     ACCURACY: "test accuracy",
     VAL_ACCURACY: "validation accuracy",
     MACRO_F1: "test macro-F1",
     VAL_MACRO_F1: "validation macro-F1",
+    SPEEDUP: "speedup",
+    EMISSIONS_KG: "emissions",
 }
 # Stored as fractions, shown in percent.
 PERCENT = (ACCURACY, VAL_ACCURACY)

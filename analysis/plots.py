@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from analysis.front import Objectives, default_objectives
+from analysis.labels import energy_estimated
 from analysis.relative import compares_with_paper
 from analysis.render_html import html_page
 from analysis.render_png import PNG_DPI, png_figure
@@ -52,6 +53,7 @@ def write_plots(
         fig.savefig(png, dpi=PNG_DPI)
     finally:
         plt.close(fig)
-    title = f"Pareto front chosen on {chosen_on(objectives, directions=True)}"
+    chosen = chosen_on(objectives, directions=True, estimated=energy_estimated(results))
+    title = f"Pareto front chosen on {chosen}"
     html.write_text(html_page(views, title), encoding="utf-8")
     return {"png": png, "html": html}

@@ -29,7 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="python -m study.run",
         description="Run the paper's compression grid or a multi-objective Optuna search "
-        "(maximise accuracy and speedup, minimise emissions) as a Ray Tune study.",
+        "(maximise accuracy and speedup, minimise emissions where energy is measured) as a Ray "
+        "Tune study.",
         epilog="Results: STORAGE_PATH/NAME/summary.csv and summary.md (one row per trial), "
         "pareto.png/.html, and for a search the Optuna study (optuna-dashboard URL). "
         "Ray's dashboard (--dashboard) asks for the token in ~/.ray/auth_token.",
@@ -52,6 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAMES",
         help=f"comma-separated extra parameters to search: {', '.join(EXTRA)} "
         "(regularization_lambda prunes by sigmoid threshold instead of a target density)",
+    )
+    what.add_argument(
+        "--objectives",
+        metavar="NAME:DIR,...",
+        help="what a search optimises and a front is chosen on, each max or min, e.g. "
+        "val_accuracy:max,speedup:max,emissions_kg:min (default: those three, without "
+        "emissions_kg where CodeCarbon can only estimate energy from time: no RAPL, no NVML)",
     )
     what.add_argument(
         "--seeds",
@@ -184,6 +192,41 @@ def parse_set(items: list[str]) -> dict[str, Any]:
     return out
 
 
+def parse_objectives(text: str | None) -> dict[str, str] | None:
+    """``--objectives NAME:max,NAME:min,...`` as ``{name: direction}`` in order; None when the
+    flag is not given. Names are the metrics a finished trial reports, at least two of them.
+
+    >>> parse_objectives("val_accuracy:max, speedup:max")
+    {'val_accuracy': 'max', 'speedup': 'max'}
+    """
+    from trainables import metrics as M
+
+    if text is None:
+        return None
+    objectives: dict[str, str] = {}
+    for item in (part.strip() for part in text.split(",")):
+        name, _, direction = item.partition(":")
+        name, direction = name.strip(), direction.strip()
+        if direction not in ("max", "min"):
+            raise UsageError(
+                f"--objectives {item!r}: write NAME:max or NAME:min, e.g. "
+                "val_accuracy:max,speedup:max,emissions_kg:min"
+            )
+        if name not in M.FINAL_METRICS:
+            raise UsageError(
+                f"--objectives {name!r} is not a metric a trial reports; choose from "
+                f"{', '.join(M.FINAL_METRICS)}"
+            )
+        if name in objectives:
+            raise UsageError(f"--objectives names {name} twice")
+        objectives[name] = direction
+    if len(objectives) < 2:
+        raise UsageError(
+            f"--objectives {text!r}: give at least two (a front trades one against another)"
+        )
+    return objectives
+
+
 def check_flags(args: argparse.Namespace) -> None:
     """Flag values and combinations that are wrong whatever the data."""
     for flag in ("num_samples", "max_rows", "epochs", "max_concurrent", "teacher_epochs", "seeds"):
@@ -205,9 +248,14 @@ def check_flags(args: argparse.Namespace) -> None:
             )
         if not args.name:
             raise UsageError("--confirm needs --name of the finished search to confirm")
+    if (args.confirm or args.resume) and args.objectives:
+        raise UsageError(
+            "--objectives applies to a new --grid or --search: --confirm and --resume keep the "
+            "study's own objectives"
+        )
+    if args.confirm or args.resume:
         return
-    if args.resume:
-        return
+    parse_objectives(args.objectives)  # a mistake costs nothing yet
     if not (args.grid or args.search):
         raise UsageError("say what to run: --grid paper or --search optuna")
     if args.seeds > 1 and not args.grid:

@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.labels import levers
+from analysis.labels import energy_estimated, levers
 from study.records import FAILED, WALL_SECONDS
 from trainables import metrics as M
 
@@ -133,7 +133,7 @@ def configs_markdown(configs: pd.DataFrame, table: pd.DataFrame | None = None) -
         "McNemar p (test)",
         "val accuracy % (mean ± sd)",
         "speedup × (mean ± sd)",
-        "emissions / 1,000 predictions (mg CO₂eq)",
+        _estimated("emissions / 1,000 predictions (mg CO₂eq)", configs if table is None else table),
         "energy ratio × (teacher / model, same trial)",
         "payback (predictions)",
         "settings",
@@ -178,14 +178,30 @@ def configs_markdown(configs: pd.DataFrame, table: pd.DataFrame | None = None) -
     return "\n".join(lines) + "\n"
 
 
+def _estimated(header: str, table: pd.DataFrame) -> str:
+    """An emissions or energy header, marked when the readings are estimates from time."""
+    if energy_estimated(table) and header.startswith(("emissions", "energy (")):
+        return header.replace(" (", ", estimated from time (", 1)
+    return header
+
+
 def _energy_notes(table: pd.DataFrame) -> list[str]:
-    """The energy method(s) the rows report, and a warning when a trial shared its machine."""
+    """The energy method(s) the rows report, what an estimate means, and a warning when a trial
+    shared its machine."""
     notes: list[str] = []
     if M.ENERGY_METHOD in table.columns:
         methods = [str(m).strip() for m in table[M.ENERGY_METHOD].dropna()]
         methods = list(dict.fromkeys(m for m in methods if m and m.lower() != "nan"))
         if methods:
             notes += ["", "Energy method: " + " | ".join(methods) + "."]
+    if energy_estimated(table):
+        notes += [
+            "",
+            "Emissions and energy are estimated from time: CodeCarbon read no power counter "
+            "(RAPL, NVML), so its power is a TDP x load model plus RAM by size, and energy = "
+            "power x time follows 1 / speedup. A search here does not optimise them unless "
+            "--objectives asks.",
+        ]
     if M.MACHINE_SHARED in table.columns:
         shared = table[M.MACHINE_SHARED].map(lambda v: str(v).strip().lower() == "true")
         methods = table.get(M.ENERGY_METHOD, pd.Series("", index=table.index)).astype(str)
@@ -216,7 +232,8 @@ def trials_markdown(table: pd.DataFrame, *, title: str = "Study summary") -> str
     columns = [c for c in _MARKDOWN_COLUMNS if c[1] in table.columns]
     if "paper_speedup" in table.columns:
         columns += [c for c in _PAPER_MARKDOWN if c[1] in table.columns]
-    header = ["trial", "status", *(c[0] for c in columns), "payback (predictions)", "config"]
+    header = ["trial", "status", *(_estimated(c[0], table) for c in columns)]
+    header += ["payback (predictions)", "config"]
     lines = [
         f"# {title}",
         "",
@@ -236,12 +253,16 @@ def trials_markdown(table: pd.DataFrame, *, title: str = "Study summary") -> str
     return "\n".join(lines) + "\n"
 
 
-def front_markdown(front: pd.DataFrame) -> str:
-    """The models on the validation front (rows of :func:`study.summary.front_models`)."""
+def front_markdown(front: pd.DataFrame, objectives: Mapping[str, str] | None = None) -> str:
+    """The models on the validation front (rows of :func:`study.summary.front_models`), chosen
+    on ``objectives`` (default: validation accuracy, speedup, emissions)."""
+    words = {M.VAL_ACCURACY: "validation accuracy", M.EMISSIONS_KG: "emissions"}
+    names = [words.get(name, name) for name in (objectives or M.OBJECTIVES)]
+    chosen = ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
     lines = [
         "## Models on the validation front",
         "",
-        "Chosen on validation accuracy, speedup and emissions; test accuracy reported. Each "
+        f"Chosen on {chosen}; test accuracy reported. Each "
         "folder loads with `AutoModelForSequenceClassification.from_pretrained` after "
         "`import trainables`, or `python -m trainables.commands.predict FOLDER --text ...`.",
         "",

@@ -20,7 +20,7 @@ from typing import Any
 
 from analysis.labels import CLASSICAL_LABEL
 from search_spaces.optuna_space import Choice, FloatRange, Param, optuna_space, paper_points
-from study.cli import GRIDS, UsageError, parse_set
+from study.cli import GRIDS, UsageError, parse_objectives, parse_set
 from trainables import metrics as M
 
 STUDY_FILE = "study.json"
@@ -111,7 +111,6 @@ def new_plan(args: argparse.Namespace, name: str, results_dir: Path) -> StudyPla
         grid=args.grid,
         sampler=args.sampler,
         seeds=args.seeds,
-        objectives=study_objectives(settings),
         argv=sys.argv[1:],
     )
     if args.grid:
@@ -143,6 +142,11 @@ def new_plan(args: argparse.Namespace, name: str, results_dir: Path) -> StudyPla
         _open_optuna_storage(plan.optuna_storage)
     plan.compare_paper = {"yes": True, "no": False}.get(
         args.paper, set(splits.labels) <= set(MAHANEWS_LABELS)
+    )
+
+    # Known before any trial runs: whether emissions are measured here, and so an objective.
+    plan.objectives = study_objectives(
+        settings, energy=_expected_energy(args, settings), forced=parse_objectives(args.objectives)
     )
 
     # The teacher once per study (the tiny preset trains it, cached): every trial reads its path.
@@ -209,19 +213,61 @@ def replicate(points: list[dict[str, Any]], seeds: int, *, first_seed: int) -> l
     return [{**point, M.SEED: first_seed + i} for i in range(seeds) for point in points]
 
 
-def study_objectives(settings: dict[str, Any]) -> dict[str, str]:
-    """The objectives a search optimises: validation accuracy, speedup, emissions; without
-    energy measurement (``measure_energy=false``) emissions are dropped, with a warning."""
+def study_objectives(
+    settings: dict[str, Any], *, energy: str, forced: dict[str, str] | None = None
+) -> dict[str, str]:
+    """The objectives a search optimises and a front is chosen on: validation accuracy, speedup
+    and emissions, or ``forced`` (``--objectives``) as given.
+
+    ``energy`` is what CodeCarbon will do on the trials' machine
+    (:func:`trainables.measure.energy.expected_energy_source`). Emissions are dropped, with one
+    warning line saying why, when energy is off (``measure_energy=false``) or only estimated from
+    time: without a power counter, E = P x t makes emissions a noisier copy of 1 / speedup, not
+    a third objective. ``--objectives`` can force them back (not with energy off).
+
+    >>> study_objectives({}, energy="measured")
+    {'val_accuracy': 'max', 'speedup': 'max', 'emissions_kg': 'min'}
+    """
+    energy_off = settings.get("measure_energy") is False
+    if forced is not None:
+        unmeasured = [name for name in forced if name in M.ENERGY_METRICS]
+        if energy_off and unmeasured:
+            raise UsageError(
+                f"--objectives {','.join(unmeasured)}: measure_energy is off, so no trial "
+                "measures them; drop them or the --set measure_energy=false"
+            )
+        return dict(forced)
     objectives = dict(M.OBJECTIVES)
-    if settings.get("measure_energy") is False:
-        objectives.pop(M.EMISSIONS_KG)
-        print(
-            f"warning: measure_energy is off, so {M.EMISSIONS_KG} is no objective: the search "
-            f"optimises {', '.join(objectives)} only",
-            file=sys.stderr,
-            flush=True,
+    if energy_off:
+        why = "measure_energy is off"
+    elif energy == M.ENERGY_ESTIMATED:
+        why = (
+            "this machine has no power counter CodeCarbon reads (RAPL, NVML), so energy is "
+            "estimated from time and adds nothing to speedup"
         )
+    else:
+        return objectives
+    objectives.pop(M.EMISSIONS_KG)
+    force = ",".join(f"{name}:{direction}" for name, direction in M.OBJECTIVES.items())
+    print(
+        f"warning: {why}: {M.EMISSIONS_KG} is no objective, the study optimises "
+        f"{', '.join(objectives)} only" + ("" if energy_off else f" (--objectives {force})"),
+        file=sys.stderr,
+        flush=True,
+    )
     return objectives
+
+
+def _expected_energy(args: argparse.Namespace, settings: dict[str, Any]) -> str:
+    """Whether CodeCarbon will measure or estimate the trials' energy on this machine: CPU
+    trials (int8 runs on the CPU) read RAPL, GPU trials NVML."""
+    from trainables.measure.energy import expected_energy_source
+
+    gpus = args.gpus_per_trial
+    gpu_trials = None if gpus is None else gpus > 0
+    if settings.get("quantize") == "int8":
+        gpu_trials = False
+    return expected_energy_source(gpu_trials=gpu_trials)
 
 
 def write_data_json(path: Path, splits: Any, spec: Any) -> None:

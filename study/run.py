@@ -286,7 +286,7 @@ def _summarise(
             search["kind"] = M.KIND_PRUNE
         table = pd.concat([search, table.assign(phase="confirm")], ignore_index=True)
     title = f"{plan.name}: {what}"
-    paths = write_summary(table, results_dir, title=title)
+    paths = write_summary(table, results_dir, title=title, objectives=plan.objectives)
     # what was written, configurations and the validation front's model folders included
     print("\n" + paths["md"].read_text(encoding="utf-8"), flush=True)
     from analysis import write_optuna_plots, write_plots

@@ -14,7 +14,7 @@ needed: records are plain data.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -160,17 +160,18 @@ def summary_markdown(
     return text
 
 
-def front_models(table: pd.DataFrame) -> pd.DataFrame:
+def front_models(table: pd.DataFrame, objectives: Mapping[str, str] | None = None) -> pd.DataFrame:
     """The finished trials with a saved model on the validation Pareto front (the study's
-    objectives, minus any no trial measured, e.g. emissions with energy off): name, seed,
-    validation and test accuracy, speedup, ``model_dir``. Empty when there is none."""
+    ``objectives``, by default validation accuracy, speedup and emissions; minus any no trial
+    measured, e.g. emissions with energy off): name, seed, validation and test accuracy,
+    speedup, ``model_dir``. Empty when there is none."""
     columns = ["name", M.SEED, M.VAL_ACCURACY, M.ACCURACY, M.SPEEDUP, "model_dir"]
     if "model_dir" not in table.columns:
         return pd.DataFrame(columns=columns)
     with_models = table[table["model_dir"].fillna("").astype(str) != ""]
     objectives = {
         name: direction
-        for name, direction in M.OBJECTIVES.items()
+        for name, direction in (M.OBJECTIVES if objectives is None else objectives).items()
         if name in with_models.columns
         and pd.to_numeric(with_models[name], errors="coerce").notna().any()
     }
@@ -181,10 +182,15 @@ def front_models(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_summary(
-    table: pd.DataFrame, directory: str | Path, *, title: str = "Study summary"
+    table: pd.DataFrame,
+    directory: str | Path,
+    *,
+    title: str = "Study summary",
+    objectives: Mapping[str, str] | None = None,
 ) -> dict[str, Path]:
     """Write ``summary.csv``, ``configs.csv`` (:func:`config_table`) and ``summary.md`` into
-    ``directory``; return their paths under ``csv``, ``configs`` and ``md``."""
+    ``directory``; return their paths under ``csv``, ``configs`` and ``md``. The front's models
+    are chosen on ``objectives`` (the study's; :func:`front_models`)."""
     table = _with_payback(table)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -194,8 +200,8 @@ def write_summary(
     configs = config_table(table)
     configs.to_csv(configs_csv, index=False)
     text = summary_markdown(table, title=title, configs=configs)
-    front = front_models(table)
+    front = front_models(table, objectives)
     if not front.empty:
-        text += "\n" + front_markdown(front)
+        text += "\n" + front_markdown(front, objectives)
     md.write_text(text, encoding="utf-8")
     return {"csv": csv, "configs": configs_csv, "md": md}

@@ -31,11 +31,15 @@ NUM_PARAMETERS = "num_parameters"
 TEACHER_NUM_PARAMETERS = "teacher_num_parameters"
 PARAM_REDUCTION = "param_reduction"  # 1 - num_parameters / teacher_num_parameters
 ENCODER_PARAMETERS = "encoder_parameters"
-# The measured model's weights as saved (MB, 1e6 bytes): int8 weights count one byte, which
-# parameter counts cannot show.
+# Size in MB (1e6 bytes). `model_mb`: what ships, the files on disk of the trial's model folder
+# (weights, config, tokenizer; the baseline: the teacher's weight files; TF-IDF: its pickle).
+# `model_mb_in_memory`: the measured model's state dict as `torch.save` writes it, where int8
+# weights count one byte (a compact folder stores fp32 weights and quantises when loaded).
 MODEL_MB = "model_mb"
+MODEL_MB_IN_MEMORY = "model_mb_in_memory"
 # Rows of the measured model's vocabulary (embedding matrix), and with vocab_trim the share of
-# the training texts' token occurrences whose piece was kept.
+# the validation texts' words that the trimmed vocabulary splits into the same pieces as the
+# teacher's (the vocabulary is chosen on the training texts, so there it is 1 by construction).
 VOCAB_SIZE = "vocab_size"
 VOCAB_COVERAGE = "vocab_coverage"
 # The trial parameter asking for a kept fraction of the encoder (the paper's "25% pruning" is 0.75):
@@ -62,8 +66,14 @@ ENERGY_KWH_PER_1K = "energy_kwh_per_1k"
 # energy counterpart of the speedup, free of the load differences between trials.
 TEACHER_EMISSIONS_KG_PER_1K = "teacher_emissions_kg_per_1k"
 ENERGY_RATIO = "energy_ratio"
-# How CodeCarbon got its power figures, e.g. "cpu: TDP estimate; ram: estimate; gpu: NVML".
+# How CodeCarbon got its power figures. It starts with one of the two values below, then each
+# component's method, e.g. "estimated from time (cpu: TDP x load estimate; ram: size estimate);
+# machine tracking". Measured: a processor's power counter (RAPL, NVML) was read. Estimated: no
+# counter, so power is CodeCarbon's TDP x load model plus RAM by size, and energy (power x time)
+# is mostly the inference time again: emissions then say little that speedup does not.
 ENERGY_METHOD = "energy_method"
+ENERGY_MEASURED = "measured"
+ENERGY_ESTIMATED = "estimated from time"
 # True when other trials ran on the same machine at the same time (their energy is counted too).
 MACHINE_SHARED = "machine_shared"
 # Training emissions / emissions saved per prediction against the teacher measured in the same
@@ -95,6 +105,7 @@ FINAL_METRICS: tuple[str, ...] = (
     NUM_PARAMETERS,
     PARAM_REDUCTION,
     MODEL_MB,
+    MODEL_MB_IN_MEMORY,
     SPEEDUP,
     SPEEDUP_VS_FP32,
     SPEEDUP_IDEAL,
@@ -133,6 +144,15 @@ FINAL_DETAILS: tuple[str, ...] = (
     PRECISION_USED,
     NODE_ID,
     RESUMED_FROM_EPOCH,
+)
+
+# The inference-energy metrics: measured only with measure_energy on.
+ENERGY_METRICS: tuple[str, ...] = (
+    EMISSIONS_KG,
+    ENERGY_KWH,
+    EMISSIONS_KG_PER_1K,
+    ENERGY_KWH_PER_1K,
+    ENERGY_RATIO,
 )
 
 # Default objectives of the study and of the Pareto analysis: name -> "max" | "min". Quality is

@@ -239,7 +239,7 @@ def test_cli_table_json_and_files(tmp_path, capsys) -> None:
         assert str(tmp_path / name) in err
     with Image.open(tmp_path / "pareto.png") as image:
         assert image.size == (1920, 640)  # three panels: the relative view has a baseline
-    heading = "Pareto front chosen on validation accuracy (max), speedup (max), emissions_kg (min)"
+    heading = "Pareto front chosen on validation accuracy (max), speedup (max), emissions (min)"
     assert f"<h2>{heading}</h2>" in (tmp_path / "pareto.html").read_text(encoding="utf-8")
     ranked = pd.read_csv(tmp_path / "pareto.csv")
     assert ranked["rank"].tolist() == [0, 0, 0, 0, 1, 2]

@@ -161,9 +161,9 @@ def test_study_views_hold_what_both_files_draw() -> None:
     speed, energy, relative = views
     # The front is chosen on validation and drawn at its test accuracy; every panel says so.
     assert speed.y_label == "test accuracy (%)"
-    assert speed.title == "test accuracy vs speedup, coloured by emissions_kg"
+    assert speed.title == "test accuracy vs speedup, coloured by emissions"
     for view in views:
-        assert view.note == "front chosen on validation accuracy, speedup, emissions_kg"
+        assert view.note == "front chosen on validation accuracy, speedup, emissions"
     assert len(speed.x) == 8  # the error row and the reference are not study points
     # "25% pruning" has the best test accuracy of all and is still dominated: on validation.
     assert speed.y[1] == pytest.approx(79.6) == speed.y.max() and not speed.on_front[1]
@@ -235,7 +235,7 @@ def test_results_without_validation_numbers_are_plotted_with_a_warning() -> None
     old = study_table().drop(columns=[VAL_ACCURACY])
     with pytest.warns(SelectionWarning, match="test split"):
         speed, *_ = study_views(old)
-    assert speed.note == "front chosen on test accuracy, speedup, emissions_kg"
+    assert speed.note == "front chosen on test accuracy, speedup, emissions"
     # On test, "25% pruning" (the best test accuracy) is on the front; the baseline it beats
     # in every objective is not.
     assert speed.on_front.tolist() == [False, True, False, False, True, True, True, True]
@@ -449,3 +449,48 @@ def test_any_objectives_are_plotted_pairwise(tmp_path) -> None:
         assert image.size == (640, 640)  # two objectives: one panel
     with pytest.raises(ValueError, match="nothing to plot"):
         write_plots(table, tmp_path, {"values_0": "max"})
+
+
+# --------------------------------------------------------------------------------------------
+# Axes that read at a glance: what a column means, log where speedups span far, "estimated"
+
+
+def test_a_far_faster_reference_puts_speedup_on_a_log_axis_in_both_speedup_panels() -> None:
+    table = study_table()
+    table.loc[table["kind"] == "classical", SPEEDUP] = 828.0  # a TF-IDF row as on LPC
+    speed, energy, relative = study_views(table)
+    assert speed.log_x and relative.log_x
+    assert speed.x_label == "speedup over the teacher (×, log)"
+    assert relative.x_label == "speedup over own baseline (×, log)"
+    assert not energy.log_x  # emissions span 0.2e-6 to 3.1e-6: a linear axis
+    assert energy.x_label == "emissions per test pass (kg CO₂eq)"
+    fig = png_figure([speed, energy, relative])
+    try:
+        scales = [ax.get_xscale() for ax in _panels(fig)]
+    finally:
+        plt.close(fig)
+    assert scales == ["log", "linear", "log"]
+    html_types = [f.layout.xaxis.type for f in html_figures([speed, energy, relative])]
+    assert html_types == ["log", None, "log"]
+    # without the far reference the compression points span under 30x: linear, and said so
+    plain = study_views(study_table())
+    assert not plain[2].log_x and plain[2].x_label == "speedup over own baseline (×)"
+
+
+def test_estimated_emissions_say_so_on_every_axis_title_and_colour_bar() -> None:
+    table = study_table()
+    table["energy_method"] = (
+        "estimated from time (cpu: TDP x load estimate; ram: size estimate); machine tracking"
+    )
+    speed, energy, relative = study_views(table)
+    assert speed.colour_label == "emissions per test pass, estimated (kg CO₂eq)"
+    assert energy.x_label == "emissions per test pass, estimated (kg CO₂eq)"
+    assert relative.colour_label == "emissions / own baseline's, estimated"
+    assert speed.title == "test accuracy vs speedup, coloured by emissions (estimated)"
+    assert speed.note == "front chosen on validation accuracy, speedup, emissions (estimated)"
+    (figure, *_) = html_figures([speed, energy, relative])
+    bars = {t.marker.colorbar.title.text for t in figure.data if t.marker.colorbar.title.text}
+    assert bars == {speed.colour_label}
+    # one measured row: the readings are not all estimates, so nothing says "estimated"
+    table.loc[0, "energy_method"] = "measured (cpu: RAPL; ram: size estimate); machine tracking"
+    assert "estimated" not in study_views(table)[1].x_label

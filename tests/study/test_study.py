@@ -388,3 +388,110 @@ def test_help_shows_each_default_once() -> None:
     ]
     assert "(default: every row)" in " ".join(text.split())
     assert "(default: 16)" in text
+
+
+# --------------------------------------------------------------------------------------------
+# Objectives: emissions only where CodeCarbon measures them, or when --objectives asks
+
+
+def test_a_search_on_an_estimating_machine_has_two_objectives_and_says_why(capsys) -> None:
+    from study.plan import study_objectives
+
+    objectives = study_objectives({}, energy=M.ENERGY_ESTIMATED)
+    assert objectives == {M.VAL_ACCURACY: "max", M.SPEEDUP: "max"}
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "estimated from time" in lines[0]
+    assert "--objectives val_accuracy:max,speedup:max,emissions_kg:min" in lines[0]
+
+
+def test_a_measuring_machine_or_the_flag_gives_three_objectives(capsys) -> None:
+    from study.cli import parse_objectives
+    from study.errors import UsageError
+    from study.plan import study_objectives
+
+    three = {M.VAL_ACCURACY: "max", M.SPEEDUP: "max", M.EMISSIONS_KG: "min"}
+    assert study_objectives({}, energy=M.ENERGY_MEASURED) == three
+    forced = parse_objectives("val_accuracy:max,speedup:max,emissions_kg:min")
+    assert study_objectives({}, energy=M.ENERGY_ESTIMATED, forced=forced) == three
+    assert capsys.readouterr().err == ""  # nothing dropped, nothing to warn about
+    # the flag's order is the objectives' order (the first one numbers the front)
+    assert list(parse_objectives("speedup:max, accuracy:max")) == [M.SPEEDUP, M.ACCURACY]
+    with pytest.raises(UsageError, match="measure_energy is off"):
+        study_objectives({"measure_energy": False}, energy=M.ENERGY_MEASURED, forced=forced)
+
+
+def test_the_study_knows_before_trials_whether_energy_is_measured() -> None:
+    from trainables.measure.energy import expected_energy_source
+
+    def source(gpu_trials, rapl, nvml):
+        return expected_energy_source(gpu_trials=gpu_trials, rapl=rapl, nvml=nvml)
+
+    assert source(False, rapl=True, nvml=False) == M.ENERGY_MEASURED
+    # CPU trials on a machine with a GPU: CodeCarbon reads NVML, but the CPU's power is a model
+    assert source(False, rapl=False, nvml=True) == M.ENERGY_ESTIMATED
+    assert source(True, rapl=True, nvml=False) == M.ENERGY_ESTIMATED
+    assert source(True, rapl=False, nvml=True) == M.ENERGY_MEASURED
+    assert source(None, rapl=False, nvml=False) == M.ENERGY_ESTIMATED
+
+
+@pytest.mark.parametrize(
+    ("flag", "message"),
+    [
+        ("val_accuracy:max,speed:max", "'speed' is not a metric a trial reports"),
+        ("val_accuracy:up,speedup:max", "write NAME:max or NAME:min"),
+        ("val_accuracy:max", "give at least two"),
+        ("speedup:max,speedup:min", "names speedup twice"),
+    ],
+)
+def test_bad_objectives_are_one_line_with_exit_code_2(flag, message, tmp_path, capsys) -> None:
+    code, lines = _main(capsys, "--search", "optuna", "--objectives", flag,
+                        "--storage-path", str(tmp_path))  # fmt: skip
+    assert code == 2
+    assert len(lines) == 1 and message in lines[0], lines
+    assert not list(tmp_path.iterdir())
+
+
+def test_objectives_belong_to_a_new_study(tmp_path, capsys) -> None:
+    code, lines = _main(capsys, "--resume", "--name", "x", "--objectives",
+                        "speedup:max,accuracy:max", "--storage-path", str(tmp_path))  # fmt: skip
+    assert code == 2 and "--objectives applies to a new --grid or --search" in lines[0]
+
+
+def test_summary_md_labels_emissions_estimated_when_codecarbon_estimated(tmp_path: Path) -> None:
+    estimated = "estimated from time (cpu: TDP x load estimate; ram: size estimate)"
+    records = _replicated_records(tmp_path)
+    for record in records:
+        record.metrics[M.ENERGY_METHOD] = f"{estimated}; machine tracking"
+    md = summary_markdown(summary_table(records))
+    assert "emissions / test pass, estimated from time (mg CO₂eq)" in md
+    assert "energy, estimated from time (Wh)" in md
+    assert "emissions / 1,000 predictions, estimated from time (mg CO₂eq)" in md
+    assert "Emissions and energy are estimated from time" in md
+    # measured readings keep their plain headers and no such note
+    for record in records:
+        record.metrics[M.ENERGY_METHOD] = "measured (cpu: RAPL; ram: size estimate)"
+    md = summary_markdown(summary_table(records))
+    assert "estimated from time" not in md and "emissions / test pass (mg CO₂eq)" in md
+
+
+def test_the_front_models_are_chosen_on_the_study_objectives(tmp_path: Path) -> None:
+    table = pd.DataFrame(
+        {
+            "name": ["a", "b", "c"],
+            "status": ["TERMINATED"] * 3,
+            "kind": ["prune"] * 3,
+            M.VAL_ACCURACY: [0.89, 0.80, 0.79],
+            M.ACCURACY: [0.88, 0.79, 0.78],
+            M.SPEEDUP: [1.5, 2.0, 1.9],
+            # c's estimated emissions put it on a 3-objective front, not on the study's 2
+            M.EMISSIONS_KG: [3e-6, 2e-6, 1e-6],
+            "model_dir": ["/m/a", "/m/b", "/m/c"],
+        }
+    )
+    assert list(front_models(table)["name"]) == ["a", "b", "c"]
+    two = {M.VAL_ACCURACY: "max", M.SPEEDUP: "max"}
+    assert list(front_models(table, two)["name"]) == ["a", "b"]
+    write_summary(table, tmp_path, objectives=two)
+    md = (tmp_path / "summary.md").read_text()
+    assert "Chosen on validation accuracy and speedup; test accuracy reported" in md
+    assert "`/m/c`" not in md

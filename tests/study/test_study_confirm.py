@@ -25,8 +25,10 @@ def test_grid_points_repeat_every_configuration_per_seed_with_the_classical_refe
 
 
 def test_energy_off_drops_the_emissions_objective(capsys) -> None:
-    assert study_objectives({"measure_energy": True}) == M.OBJECTIVES
-    assert list(study_objectives({"measure_energy": False})) == [M.VAL_ACCURACY, M.SPEEDUP]
+    measured = M.ENERGY_MEASURED
+    assert study_objectives({"measure_energy": True}, energy=measured) == M.OBJECTIVES
+    off = study_objectives({"measure_energy": False}, energy=measured)
+    assert list(off) == [M.VAL_ACCURACY, M.SPEEDUP]
     assert "emissions_kg is no objective" in capsys.readouterr().err
 
 

@@ -103,9 +103,13 @@ def test_optuna_search_on_renamed_columns_persists_a_three_objective_study(
             folder / target, index=False
         )
     data = ("--data-dir", str(folder), "--text-column", "matkur", "--label-column", "varg")
+    # Emissions are an objective where CodeCarbon measures them; forced here, so that the
+    # study is three-objective on any machine (without RAPL or NVML it would have two).
+    objectives = ("--objectives", "val_accuracy:max,speedup:max,emissions_kg:min")
     args = _args(
-        mahanews_dir, tmp_path, "sweep", "--search", "optuna", "-n", "3", data=data, teacher=teacher
-    )
+        mahanews_dir, tmp_path, "sweep", "--search", "optuna", "-n", "3", *objectives, data=data,
+        teacher=teacher,
+    )  # fmt: skip
     proc = _run([*args, "--epochs", "1"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     storage = f"sqlite:///{tmp_path / 'sweep' / 'optuna.db'}"

@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import io
 import warnings
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -52,8 +53,37 @@ def quantize_int8(model: nn.Module) -> nn.Module:
 
 
 def serialized_megabytes(model: nn.Module) -> float:
-    """The size of ``model``'s state dict as ``torch.save`` writes it, in MB (1e6 bytes): what
-    the model weighs on disk, int8 weights included (parameter counts do not see them)."""
+    """The size of ``model``'s state dict as ``torch.save`` writes it, in MB (1e6 bytes): the
+    model as it runs, int8 weights at one byte (parameter counts do not see them). A compact
+    folder stores fp32 weights (:func:`folder_megabytes` weighs what ships)."""
     buffer = io.BytesIO()
     torch.save(model.state_dict(), buffer)
     return buffer.tell() / 1e6
+
+
+# The files a loader reads from a model folder (from_pretrained, trainables.commands.predict):
+# weights, config, tokenizer. A teacher folder's other files (teacher.json, ...) do not ship.
+SHIPPED_FILES = (
+    "*.safetensors",
+    "config.json",
+    "tokenizer*.json",
+    "special_tokens_map.json",
+    "vocab.txt",
+    "*.model",
+)
+
+
+def folder_megabytes(folder: Path) -> float:
+    """The model files of ``folder`` (:data:`SHIPPED_FILES`) on disk, in MB (1e6 bytes).
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     _ = (Path(d) / "model.safetensors").write_bytes(b"0" * 1_500_000)
+    ...     _ = (Path(d) / "teacher.json").write_bytes(b"0" * 9_000_000)
+    ...     folder_megabytes(Path(d))
+    1.5
+    """
+    files = {f for pattern in SHIPPED_FILES for f in folder.glob(pattern) if f.is_file()}
+    if not files:
+        raise ValueError(f"{folder} holds no model files ({', '.join(SHIPPED_FILES)})")
+    return sum(f.stat().st_size for f in files) / 1e6

@@ -9,8 +9,10 @@ Why predictions do not change. WordPiece splits a word greedily, taking at each 
 piece in the vocabulary. If every piece of a text's original split is kept, every longer
 candidate was already missing from the original vocabulary (or it would have been chosen), so
 the trimmed vocabulary splits the text the same way, and the model, whose kept embedding rows
-are the same vectors under new ids, gives the same logits. A word that needs a dropped piece
-becomes one ``[UNK]``. A Unigram (SentencePiece) vocabulary keeps its best segmentation for the
+are the same vectors under new ids, gives the same logits. A word that needs a dropped piece is
+split differently: WordPiece falls back to shorter kept pieces, and only a word it cannot cover
+at all becomes one ``[UNK]``; :func:`vocab_coverage` counts the words of unseen texts (validation)
+that keep their split. A Unigram (SentencePiece) vocabulary keeps its best segmentation for the
 same reason; BPE is refused, because its merges pass through pieces a corpus never outputs.
 
 >>> kept_ids([5, 0, 3, 0, 1], special_ids=[0], max_size=None)
@@ -46,7 +48,8 @@ class VocabTrimError(TrainablesError, ValueError):
 @dataclass(frozen=True)
 class TrimReport:
     """What trimming did: vocabulary rows and parameters before and after, and the share of the
-    texts' token occurrences whose piece was kept (1.0 unless ``max_size`` cut used pieces)."""
+    trimming texts' token occurrences whose piece was kept (1.0 unless ``max_size`` cut used
+    pieces; for unseen texts see :func:`vocab_coverage`)."""
 
     vocab_before: int
     vocab_after: int
@@ -219,6 +222,39 @@ def trim_vocabulary(
         coverage=float(counts[keep].sum() / max(1, counts.sum())),
     )
     return trimmed, trim_tokenizer(tokenizer, keep), report
+
+
+def vocab_coverage(
+    tokenizer: Any, trimmed: Any, texts: Sequence[str], *, batch_size: int = 1024
+) -> float:
+    """The share of the words of ``texts`` that ``trimmed`` splits into the same pieces as
+    ``tokenizer``, counting every occurrence of a word (a word: what the tokenizer's own
+    pre-tokeniser cuts, e.g. BERT's whitespace and punctuation split). Pass texts the vocabulary
+    was not chosen from (the validation split): on its own training texts a trimmed vocabulary
+    covers every word by construction. NaN for texts without words.
+
+    Both tokenizers share their normaliser and pre-tokeniser (:func:`trim_tokenizer`), so their
+    words line up one to one.
+    """
+    same = total = 0
+    for begin in range(0, len(texts), batch_size):
+        batch = list(texts[begin : begin + batch_size])
+        before = tokenizer(batch, add_special_tokens=False).encodings
+        after = trimmed(batch, add_special_tokens=False).encodings
+        for old, new in zip(before, after, strict=True):
+            old_words, new_words = _word_pieces(old), _word_pieces(new)
+            total += len(old_words)
+            same += sum(old_words.get(w) == pieces for w, pieces in new_words.items())
+    return same / total if total else float("nan")
+
+
+def _word_pieces(encoding: Any) -> dict[int, tuple[str, ...]]:
+    """Each word of a fast tokenizer's encoding -> its pieces (as strings, ids differ)."""
+    words: dict[int, list[str]] = {}
+    for word, token in zip(encoding.word_ids, encoding.tokens, strict=True):
+        if word is not None:
+            words.setdefault(word, []).append(token)
+    return {word: tuple(pieces) for word, pieces in words.items()}
 
 
 def _parameters(model: nn.Module) -> int:

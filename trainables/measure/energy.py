@@ -25,6 +25,7 @@ from typing import Any
 
 import torch
 
+from trainables import metrics as M
 from trainables.measure.timing import synchronize
 
 
@@ -192,14 +193,24 @@ _METHODS = (
     ("AppleSiliconChip(", "chip: powermetrics"),
     ("RAM(", "ram: size estimate"),
 )
+# The methods that read a processor's power counter; every other one is a model of the power
+# (RAM is always estimated from its size).
+_COUNTERS = frozenset(
+    {"cpu: RAPL", "cpu: Intel Power Gadget", "cpu: powermetrics", "gpu: NVML", "chip: powermetrics"}
+)
 
 
 def energy_method(hardware: Sequence[str]) -> str:
-    """How CodeCarbon measured, from its hardware descriptions, e.g. ``["RAM()", "CPU(Cpu
-    Load)"]`` -> ``"cpu: TDP x load estimate; ram: size estimate"``.
+    """How CodeCarbon got its power figures, from its hardware descriptions: first whether the
+    energy was measured (:data:`~trainables.metrics.ENERGY_MEASURED`: a processor's power counter,
+    RAPL or NVML, was read) or :data:`~trainables.metrics.ENERGY_ESTIMATED` (no counter: power is
+    CodeCarbon's TDP x load model plus RAM by size, so E = P x t is mostly the time again), then
+    each component's method in brackets.
 
     >>> energy_method(["RAM()", "CPU(Intel Rapl)", "GPU(NVIDIA H100)"])
-    'cpu: RAPL; gpu: NVML; ram: size estimate'
+    'measured (cpu: RAPL; gpu: NVML; ram: size estimate)'
+    >>> energy_method(["RAM()", "CPU(Cpu Load)"])
+    'estimated from time (cpu: TDP x load estimate; ram: size estimate)'
     """
     found = set()
     for description in hardware:
@@ -209,7 +220,39 @@ def energy_method(hardware: Sequence[str]) -> str:
                 break
         else:
             found.add(f"other: {description}")
-    return "; ".join(sorted(found)) or "unknown"
+    if not found:
+        return "unknown"
+    source = M.ENERGY_MEASURED if found & _COUNTERS else M.ENERGY_ESTIMATED
+    return f"{source} ({'; '.join(sorted(found))})"
+
+
+def expected_energy_source(
+    *, gpu_trials: bool | None, rapl: bool | None = None, nvml: bool | None = None
+) -> str:
+    """Whether CodeCarbon will measure or estimate the trials' energy on this machine, known
+    before any trial runs: :data:`~trainables.metrics.ENERGY_MEASURED` when it can read the power
+    counter of the processor the trials run on (RAPL under ``/sys/class/powercap`` for CPU trials,
+    NVML for GPU trials; ``gpu_trials=None``: GPUs where there are any, so either counter),
+    else :data:`~trainables.metrics.ENERGY_ESTIMATED`.
+
+    ``rapl`` and ``nvml`` default to CodeCarbon's own checks on this machine; pass them to decide
+    without looking (tests).
+
+    >>> expected_energy_source(gpu_trials=False, rapl=False, nvml=True)
+    'estimated from time'
+    >>> expected_energy_source(gpu_trials=None, rapl=False, nvml=True)
+    'measured'
+    """
+    if rapl is None and not gpu_trials:
+        from codecarbon.core.cpu import is_rapl_available
+
+        rapl = is_rapl_available()
+    if nvml is None and gpu_trials is not False:
+        from codecarbon.core.gpu import is_nvidia_system
+
+        nvml = is_nvidia_system()
+    counter = bool(nvml) if gpu_trials else bool(rapl) or (gpu_trials is None and bool(nvml))
+    return M.ENERGY_MEASURED if counter else M.ENERGY_ESTIMATED
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,15 @@
 
 With ``vocab_trim`` or ``quantize`` the measured model is the teacher so changed, timed against
 the teacher; otherwise the teacher is its own reference (speedup 1, density 1). Nothing is
-trained or saved.
+trained or saved; ``model_mb`` is the teacher's files (or the changed model's folder, written to
+a temporary folder to be weighed).
 """
 
 from __future__ import annotations
 
+from trainables import metrics as M
 from trainables.trial.context import Trial
-from trainables.trial.final import final_model, measure
+from trainables.trial.final import final_model, measure, shipped_megabytes
 from trainables.trial.result import Outcome
 
 
@@ -20,4 +22,5 @@ def run(trial: Trial) -> Outcome:
     changed = cfg.vocab_trim or cfg.quantize == "int8"
     reference = trial.teacher if changed else None
     measured, predictions = measure(trial, final, tokens, reference=reference)
-    return Outcome({**measured, **final.vocabulary}, predictions)
+    size = {M.MODEL_MB: shipped_megabytes(trial, final, changed=bool(changed))}
+    return Outcome({**measured, **final.vocabulary, **size}, predictions)

@@ -7,8 +7,10 @@ kind; :func:`save_model` saves a trained one.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,8 +24,13 @@ from trainables.compress.compaction import (
     save_compact,
     speedup_ideal,
 )
-from trainables.compress.quantize import DYNAMIC_INT8, quantize_int8, serialized_megabytes
-from trainables.compress.vocab_trim import trim_vocabulary
+from trainables.compress.quantize import (
+    DYNAMIC_INT8,
+    folder_megabytes,
+    quantize_int8,
+    serialized_megabytes,
+)
+from trainables.compress.vocab_trim import trim_vocabulary, vocab_coverage
 from trainables.data import TokenizedSplit
 from trainables.evaluation import classification_metrics, predict
 from trainables.measure import (
@@ -61,7 +68,8 @@ def final_model(trial: Trial, dense: nn.Module, tokens: Mapping[str, TokenizedSp
 
     ``tokens`` are the splits in the teacher's pieces. A trimmed model keeps only the pieces the
     training texts use; test and validation are split again with the trimmed vocabulary (a word
-    needing a dropped piece becomes one [UNK]).
+    needing a dropped piece is split into shorter kept pieces, or [UNK]). ``vocab_coverage`` is
+    the share of validation words that keep the teacher's split (:func:`vocab_coverage`).
     """
     cfg = trial.cfg
     tokenizer, trim = trial.tokenizer, {}
@@ -69,21 +77,35 @@ def final_model(trial: Trial, dense: nn.Module, tokens: Mapping[str, TokenizedSp
         train_texts = list(trial.splits.train.text)
         dense, tokenizer, trim_report = trim_vocabulary(dense, trial.tokenizer, train_texts)
         tokens = trial.tokenize(tokenizer)
-        trim = {M.VOCAB_SIZE: trim_report.vocab_after, M.VOCAB_COVERAGE: trim_report.coverage}
+        validation_texts = list(trial.splits.validation.text)
+        coverage = vocab_coverage(trial.tokenizer, tokenizer, validation_texts)
+        trim = {M.VOCAB_SIZE: trim_report.vocab_after, M.VOCAB_COVERAGE: coverage}
     model = quantize_int8(dense) if cfg.quantize == "int8" else dense
     vocabulary = {M.VOCAB_SIZE: dense.get_input_embeddings().num_embeddings, **trim}
     return FinalModel(model, dense, tokenizer, tokens, vocabulary)
 
 
-def save_model(trial: Trial, final: FinalModel) -> dict[str, str]:
-    """Save the final model (dense weights, int8 flag) and its tokenizer in ``model/``."""
-    model_dir = trial.trial_dir / "model"
+def save_model(trial: Trial, final: FinalModel, model_dir: Path | None = None) -> dict[str, Any]:
+    """Save the final model (dense weights, int8 flag) and its tokenizer in ``model/`` (or
+    ``model_dir``); return the folder and what it weighs on disk (``model_mb``)."""
+    model_dir = trial.trial_dir / "model" if model_dir is None else model_dir
     quantization = DYNAMIC_INT8 if trial.cfg.quantize == "int8" else None
     save_compact(final.dense, model_dir, quantization=quantization)
     # pipeline() and trainables.commands.predict truncate where this trial did
     final.tokenizer.model_max_length = trial.cfg.max_length
     final.tokenizer.save_pretrained(model_dir)
-    return {MODEL_DIR: str(model_dir)}
+    return {MODEL_DIR: str(model_dir), M.MODEL_MB: folder_megabytes(model_dir)}
+
+
+def shipped_megabytes(trial: Trial, final: FinalModel, *, changed: bool) -> float:
+    """What a model that a trial does not save would weigh as a folder: the teacher's own files
+    when the model is the teacher unchanged in a local folder, else the folder
+    :func:`save_model` would write, written to a temporary folder and measured."""
+    teacher = Path(str(trial.cfg.teacher))
+    if not changed and teacher.is_dir():
+        return folder_megabytes(teacher)
+    with tempfile.TemporaryDirectory() as folder:
+        return float(save_model(trial, final, Path(folder) / "model")[M.MODEL_MB])
 
 
 def measure(
@@ -108,7 +130,9 @@ def measure(
     per pass from the timing (E = P x t: :meth:`InferenceEnergy.at`); per 1,000 predictions and
     per pass over the test set (the paper's column), with the reference's per 1,000 and the
     ratio reference / model. ``density`` is the realised kept fraction of the encoder's prunable
-    weights, counted on ``final.dense`` (before int8); the size in MB is the measured model's.
+    weights, counted on ``final.dense`` (before int8); ``model_mb_in_memory`` is the measured
+    model's state dict (int8 weights one byte each); ``model_mb``, the folder on disk, comes from
+    :func:`save_model` or :func:`shipped_megabytes`.
 
     Returns the metrics and the per-example predictions (label ids) on test and validation.
     """
@@ -169,7 +193,7 @@ def measure(
         M.PARAM_REDUCTION: 1.0 - counts["total"] / teacher_params,
         M.DENSITY: encoder_density(dense, teacher.config),
         **kept_structure(dense),
-        M.MODEL_MB: serialized_megabytes(model),
+        M.MODEL_MB_IN_MEMORY: serialized_megabytes(model),
         **energy_metrics(
             energy[MODEL].at(timings[MODEL].median),
             energy[baseline].at(timings[baseline].median),

@@ -50,6 +50,7 @@ COLUMNS: dict[str, Any] = {
     M.HEADS: 0,
     M.FFN_NEURONS: 0,
     M.MODEL_MB: REQUIRED,
+    M.MODEL_MB_IN_MEMORY: math.nan,  # no torch state dict (TF-IDF)
     M.EMISSIONS_KG: REQUIRED,
     M.ENERGY_KWH: REQUIRED,
     M.EMISSIONS_KG_PER_1K: REQUIRED,

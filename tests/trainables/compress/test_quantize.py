@@ -15,7 +15,12 @@ from trainables.compress.compaction import (
     load_compact,
     save_compact,
 )
-from trainables.compress.quantize import DYNAMIC_INT8, quantize_int8, serialized_megabytes
+from trainables.compress.quantize import (
+    DYNAMIC_INT8,
+    folder_megabytes,
+    quantize_int8,
+    serialized_megabytes,
+)
 from trainables.config import TrialConfig
 
 
@@ -78,3 +83,17 @@ def test_quantize_settings_are_checked() -> None:
         TrialConfig.from_dict({**base, "quantize": "int4"})
     with pytest.raises(ValueError, match="int8 on the CPU, not in bf16"):
         TrialConfig.from_dict({**base, "quantize": "int8", "precision": "bf16"})
+
+
+def test_an_int8_folder_ships_fp32_weights_so_it_weighs_more_than_the_int8_model(tmp_path) -> None:
+    model = bert({**TWO_LAYERS, "hidden_size": 128, "intermediate_size": 512}).eval()
+    directory = save_compact(model, tmp_path / "int8", quantization=DYNAMIC_INT8)
+    (directory / "teacher.json").write_text("{}" * 100_000)  # not a model file: not shipped
+    shipped = folder_megabytes(directory)
+    weights = (directory / "model.safetensors").stat().st_size / 1e6
+    assert weights < shipped < weights + 0.01  # the weights and config.json, nothing else
+    # on disk the fp32 weights, in memory the int8 ones
+    assert serialized_megabytes(quantize_int8(model)) < 0.45 * shipped
+    assert shipped == pytest.approx(serialized_megabytes(model), rel=0.05)
+    with pytest.raises(ValueError, match="holds no model files"):
+        folder_megabytes(tmp_path)

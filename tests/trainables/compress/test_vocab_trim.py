@@ -3,6 +3,8 @@ MahaNews headlines and a small BERT classifier built from a config."""
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import pytest
 import torch
@@ -19,6 +21,7 @@ from trainables.compress.vocab_trim import (
     kept_ids,
     token_counts,
     trim_vocabulary,
+    vocab_coverage,
 )
 from trainables.teachers.tiny import train_wordpiece
 
@@ -145,3 +148,20 @@ def test_the_benchmark_reports_the_trimmed_sizes_of_a_model() -> None:
     assert rows[0]["num_parameters"] == total
     assert rows[1]["num_parameters"] == total - 700 * 32
     assert rows[2]["weights_mb"] == pytest.approx((total - 900 * 32) * 4 / 1e6)
+
+
+def test_coverage_counts_the_unseen_words_that_keep_their_split(tokenizer, headlines) -> None:
+    train, unseen = headlines[:100], headlines[300:400]
+    _, trimmed, _ = trim_vocabulary(classifier(len(tokenizer)), tokenizer, train)
+    # on the texts the vocabulary was chosen from every word keeps its split, by construction
+    assert vocab_coverage(tokenizer, trimmed, train) == 1.0
+    # unseen texts: the share of their words (each occurrence) split as the teacher splits them
+    same = total = 0
+    for text in unseen:
+        for word, _ in tokenizer.backend_tokenizer.pre_tokenizer.pre_tokenize_str(text):
+            total += 1
+            same += tokenizer.tokenize(word) == trimmed.tokenize(word)
+    coverage = vocab_coverage(tokenizer, trimmed, unseen)
+    assert 0.5 < coverage < 1.0
+    assert coverage == pytest.approx(same / total)
+    assert math.isnan(vocab_coverage(tokenizer, trimmed, ["", " "]))  # no words: no share

@@ -8,11 +8,13 @@ import pytest
 import torch
 from torch import nn
 
+from trainables import metrics as M
 from trainables.evaluation import model_inputs
 from trainables.measure import (
     EnergyMeter,
     InferenceEnergy,
     TimingResult,
+    energy_method,
     in_fp32,
     inference_energy,
     measuring,
@@ -260,3 +262,15 @@ def test_model_inputs_drop_the_bookkeeping_and_move_and_cast_on_request():
     assert model_inputs(batch)["attention_mask"].dtype == torch.int8  # as stored
     cast = model_inputs(batch, "cpu", torch.long)
     assert {value.dtype for value in cast.values()} == {torch.long}
+
+
+def test_energy_method_says_whether_codecarbon_measured_or_estimated_from_time() -> None:
+    # this project's machines: no RAPL, so CPU power is CodeCarbon's TDP x load model
+    estimated = energy_method(["RAM(8 GB)", "CPU(Cpu Load: Intel Xeon > 20 W)"])
+    assert estimated == "estimated from time (cpu: TDP x load estimate; ram: size estimate)"
+    assert estimated.startswith(M.ENERGY_ESTIMATED)
+    assert energy_method(["CPU(Intel Xeon > 20 W)"]).startswith(M.ENERGY_ESTIMATED)
+    # a power counter read anywhere: measured (RAM stays an estimate by size)
+    for counter in ("CPU(Intel Rapl)", "GPU(NVIDIA H200)"):
+        assert energy_method(["RAM(8 GB)", counter]).startswith(M.ENERGY_MEASURED + " (")
+    assert energy_method([]) == "unknown"

@@ -14,6 +14,7 @@ from torch import nn
 from tests.conftest import SMALL_ROWS
 from trainables import metrics as M
 from trainables.compress.compaction import layer_shapes, load_compact, parameter_counts
+from trainables.compress.quantize import folder_megabytes
 from trainables.config import TrialConfig
 from trainables.training import optimizer_step
 from trainables.trial import run_trial
@@ -80,7 +81,8 @@ def test_pruned_distilled_trial_reports_every_metric(cfg, tmp_path: Path) -> Non
         result[M.EMISSIONS_KG] / SMALL_ROWS * 1000, rel=1e-9
     )
     # CodeCarbon counted this trial's process, not the machine: named with the method
-    assert result[M.ENERGY_METHOD].startswith("cpu: ")
+    source, _, components = result[M.ENERGY_METHOD].partition(" (")
+    assert source in (M.ENERGY_MEASURED, M.ENERGY_ESTIMATED) and components.startswith("cpu: ")
     assert result[M.ENERGY_METHOD].endswith("; process tracking")
     # the teacher is metered in the same trial, in windows interleaved with the student's
     assert result[M.TEACHER_EMISSIONS_KG_PER_1K] > 0
@@ -104,6 +106,10 @@ def test_pruned_distilled_trial_reports_every_metric(cfg, tmp_path: Path) -> Non
     assert result[M.VAL_ACCURACY] == pytest.approx((saved["val_pred"] == saved["val_gold"]).mean())
     # the compact model on disk is the one measured
     model = load_compact(result["model_dir"])
+    # model_mb is that folder on disk, tokenizer included
+    files = [f for f in Path(result["model_dir"]).iterdir() if f.is_file()]
+    assert {"model.safetensors", "config.json", "tokenizer.json"} <= {f.name for f in files}
+    assert result[M.MODEL_MB] == pytest.approx(sum(f.stat().st_size for f in files) / 1e6)
     assert parameter_counts(model)["total"] == result[M.NUM_PARAMETERS]
     shapes = layer_shapes(model)
     assert result[M.HEADS] == sum(s["heads"] for s in shapes)
@@ -171,9 +177,27 @@ def test_an_int8_baseline_measures_the_quantised_teacher(cfg, tmp_path: Path, sm
     )
     # the same parameters, fewer bytes; timed against the fp32 teacher in the same rounds
     assert int8[M.NUM_PARAMETERS] == fp32[M.NUM_PARAMETERS]
-    assert int8[M.MODEL_MB] < 0.9 * fp32[M.MODEL_MB]  # embeddings (most of it) stay fp32
+    # in memory the int8 weights count one byte (embeddings, most of it, stay fp32); the folder
+    # that would ship stores fp32 weights, the teacher's files' size
+    assert int8[M.MODEL_MB_IN_MEMORY] < 0.9 * fp32[M.MODEL_MB_IN_MEMORY]
+    assert int8[M.MODEL_MB] == pytest.approx(fp32[M.MODEL_MB], rel=0.01)
+    assert int8[M.MODEL_MB_IN_MEMORY] < 0.9 * int8[M.MODEL_MB]
     assert math.isfinite(int8[M.SPEEDUP]) and int8[M.SPEEDUP] != 1.0
     assert abs(int8[M.ACCURACY] - fp32[M.ACCURACY]) < 0.05
+
+
+def test_a_trimmed_vocabulary_ships_smaller_and_covers_validation_words(
+    cfg, tmp_path: Path, small_teacher
+) -> None:
+    trimmed = run_trial(
+        cfg(kind="baseline", vocab_trim=True, measure_energy=False, timing_repeats=2),
+        report=lambda m, c: None,
+        trial_dir=tmp_path,
+    )
+    teacher_files = small_teacher[0].path
+    assert trimmed[M.MODEL_MB] < folder_megabytes(Path(teacher_files))  # fewer embedding rows
+    # measured on validation words, not on the training texts the vocabulary came from (1.0)
+    assert 0.5 < trimmed[M.VOCAB_COVERAGE] <= 1.0
 
 
 class _Stop(Exception):
