@@ -102,9 +102,7 @@ def test_tune_experiment_directory(tmp_path) -> None:
         ],
     )  # fmt: skip
     pruned = {"kind": "prune", "name": "50% pruning", TARGET_DENSITY: 0.5, "distil": False}
-    final = _final(
-        val_accuracy=0.78, accuracy=0.77, speedup=2.0, emissions_kg=1e-6, density=0.52
-    )
+    final = _final(val_accuracy=0.78, accuracy=0.77, speedup=2.0, emissions_kg=1e-6, density=0.52)
     _tune_trial(experiment, "train_abc_00001", pruned, [final], torn=True)
     _tune_trial(experiment, "train_abc_00002", {**pruned, TARGET_DENSITY: 0.1}, error=True)
 
