@@ -33,7 +33,7 @@ from analysis.statistics import configuration_payback
 from trainables import metrics as M
 
 # Ratios: their <metric>_mean is the geometric mean over the seeds (speedups 1 and 4 average to
-# 2: a model twice as fast and one twice as slow average to as fast) and their spread the
+# 2, not 2.5; a doubling and a halving cancel, as they should for a ratio) and their spread the
 # geometric sd <metric>_gsd = exp(sd of the logs), a factor >= 1 (mean ×/÷ gsd spans one sd on
 # the log scale). Every other final metric has an arithmetic <metric>_mean and <metric>_sd.
 RATIO_METRICS: tuple[str, ...] = (M.SPEEDUP, M.SPEEDUP_VS_FP32, M.SPEEDUP_IDEAL, M.ENERGY_RATIO)
@@ -46,6 +46,7 @@ SEARCH_METRICS: tuple[str, ...] = (M.VAL_ACCURACY, M.ACCURACY, M.SPEEDUP, M.EMIS
 
 
 def sd(values: pd.Series) -> float:
+    """The sample standard deviation (ddof=1) of the values given; NaN for fewer than two."""
     return float(values.std(ddof=1)) if values.notna().sum() > 1 else math.nan
 
 
@@ -84,6 +85,7 @@ def metric_summary(group: pd.DataFrame, savings: pd.Series) -> dict[str, float]:
 
 
 def summary_columns() -> list[str]:
+    """The columns :func:`metric_summary` fills, in table order."""
     columns: list[str] = []
     for metric in M.FINAL_METRICS:
         columns += [
