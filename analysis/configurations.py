@@ -4,7 +4,10 @@ A study with ``--seeds N`` (or a ``--confirm`` re-run) has several finished tria
 configuration that differ only in ``seed``. This module groups them (:func:`configuration_ids`,
 :func:`configuration_labels`) and summarises each configuration over its seeds
 (:func:`config_table`), with its paired difference to the baseline on the same test examples
-(:mod:`analysis.statistics`).
+(:mod:`analysis.statistics`). Ratios (:data:`analysis.replicates.RATIO_METRICS`) are summarised: a
+geometric mean and a geometric standard deviation. In a confirmation's table (a ``phase``
+column) a configuration is its confirmation seeds; the search run that selected it stands beside
+them as ``search_*`` columns, never pooled into them.
 
 Pure functions of a results table (``summary.csv`` or :func:`analysis.read_results`); no Ray.
 
@@ -27,11 +30,18 @@ import pandas as pd
 
 from analysis.errors import PairingWarning
 from analysis.labels import config_label
-from analysis.rows import CONFIGURATION, baseline_mask, finished_rows, numeric_column
+from analysis.replicates import (
+    SEARCH_TRIAL_IDS,
+    metric_summary,
+    search_columns,
+    split_confirmation,
+    summary_columns,
+)
+from analysis.rows import CONFIGURATION, baseline_mask, finished_rows
 from analysis.statistics import (
     mcnemar_exact,
     paired_bootstrap_delta,
-    payback_column,
+    prediction_savings,
     read_test_predictions,
 )
 from trainables import metrics as M
@@ -43,8 +53,8 @@ BOOKKEEPING = frozenset({"name", M.SEED, "cache_dir", M.MACHINE_SHARED})
 DATA_PREFIX = "data/"
 CONFIGURATION_ID = "configuration_id"
 
-# Metrics summarised per configuration as <metric>_mean and <metric>_sd, in table order: every
-# final metric (fronts and views read a configuration's means under the metric's own name, see
+# Metrics summarised per configuration as <metric>_mean, in table order: every final metric
+# (fronts and views read a configuration's means under the metric's own name, see
 # analysis.per_configuration), and the payback computed against the baseline.
 CONFIG_METRICS: tuple[str, ...] = (*M.FINAL_METRICS, M.PAYBACK_PREDICTIONS)
 DELTA_COLUMNS = (
@@ -227,10 +237,6 @@ def _stack(
     return np.stack(corrects), gold, first
 
 
-def _sd(values: pd.Series) -> float:
-    return float(values.std(ddof=1)) if values.notna().sum() > 1 else math.nan
-
-
 def _joined(values: pd.Series) -> str:
     texts = [_canonical(v) for v in values]
     return "; ".join(dict.fromkeys(t for t in texts if t))
@@ -249,8 +255,13 @@ def config_table(table: pd.DataFrame, *, n_boot: int = 2000, rng_seed: int = 0) 
     """One row per configuration of the finished trials (status TERMINATED, or none given),
     summarised over its seeds.
 
-    Columns: ``configuration`` (label), ``kind``, ``n_seeds``, ``seeds``, ``<metric>_mean`` and
-    ``<metric>_sd`` (ddof=1, NaN for one seed) for :data:`CONFIG_METRICS`; the paired
+    Columns: ``configuration`` (label), ``kind``, ``n_seeds``, ``seeds``; per final metric
+    ``<metric>_mean`` and ``<metric>_sd`` (ddof=1, NaN for one seed), except the ratios
+    (:data:`analysis.replicates.RATIO_METRICS`: speedups, energy ratio) whose
+    ``<metric>_mean`` is the geometric mean and whose spread is the geometric sd
+    ``<metric>_gsd``; ``payback_predictions_mean``:
+    mean training emissions / mean emissions saved per prediction (``inf``, "never", only when
+    the mean saving is <= 0); the paired
     difference in test accuracy to the baseline: ``delta_accuracy_mean``,
     ``delta_accuracy_ci_low`` / ``_high`` (95% bootstrap over test examples and seeds, see
     :func:`paired_bootstrap_delta`), ``ci_excludes_zero``, ``mcnemar_p`` (single-seed
@@ -258,12 +269,17 @@ def config_table(table: pd.DataFrame, *, n_boot: int = 2000, rng_seed: int = 0) 
     configuration's config columns, ``energy_method`` (distinct values), ``machine_shared``
     (any replicate), ``trial_ids`` and ``configuration_id``.
 
+    A confirmation's table (``phase`` ``search`` / ``confirm`` rows, see ``study.run
+    --confirm``) has one row per confirmed configuration (the baseline included), summarised
+    over its confirmation seeds only, paired against the confirmation's baseline; the search
+    run(s) that selected it follow as ``search_val_accuracy``, ``search_accuracy``,
+    ``search_speedup``, ``search_emissions_kg`` and ``search_trial_ids``.
+
     The baseline rows (``kind == "baseline"``) are the reference: their own configuration has
     delta 0 by definition and no interval or test (NaN, ``ci_excludes_zero`` False). Every
     other delta is NaN when there is no finished baseline, when a replicate's or the
     baseline's prediction file is missing or unreadable, or when they were tested on
     different examples (the last two with a :class:`PairingWarning` naming the trials).
-    ``payback_predictions`` is recomputed per row with :func:`payback_column`.
 
     >>> t = pd.DataFrame({"status": ["TERMINATED"] * 3, "trial_id": ["a", "b", "c"],
     ...                   "kind": ["prune"] * 3, "target_density": [0.5] * 3,
@@ -275,15 +291,16 @@ def config_table(table: pd.DataFrame, *, n_boot: int = 2000, rng_seed: int = 0) 
     # A fresh index: rows are looked up by label below, and a concatenated table may repeat them.
     finished = finished_rows(table).reset_index(drop=True)
     columns = config_columns(finished)
-    metric_columns = [f"{m}_{s}" for m in CONFIG_METRICS for s in ("mean", "sd")]
+    metric_columns = summary_columns()
     head = [CONFIGURATION, "kind", "n_seeds", "seeds"]
     tail = [M.ENERGY_METHOD, M.MACHINE_SHARED, "trial_ids", CONFIGURATION_ID]
     config_out = [c.removeprefix("config/") for c in columns if c != "kind"]
     if finished.empty:
         return pd.DataFrame(columns=[*head, *metric_columns, *DELTA_COLUMNS, *config_out, *tail])
 
-    finished[M.PAYBACK_PREDICTIONS] = payback_column(finished)
-    ids = configuration_ids(finished)
+    finished, ids, selecting = split_confirmation(finished, configuration_ids(finished))
+    search_out = list(search_columns(None)) if selecting else []
+    savings = prediction_savings(finished)
     labels = configuration_labels(finished, ids)
     is_baseline = baseline_mask(finished)
     predictions = _Predictions()
@@ -298,14 +315,17 @@ def config_table(table: pd.DataFrame, *, n_boot: int = 2000, rng_seed: int = 0) 
             "n_seeds": len(group),
             "seeds": _seeds_text(group[M.SEED]) if M.SEED in group.columns else "",
         }
-        for metric in CONFIG_METRICS:
-            values = numeric_column(group, metric)
-            out[f"{metric}_mean"] = float(values.mean()) if values.notna().any() else math.nan
-            out[f"{metric}_sd"] = _sd(values)
+        out.update(metric_summary(group, savings[group.index]))
         if bool(is_baseline.loc[group.index].all()):  # the reference itself
             out.update(_reference_delta())
         else:
             out.update(_delta(group, reference, predictions, n_boot=n_boot, rng_seed=rng_seed))
+        if selecting:
+            search = selecting.get(str(config_id))
+            out.update(search_columns(search))
+            if search is not None:
+                names = (_trial_name(r, i) for i, r in search.iterrows())
+                out[SEARCH_TRIAL_IDS] = " ".join(names)
         for column in columns:
             if column != "kind":
                 out[column.removeprefix("config/")] = first[column]
@@ -317,7 +337,9 @@ def config_table(table: pd.DataFrame, *, n_boot: int = 2000, rng_seed: int = 0) 
         out[CONFIGURATION_ID] = config_id
         rows.append(out)
     predictions.warn_missing()
-    return pd.DataFrame(rows, columns=[*head, *metric_columns, *DELTA_COLUMNS, *config_out, *tail])
+    return pd.DataFrame(
+        rows, columns=[*head, *metric_columns, *DELTA_COLUMNS, *search_out, *config_out, *tail]
+    )
 
 
 def _reference_delta() -> dict[str, Any]:

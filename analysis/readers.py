@@ -3,7 +3,10 @@
 Three sources: the study's ``summary.csv`` / ``.parquet``; a Ray Tune experiment directory
 (``EXP/<trial>/params.json`` + ``result.json``, read as plain JSON); an Optuna storage URL.
 Every reader returns the same schema: metric columns (``trainables.metrics``), config columns,
-``name``, ``status`` (``TERMINATED`` for a finished trial) and ``trial_id``.
+``name``, ``status`` and ``trial_id``. ``status`` is ``TERMINATED`` for a finished trial by the
+one rule of :func:`analysis.rows.finished_report` (the summary's statuses were written by it; a
+Tune trial's last ``result.json`` line must be its final report, not an epoch's); an Optuna
+storage holds the objectives only, so there a trial Optuna calls COMPLETE is finished.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from analysis.rows import FINISHED, STATUS
+from analysis.rows import FAILED, FINISHED, STATUS, UNFINISHED, finished_report
 from trainables.errors import first_line
 from trainables.metrics import FINAL_METRICS
 
@@ -26,7 +29,7 @@ SUMMARY_NAMES = ("summary.csv", "summary.parquet")
 _TUNE_PARAMS = "params.json"
 _TUNE_RESULT = "result.json"
 _TUNE_ERRORS = ("error.txt", "error.pkl")
-_OPTUNA_STATUS = {"COMPLETE": FINISHED, "FAIL": "ERROR", "WAITING": "PENDING"}
+_OPTUNA_STATUS = {"COMPLETE": FINISHED, "FAIL": FAILED, "WAITING": UNFINISHED}
 
 
 def is_storage_url(source: str | Path) -> bool:
@@ -97,9 +100,9 @@ def _tune_trial(trial_dir: Path) -> dict[str, Any]:
     for key, value in flatten_config(config).items():
         row[f"config/{key}" if key in row or key in FINAL_METRICS else key] = value
     if any((trial_dir / name).exists() for name in _TUNE_ERRORS):
-        row[STATUS] = "ERROR"
-    else:
-        row[STATUS] = FINISHED if result else "PENDING"
+        row[STATUS] = FAILED
+    else:  # an interrupted trial's last line is an epoch report: its numbers are not final
+        row[STATUS] = FINISHED if finished_report(result) else UNFINISHED
     row.setdefault("trial_id", trial_dir.name)
     row.setdefault("name", row["trial_id"])
     row["trial_dir"] = str(trial_dir)
@@ -117,17 +120,19 @@ def read_tune_experiment(directory: str | Path) -> pd.DataFrame:
     """Read a Ray Tune experiment directory: the last ``result.json`` line of every trial.
 
     Trials are found at any depth (``<storage>/<experiment>/<trial>/params.json``). A trial with
-    ``error.txt`` gets status ``ERROR``; one without results ``PENDING``. Ray is not imported.
+    ``error.txt`` gets status ``ERROR``; one whose last line is its final report (every final
+    metric, :func:`analysis.rows.finished_report`) ``TERMINATED``; any other (no results, or
+    stopped after an epoch report) ``PENDING``. Ray is not imported.
 
     >>> import tempfile
     >>> with tempfile.TemporaryDirectory() as folder:
     ...     trial = Path(folder) / "paper" / "train_trial_00000"
     ...     trial.mkdir(parents=True)
     ...     _ = (trial / "params.json").write_text('{"name": "baseline", "kind": "baseline"}')
-    ...     _ = (trial / "result.json").write_text('{"accuracy": 0.9, "trial_id": "00000"}\\n')
+    ...     _ = (trial / "result.json").write_text('{"val_accuracy": 0.9, "epoch": 1}\\n')
     ...     table = read_tune_experiment(folder)
-    >>> table.loc[0, "name"], float(table.loc[0, "accuracy"])
-    ('baseline', 0.9)
+    >>> table.loc[0, "name"], float(table.loc[0, "val_accuracy"]), table.loc[0, "status"]
+    ('baseline', 0.9, 'PENDING')
     """
     directory = Path(directory).expanduser()
     trial_dirs = _tune_trial_dirs(directory)

@@ -1,9 +1,11 @@
 """Which rows of a results table are what: finished, the baseline, the reference; column names.
 
 A results table has one row per trial (or per configuration, see
-:func:`analysis.per_configuration`). Tune writes ``TERMINATED`` for a finished trial; every other
-status has no trustworthy final metrics. These names and row selections are shared by the
-fronts, the configuration table and the readers.
+:func:`analysis.per_configuration`). One rule says when a trial finished
+(:func:`finished_report`: its last report has every final metric); the study's summary and
+every reader write ``TERMINATED`` for such a trial and another status for the rest, whose
+numbers (an interrupted trial's epoch report) are not final. These names and row selections are
+shared by the fronts, the configuration table and the readers.
 
 >>> t = pd.DataFrame({"kind": ["baseline", "prune", "classical"],
 ...                   "status": ["TERMINATED", "ERROR", "TERMINATED"]})
@@ -13,13 +15,19 @@ fronts, the configuration table and the readers.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
-from trainables.metrics import KIND_BASELINE, KIND_CLASSICAL
+from trainables.metrics import FINAL_METRICS, KIND_BASELINE, KIND_CLASSICAL
 
-# Tune writes TERMINATED for a finished trial; every other status has no trustworthy final metrics.
+# The status of a finished trial (finished_report); every other status has no final metrics.
 FINISHED = "TERMINATED"
+FAILED = "ERROR"
+# A trial without a final report that did not fail: interrupted, or still running.
+UNFINISHED = "PENDING"
 STATUS = "status"
 RANK = "rank"
 REASON = "reason"
@@ -31,9 +39,27 @@ REFERENCE_REASON = "reference, not a compression"
 # A table with this column holds one row per configuration (see analysis.per_configuration).
 N_SEEDS = "n_seeds"
 SD_SUFFIX = "_sd"  # `<metric>_sd`: the standard deviation over a configuration's seeds
+GSD_SUFFIX = "_gsd"  # `<ratio>_gsd`: the geometric standard deviation over the seeds
 # The column in which a per-configuration table (analysis.config_table) carries each
 # configuration's label, told apart from others of the same words by "#2", ...
 CONFIGURATION = "configuration"
+# Which run a row of a confirmation's table comes from: the search that selected its
+# configuration, or the confirmation's fresh seeds (study.run --confirm).
+PHASE = "phase"
+PHASE_SEARCH = "search"
+PHASE_CONFIRM = "confirm"
+
+
+def finished_report(report: Mapping[str, Any]) -> bool:
+    """Whether a trial's last report is its final one: every metric of
+    :data:`trainables.metrics.FINAL_METRICS` is in it (with any value: a model without an
+    encoder reports its density as NaN). An epoch report lacks the speed and energy metrics.
+    The one rule for "finished" of the study's summary and of every reader.
+
+    >>> finished_report(dict.fromkeys(FINAL_METRICS, 0.5)), finished_report({"val_accuracy": 0.3})
+    (True, False)
+    """
+    return all(name in report for name in FINAL_METRICS)
 
 
 def is_kind(results: pd.DataFrame, kinds: tuple[str, ...]) -> np.ndarray:

@@ -5,7 +5,8 @@ prediction files (:func:`read_test_predictions`): a paired bootstrap interval ov
 seeds (:func:`paired_bootstrap_delta`) and, for a single seed, an exact McNemar test
 (:func:`mcnemar_exact`); :func:`compare_predictions` does both for two files.
 :func:`payback_predictions` says how many predictions a compressed model needs to make before its
-training emissions are paid back. The per-configuration table built on these is
+training emissions are paid back (over seeds: :func:`configuration_payback`, a ratio of means).
+The per-configuration table built on these is
 :func:`analysis.config_table`.
 
 Pure functions; no Ray.
@@ -146,24 +147,43 @@ def payback_predictions(
     >>> payback_predictions(2e-3, 3e-6, 3e-6), payback_predictions(float("nan"), 1e-6, 3e-6)
     (inf, nan)
     """
-    train, per_1k, baseline_per_1k = (
-        float(train_emissions_kg),
-        float(emissions_kg_per_1k),
-        float(baseline_emissions_kg_per_1k),
-    )
-    if math.isnan(train) or math.isnan(per_1k) or math.isnan(baseline_per_1k):
+    saved_per_prediction = (float(baseline_emissions_kg_per_1k) - float(emissions_kg_per_1k)) / 1e3
+    return _payback(float(train_emissions_kg), saved_per_prediction)
+
+
+def _payback(train_kg: float, saved_kg_per_prediction: float) -> float:
+    if math.isnan(train_kg) or math.isnan(saved_kg_per_prediction):
         return math.nan
-    saved_per_prediction = (baseline_per_1k - per_1k) / 1000.0
-    if saved_per_prediction <= 0.0:
+    if saved_kg_per_prediction <= 0.0:
         return math.inf
-    return train / saved_per_prediction
+    return train_kg / saved_kg_per_prediction
+
+
+def prediction_savings(table: pd.DataFrame) -> pd.Series:
+    """Per row, the emissions (kg) saved per prediction against the teacher: the teacher's
+    ``emissions_kg_per_1k`` measured in the row's own trial (``teacher_emissions_kg_per_1k``,
+    same load as the model's) or, for rows without one (older studies), the finished baseline
+    rows' mean, minus the row's own, over 1,000. NaN for baseline rows and where there is
+    neither; negative when the model costs more per prediction.
+
+    >>> t = pd.DataFrame({"kind": ["baseline", "prune"], "emissions_kg_per_1k": [3e-6, 2e-6],
+    ...                   "teacher_emissions_kg_per_1k": [3e-6, 4e-6]})
+    >>> (prediction_savings(t) * 1e9).round(6).tolist()  # µg saved per prediction
+    [nan, 2.0]
+    """
+    is_baseline = baseline_mask(table)
+    finished_baseline = finished_rows(table[is_baseline.to_numpy()])
+    reference = numeric_column(finished_baseline, M.EMISSIONS_KG_PER_1K).mean()
+    own = numeric_column(table, M.TEACHER_EMISSIONS_KG_PER_1K)
+    teacher = own.where(own.notna(), reference)
+    saved = (teacher - numeric_column(table, M.EMISSIONS_KG_PER_1K)) / 1000.0
+    return saved.where(~is_baseline.to_numpy(), math.nan).rename("saved_kg_per_prediction")
 
 
 def payback_column(table: pd.DataFrame) -> pd.Series:
-    """:func:`payback_predictions` per row, against the teacher's ``emissions_kg_per_1k``
-    measured in the row's own trial (``teacher_emissions_kg_per_1k``, same load as the model's)
-    or, for rows without one (older studies), the finished baseline rows' mean; NaN for baseline
-    rows and where there is neither.
+    """:func:`payback_predictions` per row, against the teacher of :func:`prediction_savings`
+    (the one measured in the row's own trial, else the finished baseline rows' mean); NaN for
+    baseline rows and where there is neither.
 
     >>> t = pd.DataFrame({"kind": ["baseline", "prune", "prune"], "status": ["TERMINATED"] * 3,
     ...                   "train_emissions_kg": [float("nan"), 1e-3, 1e-3],
@@ -172,18 +192,30 @@ def payback_column(table: pd.DataFrame) -> pd.Series:
     >>> [round(v, 3) for v in payback_column(t)]
     [nan, 1000000.0, 500000.0]
     """
-    is_baseline = baseline_mask(table)
-    finished_baseline = finished_rows(table[is_baseline.to_numpy()])
-    reference = numeric_column(finished_baseline, M.EMISSIONS_KG_PER_1K).mean()
-    own = numeric_column(table, M.TEACHER_EMISSIONS_KG_PER_1K)
-    teacher = own.where(own.notna(), reference)
     train = numeric_column(table, M.TRAIN_EMISSIONS_KG)
-    per_1k = numeric_column(table, M.EMISSIONS_KG_PER_1K)
-    values = [
-        math.nan if baseline else payback_predictions(t, p, r)
-        for baseline, t, p, r in zip(is_baseline, train, per_1k, teacher, strict=True)
-    ]
+    saved = prediction_savings(table)
+    values = [_payback(t, s) for t, s in zip(train, saved, strict=True)]
     return pd.Series(values, index=table.index, dtype=float, name=M.PAYBACK_PREDICTIONS)
+
+
+def configuration_payback(train_emissions_kg: pd.Series, savings: pd.Series) -> float:
+    """The payback of a configuration over its seeds: the mean training emissions over the mean
+    emissions saved per prediction (:func:`prediction_savings`), over the seeds that have both.
+    ``inf`` ("never") only when the mean saving is <= 0: one seed that saves nothing does not
+    make the configuration never pay back. NaN when no seed has both.
+
+    >>> train = pd.Series([1e-3, 1e-3])
+    >>> configuration_payback(train, pd.Series([2e-9, 0.0]))  # 1e-3 / 1e-9, not never
+    1000000.0
+    >>> configuration_payback(train, pd.Series([1e-9, -2e-9]))
+    inf
+    """
+    train = pd.to_numeric(train_emissions_kg, errors="coerce").astype(float).to_numpy()
+    saved = pd.to_numeric(savings, errors="coerce").astype(float).to_numpy()
+    both = ~(np.isnan(train) | np.isnan(saved))
+    if not both.any():
+        return math.nan
+    return _payback(float(train[both].mean()), float(saved[both].mean()))
 
 
 # --------------------------------------------------------------------------------------------

@@ -86,10 +86,21 @@ def _row_line(cells: Sequence[str]) -> str:
 
 
 def _mean_sd(row: Mapping[str, Any], metric: str, spec: str, scale: float = 1.0) -> str:
-    """``91.20 ± 0.45``; the mean alone for one seed."""
+    """``91.20 ± 0.45``; a ratio's geometric mean and sd ``2.00 ×/÷ 1.05``; the mean alone for
+    one seed."""
     mean = _fmt(row.get(f"{metric}_mean"), spec, scale)
+    gsd = _fmt(row.get(f"{metric}_gsd"), ".2f")
+    if gsd:
+        return f"{mean} ×/÷ {gsd}" if mean else mean
     sd = _fmt(row.get(f"{metric}_sd"), spec, scale)
     return f"{mean} ± {sd}" if mean and sd else mean
+
+
+def _search_text(row: Mapping[str, Any]) -> str:
+    """The search run that selected a confirmed configuration: ``90.00 / 4.00×``."""
+    val = _fmt(row.get(f"search_{M.VAL_ACCURACY}"), ".2f", 100.0)
+    speed = _fmt(row.get(f"search_{M.SPEEDUP}"), ".2f")
+    return f"{val} / {speed}×" if val and speed else val
 
 
 def _delta_text(row: Mapping[str, Any]) -> str:
@@ -132,12 +143,15 @@ def configs_markdown(configs: pd.DataFrame, table: pd.DataFrame | None = None) -
         "Δ test accuracy vs baseline (points, 95% CI)",
         "McNemar p (test)",
         "val accuracy % (mean ± sd)",
-        "speedup × (mean ± sd)",
+        "speedup × (geometric mean ×/÷ sd)",
         _estimated("emissions / 1,000 predictions (mg CO₂eq)", configs if table is None else table),
-        "energy ratio × (teacher / model, same trial)",
+        "energy ratio × (teacher / model, same trial; geometric mean)",
         "payback (predictions)",
         "settings",
     ]
+    confirmed = f"search_{M.VAL_ACCURACY}" in configs.columns
+    if confirmed:  # a confirmation: the run that selected each configuration, beside it
+        header.insert(-1, "selecting search run: val accuracy % / speedup ×")
     lines = [
         CONFIGS_HEADING,
         "",
@@ -146,6 +160,7 @@ def configs_markdown(configs: pd.DataFrame, table: pd.DataFrame | None = None) -
     ]
     for _, config in configs.iterrows():
         row = config.to_dict()
+        search = [_search_text(row)] if confirmed else []
         lines.append(
             _row_line(
                 [
@@ -159,6 +174,7 @@ def configs_markdown(configs: pd.DataFrame, table: pd.DataFrame | None = None) -
                     _fmt(row.get(f"{M.EMISSIONS_KG_PER_1K}_mean"), ".3g", 1e6),
                     _fmt(row.get(f"{M.ENERGY_RATIO}_mean"), ".2f"),
                     _payback_text(row.get(f"{M.PAYBACK_PREDICTIONS}_mean")),
+                    *search,
                     _config_text(row),
                 ]
             )
@@ -170,10 +186,18 @@ def configs_markdown(configs: pd.DataFrame, table: pd.DataFrame | None = None) -
         "percentile bootstrap over test examples and seeds. McNemar p: exact two-sided test "
         "against the baseline, single-seed configurations only. Energy ratio: the teacher's "
         "inference energy over the model's, metered in the same trial in alternating windows "
-        "(the energy counterpart of the speedup). Payback: training emissions / emissions "
-        "saved per prediction against the teacher metered in the same trial (never: it saves "
-        "nothing).",
+        "(the energy counterpart of the speedup). Speedups and energy ratios are ratios: their "
+        "mean over seeds is geometric, ×/÷ the geometric sd. Payback: mean training emissions / "
+        "mean emissions saved per prediction against the teacher metered in the same trial "
+        "(never: the mean saving is ≤ 0).",
     ]
+    if confirmed:
+        lines += [
+            "",
+            "Confirmation: each configuration's numbers come from its confirmation seeds only; "
+            "the search run that selected it (chosen partly on its own noise) is shown beside "
+            "them, not averaged in.",
+        ]
     lines += _energy_notes(configs if table is None else table)
     return "\n".join(lines) + "\n"
 

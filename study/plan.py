@@ -350,7 +350,9 @@ def confirm_plan(args: argparse.Namespace, search_dir: Path) -> StudyPlan:
     ``--seeds`` fresh student seeds, plus the baseline (for the paired comparisons).
 
     The fresh seeds start after the search's own seed: the replicates that confirm a front are
-    not the runs that put it there.
+    not the runs that put it there, and the confirmation's summary reports each configuration
+    over these seeds only, with the search run beside them
+    (:func:`study.summary.confirmation_table`).
     """
     import pandas as pd
 

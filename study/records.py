@@ -10,11 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from trainables import metrics as M
+from analysis.rows import FAILED, FINISHED, UNFINISHED, finished_report
 
-FINISHED = "TERMINATED"
-FAILED = "ERROR"
-UNFINISHED = "PENDING"
 WALL_SECONDS = "wall_seconds"
 
 
@@ -31,10 +28,11 @@ class TrialRecord:
 
 
 def status_of(metrics: Mapping[str, Any], error: object | None) -> str:
-    """TERMINATED once the final report is in, ERROR if the trial failed, else PENDING."""
+    """TERMINATED once the final report is in (:func:`analysis.rows.finished_report`), ERROR if
+    the trial failed, else PENDING."""
     if error is not None:
         return FAILED
-    return FINISHED if all(name in metrics for name in M.FINAL_METRICS) else UNFINISHED
+    return FINISHED if finished_report(metrics) else UNFINISHED
 
 
 def count_by_status(records: Sequence[TrialRecord]) -> dict[str, int]:

@@ -24,8 +24,7 @@ from study.cli import EXIT_USAGE, build_parser, check_flags
 from study.errors import UsageError
 from study.plan import CONFIRM_DIR, STUDY_FILE, StudyPlan, confirm_plan, new_plan
 from study.records import FAILED, FINISHED, count_by_status
-from study.summary import summary_table
-from trainables import metrics as M
+from study.summary import confirmation_table, summary_table
 from trainables.atomic import atomic_write
 from trainables.errors import TrainablesError
 
@@ -277,14 +276,11 @@ def _summarise(
         "confirm": f"the {plan.sampler} search's front, confirmed with {plan.seeds} seed(s)",
     }[plan.mode]
     if plan.mode == "confirm":
-        # One table over the search's trials and their confirmations: configurations group
-        # the original run with its replicates.
+        # One table over the search's trials and their confirmation's, told apart by phase: a
+        # configuration's numbers are its confirmation seeds', the search run shown beside.
         import pandas as pd
 
-        search = pd.read_csv(results_dir.parent / "summary.csv").assign(phase="search")
-        if "kind" not in search:  # written before summaries spelt out TrialConfig's default
-            search["kind"] = M.KIND_PRUNE
-        table = pd.concat([search, table.assign(phase="confirm")], ignore_index=True)
+        table = confirmation_table(pd.read_csv(results_dir.parent / "summary.csv"), table)
     title = f"{plan.name}: {what}"
     paths = write_summary(table, results_dir, title=title, objectives=plan.objectives)
     # what was written, configurations and the validation front's model folders included

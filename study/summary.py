@@ -7,7 +7,9 @@ fraction its compact model has. Where the study compares like with like (MahaNew
 paper's Table I numbers stand next to ours as ``paper_*`` columns (accuracy as a fraction, like
 ours). ``payback_predictions`` is computed here, against the finished baseline row(s).
 Replicates (``--seeds``, ``--confirm``) are summarised per configuration in ``configs.csv``
-(:func:`analysis.config_table`) and in a second table of ``summary.md``. No Ray
+(:func:`analysis.config_table`) and in a second table of ``summary.md``; a confirmation's table
+(:func:`confirmation_table`) keeps the search's rows apart from the confirmation's, so that a
+configuration's numbers are its fresh seeds' and the selecting run is shown beside them. No Ray
 needed: records are plain data.
 """
 
@@ -23,6 +25,7 @@ import pandas as pd
 from analysis.configurations import config_table
 from analysis.front import pareto_front
 from analysis.readers import flatten_config
+from analysis.rows import PHASE, PHASE_CONFIRM, PHASE_SEARCH
 from analysis.statistics import payback_column
 from search_spaces.paper import PAPER_BASELINE, PAPER_COLUMNS, PAPER_TABLE
 from study.markdown import configs_markdown, front_markdown, trials_markdown
@@ -122,6 +125,25 @@ def summary_table(records: Iterable[TrialRecord], *, paper: bool = False) -> pd.
     paper_cols = [c for c in PAPER_COLUMNS if c in table.columns]
     rest = sorted(set(table.columns) - {*head, *config, *paper_cols, "model_dir", "error"})
     return table[[*head, *paper_cols, *config, *rest, "model_dir", "error"]]
+
+
+def confirmation_table(search: pd.DataFrame, confirm: pd.DataFrame) -> pd.DataFrame:
+    """The search's trials (its ``summary.csv``) and their confirmation's in one table, each row
+    with its ``phase`` (``search`` / ``confirm``): :func:`analysis.config_table` summarises a
+    confirmed configuration over its confirmation seeds only and shows the search run that
+    selected it beside them (``search_*`` columns), never pooled.
+
+    >>> search = pd.DataFrame({"name": ["a"], "status": ["TERMINATED"]})
+    >>> table = confirmation_table(search, search.assign(name="b"))
+    >>> table[["name", "phase", "kind"]].values.tolist()
+    [['a', 'search', 'prune'], ['b', 'confirm', 'prune']]
+    """
+    search = search.assign(**{PHASE: PHASE_SEARCH})
+    if "kind" not in search:  # written before summaries spelt out TrialConfig's default
+        search["kind"] = M.KIND_PRUNE
+    table = pd.concat([search, confirm.assign(**{PHASE: PHASE_CONFIRM})], ignore_index=True)
+    table["kind"] = table["kind"].fillna(M.KIND_PRUNE)
+    return table
 
 
 def _paper_columns(name: str) -> dict[str, float]:

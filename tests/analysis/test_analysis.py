@@ -14,6 +14,7 @@ from PIL import Image
 
 from analysis import (
     SelectionWarning,
+    config_table,
     excluded_rows,
     exclusion_reasons,
     hypervolume,
@@ -460,3 +461,96 @@ def test_cli_help_shows_every_default(capsys) -> None:
     assert options.count("(default:") == 7  # every option but --help
     assert "(default: auto)" in options
     assert "(default: val_accuracy:max,speedup:max,emissions_kg:min;" in options
+
+
+# --------------------------------------------------------------------------------------------
+# Configurations over seeds: ratios as ratios, payback, confirmations apart from their search
+
+
+def _seeds(**columns: list[float]) -> pd.DataFrame:
+    """Replicates of one pruned configuration, one row per value, baseline-free."""
+    count = len(next(iter(columns.values())))
+    table = pd.DataFrame({"kind": "prune", "target_density": 0.5, "seed": range(1, count + 1)})
+    return table.assign(status="TERMINATED", **columns)
+
+
+def test_ratios_are_averaged_as_ratios_and_the_rest_arithmetically() -> None:
+    table = _seeds(
+        speedup=[1.0, 4.0],
+        speedup_vs_fp32=[2.0, 8.0],
+        speedup_ideal=[1.5, 1.5],
+        energy_ratio=[0.5, 2.0],
+        accuracy=[0.80, 0.90],
+    )
+    row = config_table(table).iloc[0]
+    assert row["speedup_mean"] == pytest.approx(2.0)  # not 2.5
+    assert row["speedup_vs_fp32_mean"] == pytest.approx(4.0)  # not 5
+    assert row["speedup_ideal_mean"] == pytest.approx(1.5) and row["speedup_ideal_gsd"] == 1.0
+    assert row["energy_ratio_mean"] == pytest.approx(1.0)  # twice and half: even, not 1.25
+    # the geometric sd is a factor: exp(sd of ln 1, ln 4) = 4 ** (1 / sqrt 2)
+    assert row["speedup_gsd"] == pytest.approx(4 ** (1 / np.sqrt(2)))
+    assert "speedup_sd" not in row.index and "energy_ratio_sd" not in row.index
+    assert row["accuracy_mean"] == pytest.approx(0.85)
+    assert row["accuracy_sd"] == pytest.approx(np.std([0.8, 0.9], ddof=1))
+    # the front and the views read the geometric mean under the metric's own name
+    assert per_configuration(table)[SPEEDUP].tolist() == pytest.approx([2.0])
+
+
+@pytest.mark.filterwarnings("ignore::analysis.PairingWarning")  # no prediction files here
+def test_payback_over_seeds_is_mean_training_over_mean_saving() -> None:
+    base = {"kind": "baseline", "status": "TERMINATED", "seed": 1, "emissions_kg_per_1k": 4e-6}
+    table = _seeds(
+        train_emissions_kg=[1e-3, 3e-3],
+        emissions_kg_per_1k=[2e-6, 4e-6],  # the second seed saves nothing
+        teacher_emissions_kg_per_1k=[4e-6, 4e-6],
+    )
+    table = pd.concat([pd.DataFrame([base]), table], ignore_index=True)
+    rows = config_table(table).set_index("configuration")
+    # mean training 2e-3 kg over a mean saving of 1e-9 kg per prediction; one seed's "never"
+    # does not make the configuration never pay back
+    assert rows.loc["50% pruning", "payback_predictions_mean"] == pytest.approx(2e6)
+    assert np.isnan(rows.loc["baseline", "payback_predictions_mean"])
+    costs_more = table.assign(emissions_kg_per_1k=[4e-6, 3e-6, 6e-6])  # mean saving -1e-9
+    assert config_table(costs_more)["payback_predictions_mean"].iloc[1] == np.inf
+
+
+def _confirmation_table() -> pd.DataFrame:
+    """A search (baseline and two configurations) and a confirmation of one of them with two
+    fresh seeds. The search run that put 50% pruning on the front was lucky: 0.90 validation
+    accuracy and 4x, against 0.80 / 0.82 and 2x / 2x for its confirmation seeds."""
+    columns = ["phase", "kind", "target_density", "seed", VAL_ACCURACY, ACCURACY, SPEEDUP]
+    rows = [
+        ("search", "baseline", 1.0, 42, 0.85, 0.84, 1.0),
+        ("search", "prune", 0.5, 42, 0.90, 0.88, 4.0),
+        ("search", "prune", 0.25, 42, 0.60, 0.59, 6.0),
+        ("confirm", "baseline", 1.0, 43, 0.85, 0.84, 1.0),
+        ("confirm", "prune", 0.5, 43, 0.80, 0.79, 2.0),
+        ("confirm", "prune", 0.5, 44, 0.82, 0.81, 2.0),
+    ]
+    table = pd.DataFrame(rows, columns=columns).assign(status="TERMINATED")
+    return table.assign(trial_id=[f"t{i}" for i in range(len(table))])
+
+
+def test_a_confirmation_is_summarised_from_its_own_seeds_beside_the_search_run() -> None:
+    configs = config_table(_confirmation_table()).set_index("configuration")
+    # only the confirmed configurations, each over its confirmation seeds
+    assert configs.index.tolist() == ["baseline", "50% pruning"]
+    confirmed = configs.loc["50% pruning"]
+    assert confirmed["n_seeds"] == 2 and confirmed["seeds"] == "43 44"
+    assert confirmed["trial_ids"] == "t4 t5"
+    assert confirmed["val_accuracy_mean"] == pytest.approx(0.81)  # pooled: 0.84
+    assert confirmed["speedup_mean"] == pytest.approx(2.0)  # pooled: 2.52
+    assert confirmed["speedup_gsd"] == pytest.approx(1.0)
+    # the search run that selected it, beside them
+    assert confirmed["search_val_accuracy"] == pytest.approx(0.90)
+    assert confirmed["search_accuracy"] == pytest.approx(0.88)
+    assert confirmed["search_speedup"] == pytest.approx(4.0)
+    assert confirmed["search_trial_ids"] == "t1"
+    assert configs.loc["baseline", "n_seeds"] == 1 and configs.loc["baseline", "seeds"] == "43"
+    # the front and the plots read the same confirmed means
+    chosen = per_configuration(_confirmation_table()).set_index("configuration")
+    assert chosen.loc["50% pruning", VAL_ACCURACY] == pytest.approx(0.81)
+    # a table without phases (a search, a grid) pools every seed, as before
+    pooled = config_table(_confirmation_table().drop(columns="phase"))
+    assert "search_val_accuracy" not in pooled.columns
+    assert pooled.set_index("configuration").loc["50% pruning", "n_seeds"] == 3

@@ -9,10 +9,25 @@ import optuna
 import pandas as pd
 import pytest
 
-from analysis import pareto_front, read_optuna, read_results, read_tune_experiment
+from analysis import (
+    config_table,
+    pareto_front,
+    per_configuration,
+    read_optuna,
+    read_results,
+    read_tune_experiment,
+)
 from analysis.labels import TARGET_DENSITY
 from analysis.readers import find_results
-from trainables.metrics import ACCURACY, DENSITY, EMISSIONS_KG, SPEEDUP, VAL_ACCURACY
+from trainables.metrics import (
+    ACCURACY,
+    DENSITY,
+    EMISSIONS_KG,
+    FINAL_METRICS,
+    SEED,
+    SPEEDUP,
+    VAL_ACCURACY,
+)
 
 
 def small_summary() -> pd.DataFrame:
@@ -55,6 +70,11 @@ def test_summary_csv_parquet_and_study_directories(tmp_path) -> None:
         read_results(tmp_path / "empty")
 
 
+def _final(**values: float) -> dict[str, float]:
+    """A trial's final report: every final metric (1.0 unless given)."""
+    return {**dict.fromkeys(FINAL_METRICS, 1.0), **values}
+
+
 def _tune_trial(root, name, config, results=(), error=False, torn=False) -> None:
     trial = root / name
     trial.mkdir(parents=True)
@@ -77,12 +97,12 @@ def test_tune_experiment_directory(tmp_path) -> None:
         base,
         [
             {"epoch": 1, VAL_ACCURACY: 0.6},
-            {"epoch": 2, VAL_ACCURACY: 0.80, ACCURACY: 0.79, SPEEDUP: 1.0, EMISSIONS_KG: 2e-6,
-             DENSITY: 1.0},
+            {"epoch": 2, **_final(val_accuracy=0.80, accuracy=0.79, speedup=1.0,
+                                  emissions_kg=2e-6, density=1.0)},
         ],
     )  # fmt: skip
     pruned = {"kind": "prune", "name": "50% pruning", TARGET_DENSITY: 0.5, "distil": False}
-    final = {VAL_ACCURACY: 0.78, ACCURACY: 0.77, SPEEDUP: 2.0, EMISSIONS_KG: 1e-6, DENSITY: 0.52}
+    final = _final(val_accuracy=0.78, accuracy=0.77, speedup=2.0, emissions_kg=1e-6, density=0.52)
     _tune_trial(experiment, "train_abc_00001", pruned, [final], torn=True)
     _tune_trial(experiment, "train_abc_00002", {**pruned, TARGET_DENSITY: 0.1}, error=True)
 
@@ -103,6 +123,33 @@ def test_tune_experiment_directory(tmp_path) -> None:
     assert table.loc["baseline", "trial_id"] == "00000"
     front = pareto_front(table.reset_index())
     assert front["name"].tolist() == ["baseline", "50% pruning"]
+
+
+def test_an_interrupted_tune_trial_is_unfinished_and_left_out_of_its_configuration(
+    tmp_path,
+) -> None:
+    """Three seeds of one configuration; the third stopped after its first epoch at 0.30
+    validation accuracy. Its epoch report is not a final one: it is PENDING, and the
+    configuration is the two finished seeds (0.80 and 0.82), not three (0.64)."""
+    experiment = tmp_path / "storage" / "sweep"
+    config = {"kind": "prune", "name": "50% pruning", TARGET_DENSITY: 0.5, "distil": False}
+    for seed, val in ((1, 0.80), (2, 0.82)):
+        epochs = [{"epoch": 1, VAL_ACCURACY: 0.5}, {"epoch": 2, VAL_ACCURACY: val}]
+        final = {"epoch": 2, **_final(val_accuracy=val, accuracy=val - 0.01)}
+        _tune_trial(experiment, f"train_{seed:05d}", {**config, SEED: seed}, [*epochs, final])
+    _tune_trial(experiment, "train_00003", {**config, SEED: 3}, [{"epoch": 1, VAL_ACCURACY: 0.30}])
+
+    table = read_tune_experiment(tmp_path / "storage")
+    assert table.set_index(SEED)["status"].to_dict() == {
+        1: "TERMINATED",
+        2: "TERMINATED",
+        3: "PENDING",
+    }
+    row = config_table(table).iloc[0]
+    assert row["n_seeds"] == 2 and row["seeds"] == "1 2"
+    assert row["val_accuracy_mean"] == pytest.approx(0.81)
+    chosen = per_configuration(table)
+    assert chosen[VAL_ACCURACY].tolist() == pytest.approx([0.81])
 
 
 def _optuna_storage(tmp_path) -> str:

@@ -251,7 +251,9 @@ def test_three_seeds_make_one_row_with_sample_sd() -> None:
     assert row["seeds"] == "1 2 3" and row["trial_ids"] == "t3 t1 t2"
     assert row["accuracy_mean"] == pytest.approx(np.mean(accuracy))
     assert row["accuracy_sd"] == pytest.approx(np.std(accuracy, ddof=1))
-    assert row["speedup_sd"] == pytest.approx(np.std(speedup, ddof=1))
+    # a ratio: geometric mean and geometric sd (exp of the sd of the logs)
+    assert row["speedup_mean"] == pytest.approx(np.exp(np.mean(np.log(speedup))))
+    assert row["speedup_gsd"] == pytest.approx(np.exp(np.std(np.log(speedup), ddof=1)))
     assert row["val_accuracy_mean"] == pytest.approx(np.mean(accuracy) + 0.01)
     assert row["target_density"] == 0.5 and "seed" not in configs.columns
     single = configs.iloc[1]
@@ -322,12 +324,17 @@ def test_config_table_pairs_each_configuration_with_the_baseline(study) -> None:
     assert math.isnan(baseline["payback_predictions_mean"])
 
     worse = configs.loc["50% pruning + KD"]
-    stacked = np.stack([correct[f"worse{s}"] for s in range(3)])
-    expected = paired_bootstrap_delta(stacked, correct["base"])
     assert worse["delta_accuracy_mean"] == pytest.approx(-60 / N_TEST)  # each seed loses 60
-    delta = ["delta_accuracy_mean", "delta_accuracy_ci_low", "delta_accuracy_ci_high"]
-    assert worse[delta].tolist() == pytest.approx(list(expected))
-    assert worse["ci_excludes_zero"] and worse["delta_accuracy_ci_high"] < 0
+    # The interval is about as wide as the normal approximation over the paired per-example
+    # differences says (resampling the seeds adds some: 1.3x here; unpaired it would be 2.8x),
+    # and holds the true difference while excluding 0.
+    stacked = np.stack([correct[f"worse{s}"] for s in range(3)])
+    per_example = stacked.mean(axis=0) - correct["base"]
+    normal_width = 2 * 1.96 * per_example.std(ddof=1) / np.sqrt(N_TEST)
+    low, high = worse["delta_accuracy_ci_low"], worse["delta_accuracy_ci_high"]
+    assert 0.75 * normal_width < high - low < 2.0 * normal_width  # unpaired: 2.8x
+    assert low < -60 / N_TEST < high < 0
+    assert worse["ci_excludes_zero"]
     assert math.isnan(worse["mcnemar_p"])  # three seeds: no single pair to test
     assert worse["payback_predictions_mean"] == pytest.approx(1e-3 / 1e-9)
 

@@ -245,8 +245,8 @@ def test_summary_md_shows_configurations_and_marks_intervals_that_exclude_zero(
     assert "Δ test accuracy vs baseline (points, 95% CI)" in rows["configuration"]
     worse = rows["50% pruning"]
     assert "| 3 | " in worse and "| -10.00 [" in worse and "]* |" in worse
-    speedups = [1.5, 1.6, 1.7]
-    assert f"{np.mean(speedups):.2f} ± {np.std(speedups, ddof=1):.2f}" in worse
+    logs = np.log([1.5, 1.6, 1.7])  # a ratio: geometric mean ×/÷ geometric sd
+    assert f"| {np.exp(logs.mean()):.2f} ×/÷ {np.exp(logs.std(ddof=1)):.2f} |" in worse
     assert "| 1,000,000 |" in worse  # payback predictions
     close = rows["25% pruning"]
     assert "| -0.40 [" in close and "]*" not in close and "| 0.5 |" in close  # McNemar b=0, c=2

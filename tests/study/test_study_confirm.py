@@ -11,6 +11,8 @@ import pytest
 from search_spaces import optuna_space
 from study.errors import UsageError
 from study.plan import StudyPlan, confirm_plan, grid_points, study_objectives
+from study.records import TrialRecord
+from study.summary import confirmation_table, summary_table, write_summary
 from trainables import metrics as M
 
 
@@ -99,3 +101,57 @@ def test_rows_pick_grid_rows_and_keep_the_baseline_and_the_reference() -> None:
         grid_points(
             "extended", seeds=1, first_seed=42, classical=False, rows=["75% pruning + heads"]
         )
+
+
+def _record(trial: str, point: dict, seed: int, **metrics: float) -> TrialRecord:
+    """A finished trial as the study records it: every final metric (1.0 unless given)."""
+    config = {"teacher": "/t", "data": {"data_dir": "/d"}, **point, "seed": seed}
+    return TrialRecord(
+        trial, "TERMINATED", {**dict.fromkeys(M.FINAL_METRICS, 1.0), **metrics}, config
+    )
+
+
+def test_a_confirmation_reports_its_fresh_seeds_with_the_search_run_beside_them(
+    tmp_path: Path,
+) -> None:
+    """The search run that put "25% pruning + KD" on the front was lucky (0.90 validation
+    accuracy, 4x); its two confirmation seeds reach 0.80 / 0.82 at 2x. The confirmation's
+    configs.csv and summary.md give 0.81 and 2x over two seeds (pooled: 0.84, 2.52x over three)
+    and show the search run's 0.90 and 4x in their own column."""
+    chosen = {"name": "a", "kind": "prune", "target_density": 0.75, "distil": True}
+    baseline = {"name": "baseline", "kind": "baseline"}
+    search = summary_table(
+        [
+            _record("s0", baseline, 42, val_accuracy=0.85),
+            _record("s1", chosen, 42, val_accuracy=0.90, accuracy=0.88, speedup=4.0),
+            _record("s2", {**chosen, "target_density": 0.3}, 42, val_accuracy=0.60),
+        ]
+    )
+    search.to_csv(tmp_path / "summary.csv", index=False)
+    confirm = summary_table(
+        [
+            _record("c0", baseline, 43, val_accuracy=0.85),
+            _record("c1", chosen, 43, val_accuracy=0.80, accuracy=0.79, speedup=2.0),
+            _record("c2", chosen, 44, val_accuracy=0.82, accuracy=0.81, speedup=2.0),
+        ]
+    )
+    table = confirmation_table(pd.read_csv(tmp_path / "summary.csv"), confirm)
+    paths = write_summary(table, tmp_path / "confirm")
+
+    configs = pd.read_csv(paths["configs"]).set_index("configuration")
+    assert configs.index.tolist() == ["baseline", "25% pruning + KD"]  # the confirmed ones
+    row = configs.loc["25% pruning + KD"]
+    assert row["n_seeds"] == 2 and row["seeds"] == "43 44" and row["trial_ids"] == "c1 c2"
+    assert row[f"{M.VAL_ACCURACY}_mean"] == pytest.approx(0.81)
+    assert row[f"{M.ACCURACY}_mean"] == pytest.approx(0.80)
+    assert row[f"{M.SPEEDUP}_mean"] == pytest.approx(2.0)
+    assert row["search_val_accuracy"] == pytest.approx(0.90)
+    assert row["search_speedup"] == pytest.approx(4.0) and row["search_trial_ids"] == "s1"
+    assert configs.loc["baseline", "seeds"] == "43"
+
+    md = paths["md"].read_text(encoding="utf-8")
+    assert "selecting search run: val accuracy % / speedup ×" in md
+    line = next(s for s in md.splitlines() if s.startswith("| 25% pruning + KD | 2 |"))
+    assert "| 81.00 ± 1.41 |" in line and "| 2.00 ×/÷ 1.00 |" in line
+    assert "| 90.00 / 4.00× |" in line
+    assert "not averaged in" in md
