@@ -251,8 +251,10 @@ def test_summary_md_shows_configurations_and_marks_intervals_that_exclude_zero(
     close = rows["25% pruning"]
     assert "| -0.40 [" in close and "]*" not in close and "| 0.5 |" in close  # McNemar b=0, c=2
     assert "| 0 (reference) |" in rows["baseline"] and "*" not in rows["baseline"]
-    assert configs_md.count("]*") == 1  # exactly where the interval excludes 0
-    assert "\\* the 95% interval of the difference excludes 0" in configs_md
+    assert configs_md.count("]*") == 1  # exactly where Holm's adjusted p < 0.05
+    assert "significant after Holm's adjustment over the 2 configuration(s)" in configs_md
+    # old-style prediction files (no test_group): the unit is rows, and the note says so
+    assert "95% bootstrap over 500 test rows (the prediction files name no texts" in configs_md
     assert "Energy method: cpu: TDP estimate; ram: estimate." in configs_md
     assert "**Warning:** 1 of 5 trial(s) ran while other trials shared the machine" in configs_md
 
