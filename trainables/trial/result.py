@@ -6,7 +6,6 @@ not exist for the model, e.g. the density of a model without an encoder; 0 where
 nothing, e.g. the training cost of a trial that trains nothing).
 
 >>> from trainables.config import TrialConfig
-from trainables.data import text_groups
 >>> cfg = TrialConfig(name="t", kind="classical", precision="fp32")
 >>> row = result_row(cfg, {key: 1.0 for key, default in COLUMNS.items() if default is REQUIRED})
 >>> row["name"], row[M.DENSITY], row[M.HEADS], row[M.PRECISION_USED], M.VOCAB_SIZE in row
