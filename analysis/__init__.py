@@ -37,27 +37,33 @@ from analysis.front import (
 from analysis.labels import config_label
 from analysis.optuna_plots import hypervolume_reference, write_optuna_plots
 from analysis.plots import write_plots
+from analysis.predictions import TestPredictions, read_predictions, read_test_predictions
 from analysis.readers import read_optuna, read_results, read_summary, read_tune_experiment
 from analysis.relative import compares_with_paper, paper_relative, relative_to_baseline
 from analysis.render_html import html_figures, html_page
 from analysis.render_png import png_figure
 from analysis.rows import baseline_rows, finished_rows, reference_rows
 from analysis.statistics import (
+    PairedBootstrap,
     compare_predictions,
+    holm_adjust,
     mcnemar_exact,
     paired_bootstrap_delta,
+    paired_bootstrap_test,
     payback_column,
     payback_predictions,
-    read_test_predictions,
+    text_rows,
 )
 from analysis.views import PaperSeries, Reference, View, front_view, relative_view, study_views
 
 __all__ = [
     "AnalysisWarning",
+    "PairedBootstrap",
     "PairingWarning",
     "PaperSeries",
     "Reference",
     "SelectionWarning",
+    "TestPredictions",
     "View",
     "baseline_rows",
     "compare_predictions",
@@ -71,12 +77,14 @@ __all__ = [
     "exclusion_reasons",
     "finished_rows",
     "front_view",
+    "holm_adjust",
     "html_figures",
     "html_page",
     "hypervolume",
     "hypervolume_reference",
     "mcnemar_exact",
     "paired_bootstrap_delta",
+    "paired_bootstrap_test",
     "paper_relative",
     "pareto_front",
     "pareto_ranks",
@@ -86,6 +94,7 @@ __all__ = [
     "per_configuration",
     "png_figure",
     "read_optuna",
+    "read_predictions",
     "read_results",
     "read_summary",
     "read_test_predictions",
@@ -95,6 +104,7 @@ __all__ = [
     "relative_to_baseline",
     "relative_view",
     "study_views",
+    "text_rows",
     "write_optuna_plots",
     "write_plots",
 ]

@@ -30,6 +30,7 @@ import pandas as pd
 
 from analysis.errors import PairingWarning
 from analysis.labels import config_label
+from analysis.predictions import read_predictions
 from analysis.replicates import (
     SEARCH_TRIAL_IDS,
     metric_summary,
@@ -39,10 +40,10 @@ from analysis.replicates import (
 )
 from analysis.rows import CONFIGURATION, baseline_mask, finished_rows
 from analysis.statistics import (
+    holm_column,
     mcnemar_exact,
-    paired_bootstrap_delta,
+    paired_bootstrap_test,
     prediction_savings,
-    read_test_predictions,
 )
 from trainables import metrics as M
 
@@ -57,12 +58,19 @@ CONFIGURATION_ID = "configuration_id"
 # (fronts and views read a configuration's means under the metric's own name, see
 # analysis.per_configuration), and the payback computed against the baseline.
 CONFIG_METRICS: tuple[str, ...] = (*M.FINAL_METRICS, M.PAYBACK_PREDICTIONS)
+# The paired difference to the baseline: its interval, its tests and their unit (test_texts
+# distinct texts over test_rows rows; test_texts NaN when a prediction file has no test_group,
+# each row then its own text).
 DELTA_COLUMNS = (
     "delta_accuracy_mean",
     "delta_accuracy_ci_low",
     "delta_accuracy_ci_high",
     "mcnemar_p",
     "ci_excludes_zero",
+    "p_value",
+    "p_holm",
+    "test_texts",
+    "test_rows",
 )
 
 
@@ -162,16 +170,23 @@ def _trial_name(row: Mapping[str, Any], fallback: object) -> str:
     return str(fallback)
 
 
+# One trial's test split: correct (bool per row), gold label ids, text group ids (or None).
+_Tested = tuple[np.ndarray, np.ndarray, np.ndarray | None]
+# A group of trials: correct (seeds x rows), gold, groups (None unless every file has them),
+# the first trial's name.
+_Stacked = tuple[np.ndarray, np.ndarray, np.ndarray | None, str]
+
+
 class _Predictions:
     """Reads each trial's test predictions once; a missing or unreadable file is a warning and
     None, never an exception: the study must still write its summary."""
 
     def __init__(self) -> None:
-        self._cache: dict[str, tuple[np.ndarray, np.ndarray] | None] = {}
+        self._cache: dict[str, _Tested | None] = {}
         self.missing: list[str] = []  # trials without a file: warn_missing() names them
 
-    def test(self, row: Mapping[str, Any], trial: str) -> tuple[np.ndarray, np.ndarray] | None:
-        """(correct, gold) over the test split, or None."""
+    def test(self, row: Mapping[str, Any], trial: str) -> _Tested | None:
+        """(correct, gold, group or None) over the test split, or None."""
         path = _canonical(row.get(M.PREDICTIONS_FILE))
         if not path:
             self.missing.append(trial)
@@ -181,9 +196,9 @@ class _Predictions:
         return self._cache[path]
 
     @staticmethod
-    def _read(path: str, trial: str) -> tuple[np.ndarray, np.ndarray] | None:
+    def _read(path: str, trial: str) -> _Tested | None:
         try:
-            pred, gold = read_test_predictions(path)
+            pred, gold, group = read_predictions(path)
         except ValueError as error:
             warnings.warn(
                 f"cannot read the predictions of trial {trial} from {path}: {error}; its "
@@ -192,7 +207,7 @@ class _Predictions:
                 stacklevel=2,
             )
             return None
-        return pred == gold, gold
+        return pred == gold, gold, group
 
     def warn_missing(self) -> None:
         """One warning naming the trials without a prediction file (a table written before
@@ -209,32 +224,41 @@ class _Predictions:
         )
 
 
-def _stack(
-    rows: pd.DataFrame, predictions: _Predictions, what: str
-) -> tuple[np.ndarray, np.ndarray, str] | None:
-    """(correct: seeds x examples, gold, first trial) of a group of rows, or None when a row's
-    predictions are missing or the rows were tested on different examples."""
+def _stack(rows: pd.DataFrame, predictions: _Predictions, what: str) -> _Stacked | None:
+    """(correct: seeds x examples, gold, groups, first trial) of a group of rows, or None when
+    a row's predictions are missing or the rows were tested on different examples. ``groups``
+    is None when any file has none (written before files held test_group)."""
     corrects: list[np.ndarray] = []
-    gold: np.ndarray | None = None
+    first_read: _Tested | None = None
     first = ""
+    all_grouped = True
     for index, row in rows.iterrows():
         trial = _trial_name(row, index)
         read = predictions.test(row.to_dict(), trial)
         if read is None:
             return None
-        if gold is None:
-            gold, first = read[1], trial
-        elif not np.array_equal(gold, read[1]):
+        if first_read is None:
+            first_read, first = read, trial
+        elif not _same_examples(first_read, read):
             warnings.warn(
                 f"trials {first} and {trial} of {what} were tested on different test examples "
-                "(test_gold differs); no paired difference for it",
+                "(test_gold or test_group differs); no paired difference for it",
                 PairingWarning,
                 stacklevel=2,
             )
             return None
+        all_grouped = all_grouped and read[2] is not None
         corrects.append(read[0])
-    assert gold is not None  # rows is never empty
-    return np.stack(corrects), gold, first
+    assert first_read is not None  # rows is never empty
+    groups = first_read[2] if all_grouped else None
+    return np.stack(corrects), first_read[1], groups, first
+
+
+def _same_examples(a: _Tested, b: _Tested) -> bool:
+    """Same gold labels, and the same text groups where both files have them."""
+    if not np.array_equal(a[1], b[1]):
+        return False
+    return a[2] is None or b[2] is None or np.array_equal(a[2], b[2])
 
 
 def _joined(values: pd.Series) -> str:
@@ -263,9 +287,13 @@ def config_table(table: pd.DataFrame, *, n_boot: int = 2000, rng_seed: int = 0) 
     mean training emissions / mean emissions saved per prediction (``inf``, "never", only when
     the mean saving is <= 0); the paired
     difference in test accuracy to the baseline: ``delta_accuracy_mean``,
-    ``delta_accuracy_ci_low`` / ``_high`` (95% bootstrap over test examples and seeds, see
-    :func:`paired_bootstrap_delta`), ``ci_excludes_zero``, ``mcnemar_p`` (single-seed
-    configurations against a baseline whose replicates predict alike; NaN otherwise); then the
+    ``delta_accuracy_ci_low`` / ``_high`` (95% bootstrap over distinct test texts and seeds,
+    see :func:`analysis.paired_bootstrap_delta`), ``ci_excludes_zero`` (that interval, not
+    adjusted), ``mcnemar_p`` (exact, each text once; single-seed configurations against a
+    baseline whose replicates predict alike; NaN otherwise), ``p_value`` (``mcnemar_p`` where
+    there is one, else the bootstrap's two-sided p from the same draws), ``p_holm`` (Holm over
+    every configuration of the table with a ``p_value``), ``test_texts`` and ``test_rows`` (the
+    unit: NaN texts when a prediction file has no ``test_group``, each row then counted); then the
     configuration's config columns, ``energy_method`` (distinct values), ``machine_shared``
     (any replicate), ``trial_ids`` and ``configuration_id``.
 
@@ -337,9 +365,10 @@ def config_table(table: pd.DataFrame, *, n_boot: int = 2000, rng_seed: int = 0) 
         out[CONFIGURATION_ID] = config_id
         rows.append(out)
     predictions.warn_missing()
-    return pd.DataFrame(
-        rows, columns=[*head, *metric_columns, *DELTA_COLUMNS, *search_out, *config_out, *tail]
-    )
+    columns_out = [*head, *metric_columns, *DELTA_COLUMNS, *search_out, *config_out, *tail]
+    configs = pd.DataFrame(rows, columns=columns_out)
+    configs["p_holm"] = holm_column(configs)
+    return configs
 
 
 def _reference_delta() -> dict[str, Any]:
@@ -349,6 +378,10 @@ def _reference_delta() -> dict[str, Any]:
         "delta_accuracy_ci_high": math.nan,
         "mcnemar_p": math.nan,
         "ci_excludes_zero": False,
+        "p_value": math.nan,
+        "p_holm": math.nan,
+        "test_texts": math.nan,
+        "test_rows": math.nan,
     }
 
 
@@ -356,10 +389,8 @@ def _no_delta() -> dict[str, Any]:
     return {**_reference_delta(), "delta_accuracy_mean": math.nan}
 
 
-def _baseline_reference(
-    baseline: pd.DataFrame, predictions: _Predictions
-) -> tuple[np.ndarray, np.ndarray, str] | None:
-    """The baseline's (correct: replicates x examples, gold, first trial), or None."""
+def _baseline_reference(baseline: pd.DataFrame, predictions: _Predictions) -> _Stacked | None:
+    """The baseline's (correct: replicates x examples, gold, groups, first trial), or None."""
     if baseline.empty:
         return None
     return _stack(baseline, predictions, "the baseline")
@@ -367,37 +398,48 @@ def _baseline_reference(
 
 def _delta(
     group: pd.DataFrame,
-    reference: tuple[np.ndarray, np.ndarray, str] | None,
+    reference: _Stacked | None,
     predictions: _Predictions,
     *,
     n_boot: int,
     rng_seed: int,
 ) -> dict[str, Any]:
+    """The paired difference of one configuration to the baseline over distinct test texts
+    (rows when a file has no test_group) and seeds, with its p-value: exact McNemar for one
+    seed against a baseline whose replicates predict alike, else the bootstrap's own."""
     if reference is None:
         return _no_delta()
     stacked = _stack(group, predictions, "one configuration")
     if stacked is None:
         return _no_delta()
-    correct, gold, trial = stacked
-    base_correct, base_gold, base_trial = reference
-    if not np.array_equal(gold, base_gold):
+    correct, gold, groups, trial = stacked
+    base_correct, base_gold, base_groups, base_trial = reference
+    same_groups = groups is None or base_groups is None or np.array_equal(groups, base_groups)
+    if not (np.array_equal(gold, base_gold) and same_groups):
         warnings.warn(
             f"trial {trial} and the baseline trial {base_trial} were tested on different test "
-            f"examples ({gold.size} vs {base_gold.size} labels, or different labels); no paired "
-            "difference for its configuration",
+            f"examples ({gold.size} vs {base_gold.size} labels, or different labels or text "
+            "groups); no paired difference for its configuration",
             PairingWarning,
             stacklevel=2,
         )
         return _no_delta()
-    mean, low, high = paired_bootstrap_delta(
-        correct, base_correct, n_boot=n_boot, rng_seed=rng_seed
+    groups = groups if base_groups is not None else None
+    result = paired_bootstrap_test(
+        correct, base_correct, groups=groups, n_boot=n_boot, rng_seed=rng_seed
     )
     distinct_baselines = np.unique(base_correct, axis=0)
     single = correct.shape[0] == 1 and distinct_baselines.shape[0] == 1
+    by_text = {} if groups is None else {"groups": groups, "gold": gold}
+    mcnemar = mcnemar_exact(correct[0], distinct_baselines[0], **by_text) if single else math.nan
     return {
-        "delta_accuracy_mean": mean,
-        "delta_accuracy_ci_low": low,
-        "delta_accuracy_ci_high": high,
-        "mcnemar_p": mcnemar_exact(correct[0], distinct_baselines[0]) if single else math.nan,
-        "ci_excludes_zero": bool(low > 0.0 or high < 0.0),
+        "delta_accuracy_mean": result.delta,
+        "delta_accuracy_ci_low": result.low,
+        "delta_accuracy_ci_high": result.high,
+        "mcnemar_p": mcnemar,
+        "ci_excludes_zero": bool(result.low > 0.0 or result.high < 0.0),
+        "p_value": mcnemar if single else result.p_value,
+        "p_holm": math.nan,  # over the table's family: holm_column
+        "test_texts": math.nan if groups is None else int(np.unique(groups).size),
+        "test_rows": int(gold.size),
     }

@@ -77,8 +77,9 @@ _PAPER_MARKDOWN: tuple[tuple[str, str, str, float], ...] = (
     ("paper test accuracy %", "paper_accuracy", ".2f", 100.0),
 )
 CONFIGS_HEADING = "## Configurations (mean over seeds)"
-# Marks a difference to the baseline whose 95% interval excludes 0.
+# Marks a difference to the baseline whose Holm-adjusted p-value (p_holm) is below ALPHA.
 SIGNIFICANT = "*"
+ALPHA = 0.05
 
 
 def _row_line(cells: Sequence[str]) -> str:
@@ -112,8 +113,32 @@ def _delta_text(row: Mapping[str, Any]) -> str:
     high = _fmt(row.get("delta_accuracy_ci_high"), "+.2f", 100.0)
     if not (low and high):
         return "0 (reference)" if row.get("kind") == M.KIND_BASELINE else mean
-    mark = SIGNIFICANT if bool(row.get("ci_excludes_zero")) else ""
-    return f"{mean} [{low}, {high}]{mark}"
+    return f"{mean} [{low}, {high}]{SIGNIFICANT if _significant(row) else ''}"
+
+
+def _significant(row: Mapping[str, Any]) -> bool:
+    try:
+        return float(row.get("p_holm", math.nan)) < ALPHA
+    except (TypeError, ValueError):
+        return False
+
+
+def _unit_text(configs: pd.DataFrame) -> str:
+    """What the intervals and tests resample and count, from the table's ``test_texts`` and
+    ``test_rows``: ``4 distinct test texts (5 rows)``, or rows when the files name no texts."""
+    texts = pd.to_numeric(configs.get("test_texts", pd.Series(dtype=float)), errors="coerce")
+    rows = pd.to_numeric(configs.get("test_rows", pd.Series(dtype=float)), errors="coerce")
+    grouped = [(int(t), int(r)) for t, r in zip(texts, rows, strict=True) if t == t and r == r]
+    if grouped:
+        units = dict.fromkeys(f"{t:,} distinct test texts ({r:,} rows)" for t, r in grouped)
+        return " / ".join(units)
+    counted = dict.fromkeys(f"{int(r):,} test rows" for r in rows.dropna())
+    if not counted:
+        return "test texts"
+    return (
+        " / ".join(counted) + " (the prediction files name no texts: copies of a text count "
+        "apart, which makes intervals too narrow)"
+    )
 
 
 def _payback_text(value: Any) -> str:
@@ -142,6 +167,7 @@ def configs_markdown(configs: pd.DataFrame, table: pd.DataFrame | None = None) -
         "test accuracy % (mean ± sd)",
         "Δ test accuracy vs baseline (points, 95% CI)",
         "McNemar p (test)",
+        "p (Holm)",
         "val accuracy % (mean ± sd)",
         "speedup × (geometric mean ×/÷ sd)",
         _estimated("emissions / 1,000 predictions (mg CO₂eq)", configs if table is None else table),
@@ -169,6 +195,7 @@ def configs_markdown(configs: pd.DataFrame, table: pd.DataFrame | None = None) -
                     _mean_sd(row, M.ACCURACY, ".2f", 100.0),
                     _delta_text(row),
                     _fmt(row.get("mcnemar_p"), ".3g"),
+                    _fmt(row.get("p_holm"), ".3g"),
                     _mean_sd(row, M.VAL_ACCURACY, ".2f", 100.0),
                     _mean_sd(row, M.SPEEDUP, ".2f"),
                     _fmt(row.get(f"{M.EMISSIONS_KG_PER_1K}_mean"), ".3g", 1e6),
@@ -179,17 +206,26 @@ def configs_markdown(configs: pd.DataFrame, table: pd.DataFrame | None = None) -
                 ]
             )
         )
+    p_values = configs.get("p_value", pd.Series(dtype=float))
+    family = int(pd.to_numeric(p_values, errors="coerce").notna().sum())
     lines += [
         "",
-        f"\\{SIGNIFICANT} the 95% interval of the difference excludes 0. Δ is test accuracy minus "
-        "the baseline's, in points, paired on the same test examples; the interval is a "
-        "percentile bootstrap over test examples and seeds. McNemar p: exact two-sided test "
-        "against the baseline, single-seed configurations only. Energy ratio: the teacher's "
-        "inference energy over the model's, metered in the same trial in alternating windows "
-        "(the energy counterpart of the speedup). Speedups and energy ratios are ratios: their "
-        "mean over seeds is geometric, ×/÷ the geometric sd. Payback: mean training emissions / "
-        "mean emissions saved per prediction against the teacher metered in the same trial "
-        "(never: the mean saving is ≤ 0).",
+        f"\\{SIGNIFICANT} the difference to the baseline is significant after Holm's "
+        f"adjustment over the {family} configuration(s) compared with it (family size "
+        f"{family}): adjusted p < {ALPHA:g}. Each p is the exact McNemar test on distinct test "
+        "texts for a single seed against a single baseline, otherwise the bootstrap's two-sided "
+        "p from the same draws as the interval (configs.csv: p_value, p_holm; ci_excludes_zero "
+        "is the unadjusted interval).",
+        "",
+        f"Δ is test accuracy minus the baseline's, in points, paired on the same test examples; "
+        f"95% bootstrap over {_unit_text(configs)} and seeds (all copies of a text resampled "
+        "together). McNemar p: exact two-sided test against the baseline, each text once (texts "
+        "whose copies carry conflicting labels left out), single-seed configurations only. "
+        "Energy ratio: the teacher's inference energy over the model's, metered in the same "
+        "trial in alternating windows (the energy counterpart of the speedup). Speedups and "
+        "energy ratios are ratios: their mean over seeds is geometric, ×/÷ the geometric sd. "
+        "Payback: mean training emissions / mean emissions saved per prediction against the "
+        "teacher metered in the same trial (never: the mean saving is ≤ 0).",
     ]
     if confirmed:
         lines += [

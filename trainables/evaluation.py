@@ -81,9 +81,10 @@ def evaluate(
 
 
 def save_predictions(predictions: Mapping[str, np.ndarray], path: str | Path) -> Path:
-    """Per-example label ids (``test_pred``, ``test_gold``, ...) as int64 arrays in one ``.npz``,
+    """Per-example label ids (``test_pred``, ``test_gold``, ...) and ``test_group`` (one id per
+    distinct test text, :func:`trainables.data.text_groups`) as int64 arrays in one ``.npz``,
     written atomically: a trial's ``predictions.npz`` and the teacher CLI's ``--predictions``
-    (``analysis.statistics`` pairs models on them)."""
+    (``analysis.statistics`` pairs models on them and resamples distinct texts)."""
     path = Path(path)
     with atomic_write(path) as tmp, open(tmp, "wb") as handle:
         np.savez(handle, **{k: np.asarray(v, dtype=np.int64) for k, v in predictions.items()})

@@ -17,6 +17,7 @@ from analysis import read_results
 from search_spaces import PAPER_TABLE, optuna_space, paper_points
 from search_spaces.optuna_space import FloatRange
 from study import TrialRecord, front_models, summary_markdown, summary_table, write_summary
+from study.markdown import configs_markdown
 from trainables import metrics as M
 
 REPO = Path(__file__).resolve().parents[2]
@@ -251,8 +252,10 @@ def test_summary_md_shows_configurations_and_marks_intervals_that_exclude_zero(
     close = rows["25% pruning"]
     assert "| -0.40 [" in close and "]*" not in close and "| 0.5 |" in close  # McNemar b=0, c=2
     assert "| 0 (reference) |" in rows["baseline"] and "*" not in rows["baseline"]
-    assert configs_md.count("]*") == 1  # exactly where the interval excludes 0
-    assert "\\* the 95% interval of the difference excludes 0" in configs_md
+    assert configs_md.count("]*") == 1  # exactly where Holm's adjusted p < 0.05
+    assert "significant after Holm's adjustment over the 2 configuration(s)" in configs_md
+    # old-style prediction files (no test_group): the unit is rows, and the note says so
+    assert "95% bootstrap over 500 test rows (the prediction files name no texts" in configs_md
     assert "Energy method: cpu: TDP estimate; ram: estimate." in configs_md
     assert "**Warning:** 1 of 5 trial(s) ran while other trials shared the machine" in configs_md
 
@@ -495,3 +498,31 @@ def test_the_front_models_are_chosen_on_the_study_objectives(tmp_path: Path) -> 
     md = (tmp_path / "summary.md").read_text()
     assert "Chosen on validation accuracy and speedup; test accuracy reported" in md
     assert "`/m/c`" not in md
+
+
+def test_a_star_means_holm_adjusted_p_below_five_percent() -> None:
+    """The star follows p_holm, not the unadjusted interval; the notes give the family size
+    and the unit the intervals resample."""
+    base = {"n_seeds": 1, "test_texts": 300, "test_rows": 319, "kind": "prune"}
+    configs = pd.DataFrame(
+        [
+            {**base, "configuration": "baseline", "kind": "baseline", "delta_accuracy_mean": 0.0},
+            {**base, "configuration": "a", "delta_accuracy_mean": -0.025, "p_value": 0.0215,
+             "delta_accuracy_ci_low": -0.045, "delta_accuracy_ci_high": -0.005,
+             "ci_excludes_zero": True, "p_holm": 0.0645},
+            {**base, "configuration": "b", "delta_accuracy_mean": -0.08, "p_value": 0.0005,
+             "delta_accuracy_ci_low": -0.1, "delta_accuracy_ci_high": -0.06,
+             "ci_excludes_zero": True, "p_holm": 0.0015},
+            {**base, "configuration": "c", "delta_accuracy_mean": 0.0, "p_value": 1.0,
+             "delta_accuracy_ci_low": -0.01, "delta_accuracy_ci_high": 0.01,
+             "ci_excludes_zero": False, "p_holm": 1.0},
+        ]
+    )  # fmt: skip
+    md = configs_markdown(configs)
+    rows = {line.split(" | ")[0].removeprefix("| "): line for line in md.splitlines()}
+    assert "-2.50 [-4.50, -0.50] |" in rows["a"]  # excludes 0, but not after Holm: no star
+    assert "-8.00 [-10.00, -6.00]* |" in rows["b"] and "| 0.0015 |" in rows["b"]
+    assert md.count("]*") == 1
+    assert "significant after Holm's adjustment over the 3 configuration(s)" in md
+    assert "(family size 3): adjusted p < 0.05" in md
+    assert "95% bootstrap over 300 distinct test texts (319 rows) and seeds" in md

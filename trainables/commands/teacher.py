@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 
-from trainables.data import add_data_flags, data_spec, load_splits
+from trainables.data import add_data_flags, data_spec, load_splits, text_groups
 from trainables.data.flags import HelpFormatter
 from trainables.errors import TrainablesError
 from trainables.evaluation import save_predictions
@@ -51,8 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--predictions",
         metavar="FILE.npz",
-        help="also write the teacher's test predictions (test_pred, test_gold label ids) there; "
-        "compare two such files with python -m analysis.compare",
+        help="also write the teacher's test predictions (test_pred, test_gold label ids, "
+        "test_group: one id per distinct test text) there; compare two such files with python "
+        "-m analysis.compare",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
@@ -85,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             teacher.metrics = teacher.metrics or metrics
             if args.predictions:
-                save_predictions(predictions, args.predictions)
+                groups = {"test_group": text_groups(splits.test.text)}
+                save_predictions({**predictions, **groups}, args.predictions)
     except TrainablesError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

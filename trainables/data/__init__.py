@@ -28,6 +28,8 @@ from trainables.data.cleaning import (
     clean_frame,
     normalise_texts,
     resolve_columns,
+    text_groups,
+    text_repeats,
 )
 from trainables.data.flags import add_data_flags, data_spec
 from trainables.data.sources import (
@@ -62,5 +64,7 @@ __all__ = [
     "load_splits",
     "normalise_texts",
     "resolve_columns",
+    "text_groups",
+    "text_repeats",
     "tokenize_splits",
 ]

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import numpy as np
 import pandas as pd
 
 from trainables.data.sources import SPLITS, DataError
@@ -115,6 +116,44 @@ def normalise_texts(texts: pd.Series) -> pd.Series:
     wording; case is kept because Devanagari has none and Latin names differ in meaning by it.
     """
     return texts.map(lambda text: " ".join(text.split()))
+
+
+def text_groups(texts: Sequence[str] | pd.Series) -> np.ndarray:
+    """One int64 id per row, equal for rows whose :func:`normalise_texts` text is the same; ids
+    in order of first appearance. A model's copies of one text are one piece of evidence: the
+    statistics (:mod:`analysis.statistics`) resample and count these groups, not rows.
+
+    >>> text_groups(["a b", "c", "a  b", " a b ", "d"]).tolist()
+    [0, 1, 0, 0, 2]
+    """
+    codes, _ = pd.factorize(normalise_texts(pd.Series(list(texts), dtype=object)), sort=False)
+    return codes.astype(np.int64)
+
+
+def text_repeats(frame: pd.DataFrame, *, shown: int = 50) -> dict[str, Any]:
+    """How often texts repeat in one split (``text`` and ``label`` columns): ``rows``,
+    ``distinct_texts``, ``duplicate_rows`` (rows beyond a text's first), ``conflicting_texts``
+    (texts whose copies carry different labels) and ``conflicting`` (those texts' first
+    ``shown`` characters, in order of first appearance).
+
+    >>> frame = pd.DataFrame({"text": ["a b", "a  b", "c", "c", "d"],
+    ...                       "label": ["x", "y", "z", "z", "x"]})
+    >>> repeats = text_repeats(frame)
+    >>> [repeats[k] for k in ("rows", "distinct_texts", "duplicate_rows", "conflicting_texts")]
+    [5, 3, 2, 1]
+    >>> repeats["conflicting"]
+    ['a b']
+    """
+    normalised = normalise_texts(frame.text.astype(str))
+    labels_per_text = frame.label.groupby(normalised.to_numpy(), sort=False).nunique()
+    conflicting = [text[:shown] for text in labels_per_text.index[labels_per_text > 1]]
+    return {
+        "rows": len(frame),
+        "distinct_texts": int(normalised.nunique()),
+        "duplicate_rows": int(normalised.duplicated().sum()),
+        "conflicting_texts": len(conflicting),
+        "conflicting": conflicting,
+    }
 
 
 def resolve_columns(

@@ -19,7 +19,13 @@ from typing import Any
 
 import pandas as pd
 
-from trainables.data.cleaning import CleaningReport, clean_frame, normalise_texts, resolve_columns
+from trainables.data.cleaning import (
+    CleaningReport,
+    clean_frame,
+    normalise_texts,
+    resolve_columns,
+    text_repeats,
+)
 from trainables.data.sources import SPLITS, DataError, read_frames
 from trainables.data.spec import DataSpec
 
@@ -78,8 +84,10 @@ class DataSplits:
     def data_json(self) -> dict[str, Any]:
         """What a study records about its data (``data.json``; the caller adds the DataSpec).
 
-        ``counts`` describe loading before the ``max_rows`` subset; ``sizes``, ``overlap`` and
-        the fingerprints describe the final splits.
+        ``counts`` describe loading before the ``max_rows`` subset; ``sizes``, ``overlap``,
+        ``repeats`` (per split: rows, distinct texts, duplicate rows, texts with conflicting
+        labels and their first 50 characters, :func:`~trainables.data.cleaning.text_repeats`)
+        and the fingerprints describe the final splits.
         """
         return {
             "source": self.source,
@@ -87,6 +95,7 @@ class DataSplits:
             "labels": self.labels,
             "counts": self.report.to_dict(),
             "overlap": self.overlap(),
+            "repeats": {split: text_repeats(self[split]) for split in SPLITS},
             "fingerprint": self.fingerprint(),
             "fingerprints": self.fingerprints(),
         }

@@ -325,7 +325,11 @@ def run(trial: Trial) -> Outcome:
         M.SPEEDUP_VS_FP32: classical.metrics[M.SPEEDUP] if cfg.precision == "fp32" else math.nan,
     }
     predictions = label_predictions(
-        classical.test_pred, classical.test_gold, classical.val_pred, classical.val_gold
+        classical.test_pred,
+        classical.test_gold,
+        classical.val_pred,
+        classical.val_gold,
+        test_texts=list(trial.splits.test.text),
     )
     return Outcome(metrics, predictions)
 

@@ -206,5 +206,6 @@ def measure(
         test.labels.numpy(),
         val_logits.argmax(-1).numpy(),
         validation.labels.numpy(),
+        test_texts=list(trial.splits.test.text),
     )
     return metrics, predictions

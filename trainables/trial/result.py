@@ -15,7 +15,7 @@ nothing, e.g. the training cost of a trial that trains nothing).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +23,7 @@ import numpy as np
 
 from trainables import metrics as M
 from trainables.config import TrialConfig
+from trainables.data import text_groups
 from trainables.measure import InferenceEnergy
 
 # Defaults that are not values: a column every kind must report, and one only some rows have.
@@ -105,14 +106,28 @@ def result_row(cfg: TrialConfig, metrics: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def label_predictions(
-    test_pred: np.ndarray, test_gold: np.ndarray, val_pred: np.ndarray, val_gold: np.ndarray
+    test_pred: np.ndarray,
+    test_gold: np.ndarray,
+    val_pred: np.ndarray,
+    val_gold: np.ndarray,
+    *,
+    test_texts: Sequence[str],
 ) -> dict[str, np.ndarray]:
-    """The per-example label ids a trial saves (``predictions.npz``)."""
+    """The per-example label ids a trial saves (``predictions.npz``), with ``test_group``: one
+    id per test row, equal for copies of one (whitespace-collapsed) text, the unit the paired
+    statistics resample and count (:func:`trainables.data.text_groups`)."""
+    groups = text_groups(test_texts)
+    if groups.shape != np.shape(test_gold):
+        raise ValueError(
+            f"{len(groups)} test texts for {np.size(test_gold)} test labels; pass the texts of "
+            "the split the predictions were made on"
+        )
     return {
         "test_pred": test_pred,
         "test_gold": test_gold,
         "val_pred": val_pred,
         "val_gold": val_gold,
+        "test_group": groups,
     }
 
 

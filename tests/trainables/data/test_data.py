@@ -22,6 +22,7 @@ from trainables.data import (
     find_split_files,
     load_splits,
     normalise_texts,
+    text_groups,
     tokenize_splits,
 )
 
@@ -87,6 +88,28 @@ def test_shc_headlines_keep_and_count_duplicates(shc: DataSplits) -> None:
     # the test split loses nothing to overlap, so its duplicates are all still there
     assert normalise_texts(splits.test.text).duplicated().sum() == splits.report.duplicates["test"]
     assert splits.report.stripped["test"] > 0
+
+
+def test_data_json_reports_shc_test_repeats_and_conflicting_labels(
+    mahanews_dir: Path, shc: DataSplits
+) -> None:
+    # Measured on the raw file, independently of the loader (header and empty rows left out).
+    raw = pd.read_csv(mahanews_dir / "SHC_Test.csv", dtype=str)
+    text, label = raw.iloc[:, 0], raw.iloc[:, 1].str.strip()
+    keep = text.notna() & (label != "Label") & (text.str.strip() != "")
+    texts = text[keep].map(lambda t: " ".join(t.split()))
+    labels_per_text = label[keep].groupby(texts.to_numpy()).nunique()
+    repeats = json.loads(json.dumps(shc.data_json()))["repeats"]["test"]
+    assert repeats["rows"] == int(keep.sum()) == 2761  # DESIGN.md's SHC_Test facts
+    assert repeats["distinct_texts"] == texts.nunique() == 2402
+    assert repeats["duplicate_rows"] == 2761 - 2402
+    assert repeats["conflicting_texts"] == int((labels_per_text > 1).sum()) == 5
+    conflicting = {t[:50] for t in labels_per_text.index[labels_per_text > 1]}
+    assert set(repeats["conflicting"]) == conflicting
+    # the test split's groups: one id per distinct text, in order of first appearance
+    groups = text_groups(shc.test.text)
+    assert groups.dtype == "int64" and groups.max() + 1 == 2402 and groups[0] == 0
+    assert (pd.Series(groups).drop_duplicates().diff().dropna() == 1).all()
 
 
 # --- texts shared across splits ------------------------------------------------------------

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
+from analysis.predictions import read_predictions
 from analysis.statistics import read_test_predictions
 from tests.conftest import SHARED_DATA, SMALL_TEACHER_KW
 from trainables.commands.teacher import main
@@ -111,6 +112,7 @@ def test_cli_evaluates_a_given_model(small_teacher, mahanews_dir: Path, tmp_path
     # the per-example predictions behind that accuracy, as a trial saves them
     pred, gold = read_test_predictions(tmp_path / "teacher.npz")
     assert len(gold) == 100 and out["test_accuracy"] == pytest.approx((pred == gold).mean())
+    assert read_predictions(tmp_path / "teacher.npz").unit == "distinct texts"
 
 
 def test_cooccurrence_embeddings_put_related_words_together(mahanews_dir: Path) -> None:

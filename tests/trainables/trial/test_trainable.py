@@ -16,6 +16,7 @@ from trainables import metrics as M
 from trainables.compress.compaction import layer_shapes, load_compact, parameter_counts
 from trainables.compress.quantize import folder_megabytes
 from trainables.config import TrialConfig
+from trainables.data import DataSpec, load_splits, text_groups
 from trainables.training import optimizer_step
 from trainables.trial import run_trial
 from trainables.trial.result import COLUMNS, REQUIRED, result_row
@@ -54,7 +55,9 @@ def cfg(small_teacher, mahanews_dir: Path):
     return make
 
 
-def test_pruned_distilled_trial_reports_every_metric(cfg, tmp_path: Path) -> None:
+def test_pruned_distilled_trial_reports_every_metric(
+    cfg, tmp_path: Path, mahanews_dir: Path
+) -> None:
     reports: list[tuple[dict, Path | None]] = []
     existed: list[bool] = []
 
@@ -108,6 +111,8 @@ def test_pruned_distilled_trial_reports_every_metric(cfg, tmp_path: Path) -> Non
     # the saved predictions are the ones the accuracies were computed from
     saved = np.load(result[M.PREDICTIONS_FILE], allow_pickle=False)
     assert len(saved["test_gold"]) == len(saved["test_pred"]) == SMALL_ROWS
+    splits = load_splits(DataSpec(data_dir=str(mahanews_dir), variant="shc", max_rows=SMALL_ROWS))
+    assert saved["test_group"].tolist() == text_groups(splits.test.text).tolist()
     assert result[M.ACCURACY] == pytest.approx((saved["test_pred"] == saved["test_gold"]).mean())
     assert result[M.VAL_ACCURACY] == pytest.approx((saved["val_pred"] == saved["val_gold"]).mean())
     # the compact model on disk is the one measured
