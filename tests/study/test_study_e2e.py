@@ -73,8 +73,8 @@ def _summary(directory: Path) -> pd.DataFrame:
     return pd.read_csv(directory / "summary.csv")
 
 
-# What a TF-IDF model has no counterpart of: an encoder's kept fraction and its FLOP ratio.
-_NOT_CLASSICAL = {M.DENSITY, M.SPEEDUP_IDEAL}
+# What a TF-IDF model has no counterpart of: an encoder's kept fraction, its FLOP ratio, int8.
+_NOT_CLASSICAL = {M.DENSITY, M.SPEEDUP_IDEAL, M.MODEL_MB_IN_MEMORY}
 
 
 def _check_finished(table: pd.DataFrame) -> None:
