@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from analysis.relative import ACCURACY_CHANGE, EMISSIONS_RATIO, SPEEDUP_VS_BASELINE
+from analysis.replicates import RATIO_METRICS
 from analysis.rows import CONFIGURATION, N_SEEDS
 from trainables.metrics import (
     ACCURACY,
@@ -54,13 +55,18 @@ def axis_label(
     'speedup over the teacher (×, log)'
     >>> axis_label("emissions_kg", estimated=True)
     'emissions per test pass, estimated (kg CO₂eq)'
+    >>> axis_label("speedup", mean=True)
+    'speedup over the teacher (×), geometric mean ×/÷ sd'
     """
     words, unit = AXIS_WORDS.get(column, (column, ""))
     if estimated and column in ENERGY_COLUMNS:
         words += ", estimated"
     units = ", ".join(part for part in (unit, "log" if log else "") if part)
     label = f"{words} ({units})" if units else words
-    return f"{label}, {MEAN_NOTE}" if mean else label
+    if not mean:
+        return label
+    ratio = column in RATIO_METRICS or column == SPEEDUP_VS_BASELINE
+    return f"{label}, {GEOMETRIC_MEAN_NOTE if ratio else MEAN_NOTE}"
 
 
 # A metric in a title, with its split; other columns keep their own name.
@@ -75,8 +81,9 @@ WORDS = {
 # Stored as fractions, shown in percent.
 PERCENT = (ACCURACY, VAL_ACCURACY)
 # What an error bar spans, said in the legend and on the axes it is drawn along.
-ERROR_NAME = "± 1 sd over seeds"
+ERROR_NAME = "± 1 sd over seeds (speedup ×/÷ geometric sd)"
 MEAN_NOTE = "mean ± sd"
+GEOMETRIC_MEAN_NOTE = "geometric mean ×/÷ sd"  # ratios over seeds
 # Config columns worth showing with a point (hover); whichever the table has.
 CONFIG_COLUMNS = (
     CONFIGURATION,
@@ -121,7 +128,8 @@ class Reference:
     name: str  # the legend entry
     x: np.ndarray
     y: np.ndarray
-    x_err: np.ndarray | None  # error-bar half-widths (NaN: none), or None for no bars at all
+    # error bars as (below, above) distances, shape (2, points) (NaN: none), or None: no bars
+    x_err: np.ndarray | None
     y_err: np.ndarray | None
     labels: tuple[str, ...]  # drawn beside each marker
     details: tuple[str, ...]  # lines for a hover box
@@ -155,7 +163,8 @@ class View:
     crosshair: tuple[float, float] | None = None  # where both baselines sit
     paper: PaperSeries | None = None
     note: str = ""  # a second title line: what chose the front
-    # Error-bar half-widths per point (NaN: no bar, e.g. one seed), or None: no bars on that axis.
+    # Error bars per point as (below, above), shape (2, points) (NaN: no bar, e.g. one seed), or
+    # None: no bars on that axis.
     x_err: np.ndarray | None = None
     y_err: np.ndarray | None = None
     error_name: str = ""  # the legend entry of the error bars

@@ -42,6 +42,7 @@ from analysis.labels import point_label
 from analysis.plots import write_plots
 from analysis.readers import find_results, read_results
 from analysis.rows import (
+    GSD_SUFFIX,
     N_SEEDS,
     RANK,
     REASON,
@@ -120,7 +121,7 @@ def _table(front: pd.DataFrame, objectives: dict[str, str], with_rank: bool) -> 
         if column in front.columns:
             shown[column] = front[column].to_numpy()
     for metric in _metrics(objectives):
-        for column in (metric, metric + SD_SUFFIX):
+        for column in (metric, metric + SD_SUFFIX, metric + GSD_SUFFIX):
             if column in front.columns:
                 shown[_TEST_HEADERS.get(column, column)] = front[column].to_numpy()
     for column in _TABLE_EXTRA:
@@ -254,7 +255,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             f"{int(seeds.sum())} finished rows are {len(table)} configurations with "
             f"{seeds.min()}-{seeds.max()} seeds each: the front is chosen on their means, "
-            f"*{SD_SUFFIX} is the standard deviation over seeds",
+            f"*{SD_SUFFIX} is the standard deviation over seeds (ratios such as the speedup: "
+            f"geometric means, *{GSD_SUFFIX} the geometric sd)",
             file=note,
         )
     for line in _reference_lines(table, objectives):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.rows import SD_SUFFIX, baseline_rows
+from analysis.rows import GSD_SUFFIX, SD_SUFFIX, baseline_rows
 from search_spaces.paper import PAPER_ACCURACY, PAPER_BASELINE, PAPER_TABLE
 from trainables.metrics import ACCURACY, EMISSIONS_KG, NUM_PARAMETERS, SPEEDUP, TARGET_DENSITY
 
@@ -62,7 +62,8 @@ def relative_to_baseline(results: pd.DataFrame) -> pd.DataFrame:
     The baseline is the row with ``kind == "baseline"`` (mean of them if several). A column the
     table lacks gives NaN in its relative column. A per-configuration table's spreads over seeds
     (``accuracy_sd``, ``speedup_sd``) get relative ones too, in the same units
-    (``accuracy_change_points_sd`` in points, ``speedup_vs_baseline_sd``), for error bars.
+    (``accuracy_change_points_sd`` in points, ``speedup_vs_baseline_gsd`` for a geometric sd),
+    for error bars.
 
     >>> t = pd.DataFrame({"kind": ["baseline", "prune"], "accuracy": [0.80, 0.78],
     ...                   "speedup": [1.0, 2.5], "emissions_kg": [2e-6, 1e-6]})
@@ -95,6 +96,8 @@ def relative_to_baseline(results: pd.DataFrame) -> pd.DataFrame:
         if column + SD_SUFFIX in results.columns:
             sd = pd.to_numeric(results[column + SD_SUFFIX], errors="coerce").astype(float)
             out[relative + SD_SUFFIX] = sd / _baseline_value(baseline, column)
+        if column + GSD_SUFFIX in results.columns:  # a factor: the same over any fixed baseline
+            out[relative + GSD_SUFFIX] = results[column + GSD_SUFFIX]
     return out
 
 

@@ -41,9 +41,18 @@ def _position(dx: int, dy: int) -> str:
 
 
 def _bar(err: np.ndarray | None, rows: np.ndarray) -> dict[str, Any] | None:
+    """One axis' bars, (below, above) per point: even (± sd) or not (×/÷ a geometric sd)."""
     if err is None:
         return None
-    return {"type": "data", "array": err[rows], "visible": True, "color": "#595959", "width": 3}
+    return {
+        "type": "data",
+        "symmetric": False,
+        "array": err[1, rows],
+        "arrayminus": err[0, rows],
+        "visible": True,
+        "color": "#595959",
+        "width": 3,
+    }
 
 
 def _error_bars(
@@ -59,7 +68,7 @@ def _error_bars(
     has = np.zeros(len(x), dtype=bool)
     for err in (x_err, y_err):
         if err is not None:
-            has |= np.isfinite(err)
+            has |= np.isfinite(err).any(axis=0)
     if not has.any():
         return None
     return go.Scatter(

@@ -72,18 +72,19 @@ def _error_bars(
     y_err: np.ndarray | None,
     label: str,
 ) -> None:
-    """Bars at the points that have a finite half-width on either axis, none elsewhere."""
+    """Bars (below, above: shape (2, points)) at the points that have a finite one on either
+    axis, none elsewhere."""
     has = np.zeros(len(x), dtype=bool)
     for err in (x_err, y_err):
         if err is not None:
-            has |= np.isfinite(err)
+            has |= np.isfinite(err).any(axis=0)
     if not has.any():
         return
     ax.errorbar(
         x[has],
         y[has],
-        xerr=None if x_err is None else x_err[has],
-        yerr=None if y_err is None else y_err[has],
+        xerr=None if x_err is None else np.nan_to_num(x_err[:, has]),
+        yerr=None if y_err is None else np.nan_to_num(y_err[:, has]),
         fmt="none",
         ecolor="0.35",
         elinewidth=1,

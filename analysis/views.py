@@ -54,6 +54,7 @@ from analysis.relative import (
     relative_to_baseline,
 )
 from analysis.rows import (
+    GSD_SUFFIX,
     RANK,
     SD_SUFFIX,
     baseline_rows,
@@ -80,14 +81,25 @@ def _values(table: pd.DataFrame, column: str) -> np.ndarray:
 
 
 def _errors(table: pd.DataFrame, column: str) -> np.ndarray | None:
-    """Half-widths of ``column``'s error bars: its ``_sd`` over seeds, in the axis' unit; None
-    when the table has no spread for it (one row per trial, or one seed everywhere)."""
-    sd_column = column + SD_SUFFIX
-    if sd_column not in table.columns:
+    """``column``'s bars over seeds as (below, above), shape (2, rows), in the axis' unit: ± its
+    ``_sd``, or ×/÷ its ``_gsd`` for a ratio (uneven); None when there is no spread for it.
+
+    >>> t = pd.DataFrame({"speedup": [2.0], "speedup_gsd": [1.5], "accuracy": [0.8],
+    ...                   "accuracy_sd": [0.01]})
+    >>> _errors(t, "speedup").round(3).tolist(), _errors(t, "accuracy").round(3).tolist()
+    ([[0.667], [1.0]], [[1.0], [1.0]])
+    """
+    if column + GSD_SUFFIX in table.columns:
+        factor = pd.to_numeric(table[column + GSD_SUFFIX], errors="coerce").to_numpy(dtype=float)
+        centre = _values(table, column)
+        bars = np.stack([centre - centre / factor, centre * factor - centre])
+    elif column + SD_SUFFIX in table.columns:
+        sd = pd.to_numeric(table[column + SD_SUFFIX], errors="coerce").to_numpy(dtype=float)
+        sd = sd * 100.0 if column in PERCENT else sd
+        bars = np.stack([sd, sd])
+    else:
         return None
-    sd = pd.to_numeric(table[sd_column], errors="coerce").to_numpy(dtype=float)
-    sd = sd * 100.0 if column in PERCENT else sd
-    return sd if np.isfinite(sd).any() else None
+    return bars if np.isfinite(bars).any() else None
 
 
 def _word(column: str, estimated: bool = False) -> str:

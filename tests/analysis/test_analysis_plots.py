@@ -249,10 +249,11 @@ def test_replicated_configurations_are_drawn_at_their_means_with_sd_bars() -> No
     views = study_views(table)
     speed = views[0]
     assert speed.y_label == "test accuracy (%), mean ± sd"
-    assert speed.error_name == ERROR_NAME == "± 1 sd over seeds"
+    assert speed.x_label == "speedup over the teacher (×), geometric mean ×/÷ sd"
+    assert speed.error_name == ERROR_NAME == "± 1 sd over seeds (speedup ×/÷ geometric sd)"
     # Worked out from the seeds: mean (x, y) of each configuration, sd (ddof=1) half-widths of
-    # the accuracy; the speedup is a ratio: its geometric mean, and no symmetric sd bar (its
-    # spread is the geometric sd, speedup_gsd).
+    # the accuracy; the speedup is a ratio: its geometric mean, bars from mean / gsd to
+    # mean x gsd, gsd = exp(sd of the logs) (uneven around the mean).
     replicated = {
         "25% pruning": ([0.72, 0.74, 0.76], [1.20, 1.25, 1.30]),
         "25% pruning + KD": ([0.80, 0.80, 0.83], [1.20, 1.30, 1.40]),
@@ -263,6 +264,10 @@ def test_replicated_configurations_are_drawn_at_their_means_with_sd_bars() -> No
         for name, (test, speed_) in replicated.items()
     }
     y_half = {means[n]: 100 * np.std(t, ddof=1) for n, (t, _) in replicated.items()}
+    x_span = {}  # (below, above) the geometric mean
+    for name, (_, speed_) in replicated.items():
+        mean, gsd = means[name][0], float(np.exp(np.std(np.log(speed_), ddof=1)))
+        x_span[means[name]] = (mean - mean / gsd, mean * gsd - mean)
     # The front over configuration means: the lucky seed of "25% pruning" does not make it.
     front = {(1.0, 82.0), means["25% pruning + KD"], means["75% pruning + KD"]}
     assert _pairs(speed.x[speed.on_front], speed.y[speed.on_front]) == front
@@ -273,15 +278,17 @@ def test_replicated_configurations_are_drawn_at_their_means_with_sd_bars() -> No
         assert _drawn(ax, speed.front_name) == front
         (bars,) = _bars(ax)  # the reference was run once: it has none
         assert bars.get_label() == ERROR_NAME
-        assert bars.has_yerr and not bars.has_xerr
-        (y_lines,) = bars.lines[2]
-        drawn_y = {
-            (round(s[0][0], 6), round((s[0][1] + s[1][1]) / 2, 6)): (s[1][1] - s[0][1]) / 2
-            for s in y_lines.get_segments()
-            if len(s)
-        }
-        assert drawn_y.keys() == set(means.values())
+        x_bars, _ = bars.lines[2]
+        drawn_x = {}
+        for segment in x_bars.get_segments():
+            (left, y), (right, _) = segment
+            centre = next(p for p in means.values() if round(y, 6) == p[1])
+            drawn_x[centre] = (centre[0] - left, right - centre[0])
+        _, drawn_y = _half_widths(bars)
+        assert drawn_x.keys() == drawn_y.keys() == set(means.values())
         for point in means.values():
+            assert drawn_x[point] == pytest.approx(x_span[point], rel=1e-4)  # means rounded
+            assert drawn_x[point][0] < drawn_x[point][1]  # ×/÷: longer above the mean
             assert drawn_y[point] == pytest.approx(y_half[point])
         assert ERROR_NAME in [text.get_text() for text in ax.get_legend().get_texts()]
         assert ax.get_ylabel() == "test accuracy (%), mean ± sd"
@@ -292,15 +299,20 @@ def test_replicated_configurations_are_drawn_at_their_means_with_sd_bars() -> No
     bars = traces[ERROR_NAME]
     points = list(zip(np.round(bars.x, 6), np.round(bars.y, 6), strict=True))
     assert set(points) == set(means.values()) and len(points) == 3
-    assert bars.error_x.array is None
+    np.testing.assert_allclose(bars.error_x.arrayminus, [x_span[p][0] for p in points], rtol=1e-4)
+    np.testing.assert_allclose(bars.error_x.array, [x_span[p][1] for p in points], rtol=1e-4)
     np.testing.assert_allclose(bars.error_y.array, [y_half[p] for p in points])
+    np.testing.assert_allclose(bars.error_y.arrayminus, [y_half[p] for p in points])
     assert traces[REFERENCE].error_x.array is None  # run once: no bars
 
     # The relative view: the same spreads, in points and in multiples of the baseline's speed.
     relative = views[2]
-    has_bar = np.isfinite(relative.y_err)
+    has_bar = np.isfinite(relative.y_err).any(axis=0)
     assert has_bar.sum() == 3
-    np.testing.assert_allclose(sorted(relative.y_err[has_bar]), sorted(y_half.values()), rtol=1e-9)
+    np.testing.assert_allclose(
+        sorted(relative.y_err[0][has_bar]), sorted(y_half.values()), rtol=1e-9
+    )
+    assert np.isfinite(relative.x_err).any(axis=0).sum() == 3  # speedup over own baseline, ×/÷
 
 
 def test_a_single_seed_table_draws_no_error_bars() -> None:
