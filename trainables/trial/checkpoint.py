@@ -18,6 +18,8 @@ from torch import nn
 from trainables.atomic import atomic_write
 
 CHECKPOINT_FILE = "trial_state.pt"
+# Beside it: the epoch it ends, readable without loading the (paper-size: ~3 GB) state.
+EPOCH_FILE = "epoch.json"
 
 
 @dataclass
@@ -55,6 +57,8 @@ class TrainingState:
         }
         with atomic_write(directory / CHECKPOINT_FILE) as tmp:
             torch.save(state, tmp)
+        with atomic_write(directory / EPOCH_FILE) as tmp:
+            tmp.write_text(json.dumps({"epoch": progress.epoch}))
 
     def load(self, directory: Path) -> Progress:
         """Restore every part from ``directory``'s checkpoint; return its progress."""
@@ -66,3 +70,29 @@ class TrainingState:
         self.generator.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])
         return Progress(**json.loads(state["progress"]))
+
+
+def checkpoint_epoch(directory: Path) -> int:
+    """The epoch a checkpoint folder ends (-1 when it does not say: written before it did).
+
+    >>> checkpoint_epoch(Path("/nonexistent"))
+    -1
+    """
+    try:
+        return int(json.loads((directory / EPOCH_FILE).read_text())["epoch"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return -1
+
+
+def newest_checkpoint(restore_from: Path, own: Path) -> Path:
+    """The checkpoint to resume from: Tune's (``restore_from``), or the trial's own latest in
+    ``own`` when that one ends a later epoch. Tune can log an epoch's report and still restore
+    the checkpoint before it (an interrupt while its experiment state was being saved); the
+    trial keeps its latest checkpoint in its own folder, so it does not train that epoch twice.
+    """
+    best, best_epoch = restore_from, checkpoint_epoch(restore_from)
+    for candidate in sorted(own.glob("epoch_*")) if own.is_dir() else []:
+        epoch = checkpoint_epoch(candidate)
+        if epoch > best_epoch and (candidate / CHECKPOINT_FILE).is_file():
+            best, best_epoch = candidate, epoch
+    return best

@@ -38,7 +38,7 @@ from trainables.evaluation import evaluate, model_inputs
 from trainables.measure import EnergyMeter
 from trainables.precision import precision_autocast
 from trainables.training import optimizer_step
-from trainables.trial.checkpoint import Progress, TrainingState
+from trainables.trial.checkpoint import Progress, TrainingState, newest_checkpoint
 from trainables.trial.context import Trial
 from trainables.trial.final import final_model, measure, save_model
 from trainables.trial.result import Outcome
@@ -66,13 +66,13 @@ def run(trial: Trial) -> Outcome:
     scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16")
     generator = torch.Generator().manual_seed(cfg.seed)
     state = TrainingState(student, optimizer, scheduler, scaler, generator)
+    checkpoints = trial.trial_dir / "checkpoints"
     if trial.restore_from is not None:
-        progress = state.load(Path(trial.restore_from))
+        progress = state.load(newest_checkpoint(Path(trial.restore_from), checkpoints))
         resumed_from = progress.epoch
     teacher_logits = _teacher_logits(cfg, teacher, train, device, trial.cache_dir)
 
     # Training: one report and checkpoint per epoch.
-    checkpoints = trial.trial_dir / "checkpoints"
     for epoch in range(progress.epoch, cfg.epochs):
         student.train()
         sums = dict.fromkeys((M.LOSS, M.LOSS_CE, M.LOSS_DISTIL, M.LOSS_REG), 0.0)

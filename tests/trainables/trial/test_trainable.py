@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from trainables.config import TrialConfig
 from trainables.data import DataSpec, load_splits, text_groups
 from trainables.training import optimizer_step
 from trainables.trial import run_trial
+from trainables.trial.checkpoint import newest_checkpoint
 from trainables.trial.result import COLUMNS, REQUIRED, result_row
 
 
@@ -262,6 +264,36 @@ def test_interrupted_trial_resumes_from_its_checkpoint(cfg, tmp_path: Path) -> N
     )
     assert seen == [1] and resumed == [2, 2]
     assert 0.25 - 0.03 <= result[M.DENSITY] < 0.75
+
+
+def test_a_resumed_trial_does_not_train_an_epoch_its_own_checkpoint_holds(
+    cfg, tmp_path: Path
+) -> None:
+    """Tune can log epoch 2's report and still hand back epoch 1's checkpoint (an interrupt
+    while it saved its state): the trial's own latest checkpoint wins, no epoch runs twice."""
+    tune_copies = tmp_path / "tune"
+
+    def keep_a_copy_then_stop(metrics: dict, checkpoint: Path | None) -> None:
+        if checkpoint is not None:
+            shutil.copytree(checkpoint, tune_copies / f"epoch_{metrics[M.EPOCH]}")
+        if metrics[M.EPOCH] == 2 and M.ACCURACY not in metrics:
+            raise _Stop
+
+    config = cfg(measure_energy=False, epochs=2)
+    trial_dir = tmp_path / "trial"
+    with pytest.raises(_Stop):
+        run_trial(config, report=keep_a_copy_then_stop, trial_dir=trial_dir)
+    reported: list[dict] = []
+    result = run_trial(
+        config,
+        report=lambda m, c: reported.append(m),
+        trial_dir=trial_dir,
+        restore_from=tune_copies / "epoch_1",  # the older one
+    )
+    assert [m[M.EPOCH] for m in reported] == [2] and M.ACCURACY in reported[0]  # final only
+    assert result[M.RESUMED_FROM_EPOCH] == 2
+    # Tune's checkpoint wins when the trial's own folder has nothing later
+    assert newest_checkpoint(tune_copies / "epoch_2", tmp_path / "none") == tune_copies / "epoch_2"
 
 
 def test_bad_config_keys_and_values_are_named(cfg) -> None:
