@@ -81,6 +81,8 @@ def config_label(row: Mapping[str, Any]) -> str:
     '60% pruning + KD (T=4, α=0.5)'
     >>> config_label({"kind": "classical", "name": "classical"})
     'TF-IDF + LR'
+    >>> config_label({"kind": "baseline", "quantize": "int8"})
+    'baseline + int8'
     >>> config_label({"kind": "prune", "target_density": 0.25, "distil": True,
     ...               "attention_block": "head", "quantize": "int8"})
     '75% pruning + KD + heads + int8'
@@ -88,7 +90,7 @@ def config_label(row: Mapping[str, Any]) -> str:
     name = row.get("name")
     kind = str(row.get("kind", "")).lower()
     if kind == KIND_BASELINE or str(name).lower() == KIND_BASELINE:
-        return KIND_BASELINE
+        return " + ".join([KIND_BASELINE, *levers(row)])  # the teacher, as is or int8 / trimmed
     if kind == KIND_CLASSICAL:
         return CLASSICAL_LABEL
     density = _number(row.get(TARGET_DENSITY))

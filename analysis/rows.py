@@ -95,7 +95,8 @@ def finished_rows(results: pd.DataFrame) -> pd.DataFrame:
 
 
 def baseline_rows(results: pd.DataFrame) -> pd.DataFrame:
-    """The baseline's row(s): ``kind == "baseline"``, or ``name == "baseline"``.
+    """The baseline's row(s): ``kind == "baseline"``, or ``name == "baseline"``, of the
+    unmodified teacher (not a "baseline + int8" row: :func:`levered_mask`).
 
     >>> t = pd.DataFrame({"name": ["baseline", "50% pruning"], "kind": ["baseline", "prune"]})
     >>> baseline_rows(t)["name"].tolist()
@@ -105,7 +106,25 @@ def baseline_rows(results: pd.DataFrame) -> pd.DataFrame:
     for column in ("kind", "name"):
         if column in results.columns:
             mask |= results[column].astype(str).str.strip().str.lower() == BASELINE
-    return results[mask.to_numpy()]
+    return results[(mask & ~levered_mask(results)).to_numpy()]
+
+
+def levered_mask(results: pd.DataFrame) -> pd.Series:
+    """Per row, whether its model is changed after training by int8 or a trimmed vocabulary
+    (``quantize`` other than none, ``vocab_trim`` true; Tune's tables call them ``config/...``):
+    a baseline row so changed ("baseline + int8") is a configuration, not the reference.
+
+    >>> levered_mask(pd.DataFrame({"quantize": ["none", "int8", None],
+    ...                            "vocab_trim": [False, False, "True"]})).tolist()
+    [False, True, True]
+    """
+    levered = pd.Series(False, index=results.index)
+    for key, as_is in (("quantize", "none"), ("vocab_trim", "false")):
+        for column in (key, f"config/{key}"):
+            if column in results.columns:
+                value = results[column].astype(str).str.strip().str.lower()
+                levered |= ~value.isin([as_is, "nan", "none", "", "0", "0.0", "false"])
+    return levered
 
 
 def reference_rows(results: pd.DataFrame) -> pd.DataFrame:

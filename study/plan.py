@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from analysis.labels import CLASSICAL_LABEL
+from search_spaces.extended import LEVERS
 from search_spaces.optuna_space import Choice, FloatRange, Param, optuna_space, paper_points
+from search_spaces.paper import TEACHER_AS_IS
 from study.cli import GRIDS, UsageError, parse_objectives, parse_set
 from trainables import metrics as M
 
@@ -120,6 +122,7 @@ def new_plan(args: argparse.Namespace, name: str, results_dir: Path) -> StudyPla
             first_seed=settings["seed"],
             classical=not args.no_classical,
             rows=args.rows.split(",") if args.rows else None,
+            levered_baseline=levered_baseline(settings),
         )
         plan.num_samples = len(plan.points)
     else:
@@ -177,9 +180,11 @@ def grid_points(
     first_seed: int,
     classical: bool,
     rows: list[str] | None = None,
+    levered_baseline: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """The grid's points (and the classical reference), each once per seed; with ``rows`` only
     the rows of those names, and the baseline, which every comparison is paired with.
+    ``levered_baseline`` (:func:`levered_baseline`) follows the baseline as a row of its own.
 
     >>> points = grid_points("paper", seeds=3, first_seed=42, classical=True)
     >>> len(points), points[7]["kind"], sorted({p["seed"] for p in points})
@@ -198,8 +203,28 @@ def grid_points(
                 f"{', '.join(names)}"
             )
         points = [p for p in points if p["name"] in rows or p.get("kind") == M.KIND_BASELINE]
+    if levered_baseline is not None:
+        at = next(i for i, p in enumerate(points) if p.get("kind") == M.KIND_BASELINE) + 1
+        points.insert(at, dict(levered_baseline))
     points += [dict(CLASSICAL_POINT)] if classical else []
     return replicate(points, seeds, first_seed=first_seed)
+
+
+def levered_baseline(settings: dict[str, Any]) -> dict[str, Any] | None:
+    """The teacher with the study's own int8 / vocabulary trimming (``--set``), as a row of its
+    own ("baseline + int8"), compared like any other configuration; None without them. The
+    baseline itself stays the unmodified teacher (:data:`TEACHER_AS_IS`).
+
+    >>> levered_baseline({"quantize": "int8"})
+    {'name': 'baseline + int8', 'kind': 'baseline', 'quantize': 'int8', 'vocab_trim': False}
+    >>> levered_baseline({"quantize": "none"}) is None
+    True
+    """
+    levers = {key: settings.get(key, value) for key, value in TEACHER_AS_IS.items()}
+    if levers == TEACHER_AS_IS:
+        return None
+    names = [name for name, lever in LEVERS if any(levers.get(k) == v for k, v in lever.items())]
+    return {"name": " + ".join(["baseline", *names]), "kind": M.KIND_BASELINE, **levers}
 
 
 def replicate(points: list[dict[str, Any]], seeds: int, *, first_seed: int) -> list[dict[str, Any]]:
@@ -387,7 +412,7 @@ def confirm_plan(args: argparse.Namespace, search_dir: Path) -> StudyPlan:
     configurations = [
         dict(c) for c in {tuple(sorted(c.items())): c for c in configurations}.values()
     ]
-    points = [{"name": "baseline", "kind": M.KIND_BASELINE}, *configurations]
+    points = [{"name": "baseline", "kind": M.KIND_BASELINE, **TEACHER_AS_IS}, *configurations]
     first_seed = int(search.base_config.get(M.SEED, 42)) + 1
     plan = StudyPlan(
         name=search.name,

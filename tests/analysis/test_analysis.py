@@ -554,3 +554,33 @@ def test_a_confirmation_is_summarised_from_its_own_seeds_beside_the_search_run()
     pooled = config_table(_confirmation_table().drop(columns="phase"))
     assert "search_val_accuracy" not in pooled.columns
     assert pooled.set_index("configuration").loc["50% pruning", "n_seeds"] == 3
+
+
+def test_an_int8_or_trimmed_teacher_is_a_configuration_not_the_reference() -> None:
+    """--set quantize=int8 once made the baseline row the int8 teacher, so every accuracy delta
+    was against it while speedups were against the fp32 teacher: the reference is the teacher
+    as it is, and "baseline + int8" is compared like any other configuration."""
+    import math
+
+    from analysis import PairingWarning
+    from analysis.rows import baseline_rows
+
+    table = pd.DataFrame(
+        {
+            "name": ["baseline", "baseline + int8", "50% pruning"],
+            "kind": ["baseline", "baseline", "prune"],
+            "status": ["TERMINATED"] * 3,
+            "trial_id": ["a", "b", "c"],
+            "quantize": ["none", "int8", "none"],
+            "vocab_trim": [False, False, False],
+            "target_density": [float("nan"), float("nan"), 0.5],
+            "accuracy": [0.80, 0.79, 0.78],
+        }
+    )
+    assert baseline_rows(table)["name"].tolist() == ["baseline"]
+    with pytest.warns(PairingWarning):  # no prediction files here: no paired differences
+        configs = config_table(table).set_index("configuration")
+    assert list(configs.index) == ["baseline", "baseline + int8", "50% pruning"]
+    assert configs.loc["baseline", "delta_accuracy_mean"] == 0.0  # the reference
+    # a configuration like the others: without predictions no delta, never "0 (reference)"
+    assert math.isnan(configs.loc["baseline + int8", "delta_accuracy_mean"])

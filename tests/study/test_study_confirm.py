@@ -155,3 +155,22 @@ def test_a_confirmation_reports_its_fresh_seeds_with_the_search_run_beside_them(
     assert "| 81.00 ± 1.41 |" in line and "| 2.00 ×/÷ 1.00 |" in line
     assert "| 90.00 / 4.00× |" in line
     assert "not averaged in" in md
+
+
+def test_the_baseline_stays_the_teacher_and_the_studys_int8_gets_its_own_row() -> None:
+    from study.plan import levered_baseline
+
+    settings = {"quantize": "int8", "vocab_trim": False}
+    points = grid_points(
+        "paper",
+        seeds=1,
+        first_seed=42,
+        classical=False,
+        levered_baseline=levered_baseline(settings),
+    )
+    merged = [{**settings, **point} for point in points]  # as every trial's config is built
+    assert [p["name"] for p in merged[:3]] == ["baseline", "baseline + int8", "25% pruning"]
+    assert merged[0]["quantize"] == "none" and merged[1]["quantize"] == "int8"
+    assert merged[2]["quantize"] == "int8"  # the study's setting still reaches the students
+    assert levered_baseline({"vocab_trim": True})["name"] == "baseline + vocab"
+    assert levered_baseline({}) is None
