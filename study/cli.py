@@ -12,6 +12,7 @@ from search_spaces.paper import paper_grid
 from study.cluster import CLIENT_REFUSED
 from study.errors import UsageError
 from trainables.data.flags import HelpFormatter, add_data_flags
+from trainables.precision import PRECISIONS
 
 GRIDS = {"paper": paper_grid, "extended": extended_grid}
 SEARCHES = ("optuna",)
@@ -115,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     model.add_argument(
         "--precision",
-        choices=("auto", "fp32", "fp16", "bf16"),
+        choices=PRECISIONS,
         default="auto",
         help="trials' precision: auto is fp16 autocast + GradScaler on CUDA, fp32 on CPU; rows "
         "record what it resolved to (precision_used) and the speedup against the fp32 teacher",

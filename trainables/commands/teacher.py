@@ -15,6 +15,7 @@ from trainables.data import add_data_flags, data_spec, load_splits, text_groups
 from trainables.data.flags import HelpFormatter
 from trainables.errors import TrainablesError
 from trainables.evaluation import save_predictions
+from trainables.precision import PRECISIONS
 from trainables.presets import PRESETS, get_preset
 from trainables.teachers.load import evaluate_teacher
 from trainables.teachers.prepare import prepare_teacher
@@ -44,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mlm-epochs", type=int, help="MLM pre-training epochs of the tiny teacher")
     p.add_argument(
         "--precision",
-        choices=("auto", "fp32", "fp16", "bf16"),
+        choices=PRECISIONS,
         help="tiny teacher training precision (default auto: fp16 + GradScaler on CUDA, fp32 "
         "on CPU)",
     )

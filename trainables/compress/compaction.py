@@ -172,9 +172,8 @@ def save_compact(
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     settings = model.config.to_dict()
-    for key in ("model_type", "architectures", "transformers_version", LAYERS_KEY):
+    for key in ("model_type", "architectures", "transformers_version", LAYERS_KEY, "quantization"):
         settings.pop(key, None)
-    settings.pop("quantization", None)
     config = config_class(compact_layers=layer_shapes(model), quantization=quantization, **settings)
     config.architectures = [model_class.__name__]
     config.save_pretrained(directory)

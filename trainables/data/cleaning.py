@@ -219,12 +219,11 @@ def clean_frame(
 
     label_str = label.astype("string").str.strip()
     text_str = text.astype("string")
+    stripped_text = text_str.str.strip()
     header_names = {text_column.lower(), label_column.lower(), *TEXT_COLUMNS, *LABEL_COLUMNS}
     is_header = label_str.str.lower().isin(header_names).fillna(False) | (
-        text_str.str.strip().str.lower().isin(header_names).fillna(False)
-        & label_str.isna().fillna(True)
+        stripped_text.str.lower().isin(header_names).fillna(False) & label_str.isna().fillna(True)
     )
-    stripped_text = text_str.str.strip()
     is_empty = (stripped_text.isna() | (stripped_text == "")).fillna(True) & ~is_header
     is_missing_label = (label_str.isna() | (label_str == "")).fillna(True) & ~is_header & ~is_empty
     keep = ~(is_header | is_empty | is_missing_label)

@@ -74,11 +74,12 @@ class DataSplits:
         """Rows of the final splits whose normalised text occurs in a later split: all 0 unless
         the spec kept the overlap (then these are the rows it kept)."""
         test = set(normalise_texts(self.test.text))
-        validation = set(normalise_texts(self.validation.text))
+        validation = normalise_texts(self.validation.text)
+        train = normalise_texts(self.train.text)
         return {
-            "train_in_test": int(normalise_texts(self.train.text).isin(test).sum()),
-            "validation_in_test": int(normalise_texts(self.validation.text).isin(test).sum()),
-            "train_in_validation": int(normalise_texts(self.train.text).isin(validation).sum()),
+            "train_in_test": int(train.isin(test).sum()),
+            "validation_in_test": int(validation.isin(test).sum()),
+            "train_in_validation": int(train.isin(set(validation)).sum()),
         }
 
     def data_json(self) -> dict[str, Any]:

@@ -75,11 +75,11 @@ def final_model(trial: Trial, dense: nn.Module, tokens: Mapping[str, TokenizedSp
     tokenizer, trim = trial.tokenizer, {}
     if cfg.vocab_trim:
         train_texts = list(trial.splits.train.text)
-        dense, tokenizer, trim_report = trim_vocabulary(dense, trial.tokenizer, train_texts)
+        dense, tokenizer, _ = trim_vocabulary(dense, trial.tokenizer, train_texts)
         tokens = trial.tokenize(tokenizer)
         validation_texts = list(trial.splits.validation.text)
         coverage = vocab_coverage(trial.tokenizer, tokenizer, validation_texts)
-        trim = {M.VOCAB_SIZE: trim_report.vocab_after, M.VOCAB_COVERAGE: coverage}
+        trim = {M.VOCAB_COVERAGE: coverage}  # the size is the embedding's, below
     model = quantize_int8(dense) if cfg.quantize == "int8" else dense
     vocabulary = {M.VOCAB_SIZE: dense.get_input_embeddings().num_embeddings, **trim}
     return FinalModel(model, dense, tokenizer, tokens, vocabulary)
@@ -149,14 +149,18 @@ def measure(
 
     batches = test.batches(batch_size)[: cfg.timing_batches or None]
     # One set of passes (batches moved to the device once), timed and then metered alike.
-    passes = forward_passes({MODEL: model}, batches, device=device)
     baseline = MODEL
-    if reference is not None:
+    if reference is None:
+        passes = forward_passes({MODEL: model}, batches, device=device)
+    elif final.tokens is tokens:  # the same test batches for both: on the device once
+        passes = forward_passes({TEACHER: reference, MODEL: model}, batches, device=device)
+    else:  # a trimmed vocabulary splits the same texts into other ids
         reference_batches = tokens["test"].batches(batch_size)[: cfg.timing_batches or None]
         passes = {
             **forward_passes({TEACHER: reference}, reference_batches, device=device),
-            **passes,
+            **forward_passes({MODEL: model}, batches, device=device),
         }
+    if reference is not None:
         reference.eval()
         baseline = TEACHER
     model.eval()

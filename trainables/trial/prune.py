@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from trainables import metrics as M
-from trainables.compress.compaction import compact_model
+from trainables.compress.compaction import WEIGHTS_NAME, compact_model
 from trainables.compress.distillation import (
     TeacherLogitsCache,
     distillation_loss,
@@ -196,7 +196,7 @@ def _losses(
 
 def _teacher_id(teacher: str) -> str:
     """The teacher's path or id plus its weights' size and time, so changed weights miss."""
-    weights = Path(teacher) / "model.safetensors"
+    weights = Path(teacher) / WEIGHTS_NAME
     if weights.exists():
         stat = weights.stat()
         return f"{Path(teacher).resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
