@@ -373,15 +373,9 @@ def config_table(table: pd.DataFrame, *, n_boot: int = 2000, rng_seed: int = 0) 
 
 def _reference_delta() -> dict[str, Any]:
     return {
+        **dict.fromkeys(DELTA_COLUMNS, math.nan),
         "delta_accuracy_mean": 0.0,
-        "delta_accuracy_ci_low": math.nan,
-        "delta_accuracy_ci_high": math.nan,
-        "mcnemar_p": math.nan,
         "ci_excludes_zero": False,
-        "p_value": math.nan,
-        "p_holm": math.nan,
-        "test_texts": math.nan,
-        "test_rows": math.nan,
     }
 
 

@@ -33,7 +33,6 @@ import pandas as pd
 from scipy.stats import binomtest
 
 from analysis.predictions import ROWS, TEXTS, read_predictions
-from analysis.predictions import read_test_predictions as read_test_predictions  # its old home
 from analysis.rows import baseline_mask, finished_rows, numeric_column
 from trainables import metrics as M
 

@@ -21,6 +21,8 @@ from typing import Any
 import pandas as pd
 
 from analysis.labels import energy_estimated, levers
+from analysis.replicates import SEARCH_PREFIX
+from analysis.rows import GSD_SUFFIX, SD_SUFFIX
 from study.records import FAILED, WALL_SECONDS
 from trainables import metrics as M
 
@@ -37,8 +39,8 @@ def _fmt(value: Any, spec: str, scale: float = 1.0) -> str:
 
 def _config_text(row: Mapping[str, Any]) -> str:
     """The trial's searched settings in a few characters: ``d=0.75 KD T=2 α=0.9 heads int8``."""
-    if row.get("kind") == "baseline":
-        return "teacher"
+    if row.get("kind") == M.KIND_BASELINE:  # as it is, or int8 / trimmed ("baseline + int8")
+        return " ".join(["teacher", *levers(row)])
     if row.get("kind") == M.KIND_CLASSICAL:  # trains none of the BERT settings
         return "char 2-5-gram TF-IDF, C on validation"
     parts = []
@@ -90,17 +92,17 @@ def _mean_sd(row: Mapping[str, Any], metric: str, spec: str, scale: float = 1.0)
     """``91.20 ± 0.45``; a ratio's geometric mean and sd ``2.00 ×/÷ 1.05``; the mean alone for
     one seed."""
     mean = _fmt(row.get(f"{metric}_mean"), spec, scale)
-    gsd = _fmt(row.get(f"{metric}_gsd"), ".2f")
+    gsd = _fmt(row.get(metric + GSD_SUFFIX), ".2f")
     if gsd:
         return f"{mean} ×/÷ {gsd}" if mean else mean
-    sd = _fmt(row.get(f"{metric}_sd"), spec, scale)
+    sd = _fmt(row.get(metric + SD_SUFFIX), spec, scale)
     return f"{mean} ± {sd}" if mean and sd else mean
 
 
 def _search_text(row: Mapping[str, Any]) -> str:
     """The search run that selected a confirmed configuration: ``90.00 / 4.00×``."""
-    val = _fmt(row.get(f"search_{M.VAL_ACCURACY}"), ".2f", 100.0)
-    speed = _fmt(row.get(f"search_{M.SPEEDUP}"), ".2f")
+    val = _fmt(row.get(SEARCH_PREFIX + M.VAL_ACCURACY), ".2f", 100.0)
+    speed = _fmt(row.get(SEARCH_PREFIX + M.SPEEDUP), ".2f")
     return f"{val} / {speed}×" if val and speed else val
 
 
@@ -175,7 +177,7 @@ def configs_markdown(configs: pd.DataFrame, table: pd.DataFrame | None = None) -
         "payback (predictions)",
         "settings",
     ]
-    confirmed = f"search_{M.VAL_ACCURACY}" in configs.columns
+    confirmed = SEARCH_PREFIX + M.VAL_ACCURACY in configs.columns
     if confirmed:  # a confirmation: the run that selected each configuration, beside it
         header.insert(-1, "selecting search run: val accuracy % / speedup ×")
     lines = [

@@ -174,7 +174,11 @@ def summary_markdown(
 
     Emissions are the CodeCarbon estimate for inference over the test split, as in the paper.
     """
-    table = _with_payback(table)
+    return _markdown(_with_payback(table), title, configs)
+
+
+def _markdown(table: pd.DataFrame, title: str, configs: pd.DataFrame | None) -> str:
+    """:func:`summary_markdown` of a table whose payback is already computed."""
     text = trials_markdown(table, title=title)
     configs = config_table(table) if configs is None else configs
     if not configs.empty:
@@ -221,7 +225,7 @@ def write_summary(
     table.to_csv(csv, index=False)
     configs = config_table(table)
     configs.to_csv(configs_csv, index=False)
-    text = summary_markdown(table, title=title, configs=configs)
+    text = _markdown(table, title, configs)
     front = front_models(table, objectives)
     if not front.empty:
         text += "\n" + front_markdown(front, objectives)

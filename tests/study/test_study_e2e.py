@@ -263,7 +263,7 @@ def _check_a_grid_model_predicts_as_in_its_trial(table: pd.DataFrame, data: dict
     from transformers import pipeline
 
     import trainables  # noqa: F401  (registers the compact model type)
-    from analysis.statistics import read_test_predictions
+    from analysis.predictions import read_test_predictions
     from trainables.commands.predict import main as predict
     from trainables.data import DataSpec, load_splits
 

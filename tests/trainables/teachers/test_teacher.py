@@ -9,8 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
-from analysis.predictions import read_predictions
-from analysis.statistics import read_test_predictions
+from analysis.predictions import read_predictions, read_test_predictions
 from tests.conftest import SHARED_DATA, SMALL_TEACHER_KW
 from trainables.commands.teacher import main
 from trainables.data import DataSpec, DataSplits, load_splits
