@@ -112,6 +112,8 @@ COMPACT_CLASSES: dict[str, tuple[type, type]] = {
     if family.compact_model_type
 }
 CompactBertConfig, CompactBertForSequenceClassification = COMPACT_CLASSES[COMPACT_MODEL_TYPE]
+# Every compact class importable by its name from this module (pickle, repr, docs).
+globals().update({cls.__name__: cls for pair in COMPACT_CLASSES.values() for cls in pair})
 
 
 def _quantized_as_saved(model: PreTrainedModel) -> PreTrainedModel:
@@ -274,8 +276,10 @@ def parameter_counts(model: nn.Module) -> dict[str, int]:
             if not name.endswith("mask_scores")
         )
 
+    projection = family.embedding_projection_of(model)  # ELECTRA's, with the embeddings
     counts = {
-        "embeddings": count(family.embeddings_of(model)),
+        "embeddings": count(family.embeddings_of(model))
+        + (count(projection) if projection is not None else 0),
         "encoder": count(family.encoder_of(model)),
     }
     counts["total"] = count(model)
@@ -300,16 +304,21 @@ def encoder_density(compact: nn.Module, reference_config: transformers.Pretraine
 def model_flops(model: nn.Module, seq_len: int) -> float:
     """Analytic FLOPs of one sequence's forward pass (2 per multiply-add, matmuls only).
 
-    Counts the encoder's projections and FFN at every position, the attention scores and the
-    weighted sum of values, and every Linear outside the encoder once (the pooler and the
-    classifier of a sequence classifier). Embedding lookups, softmax, layer norms, activations
-    and bias additions are left out: they are a few percent at most.
+    Counts the encoder's projections and FFN at every position (and the family's embedding
+    projection, ELECTRA's), the attention scores and the weighted sum of values, and every other
+    Linear outside the encoder once (the pooler and the classifier of a sequence classifier).
+    Embedding lookups, softmax, layer norms, activations and bias additions are left out: they
+    are a few percent at most.
     """
     if seq_len < 1:
         raise ValueError(f"seq_len must be >= 1, got {seq_len}")
     family = family_of(model)
     flops = 0.0
     encoder_linears = set()
+    projection = family.embedding_projection_of(model)
+    if projection is not None:
+        encoder_linears.add(id(projection))
+        flops += 2.0 * seq_len * projection.in_features * projection.out_features
     for layer in family.encoder_layers(model):
         for path in family.prunable_linears:
             linear = layer.get_submodule(path)

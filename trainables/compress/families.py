@@ -7,15 +7,13 @@ rewrite after heads are sliced away), the FFN's two Linear layers and its activa
 embeddings, the embeddings and encoder of the base model, the classifier head; the config fields
 that hold the shape; and what a compact folder of the family is built from.
 
-Another family is one more entry in :data:`FAMILIES`. DistilBERT, for instance, would be
-``Family(model_type="distilbert", layers="transformer.layer", self_attention="attention",
-query="attention.q_lin", key="attention.k_lin", value="attention.v_lin",
-attention_output="attention.out_lin", ffn_input="ffn.lin1", ffn_output="ffn.lin2",
-activation="ffn.activation", head_count_field="n_heads", head_width_field="dim",
-config_names=ConfigNames(hidden="dim", ffn="hidden_dim", layers="n_layers", heads="n_heads"),
-...)``: ``tests/trainables/compress/test_families.py`` prunes and compacts one with exactly that
-entry. Saving it as a compact folder takes ``compact_model_type`` too (and ``headless_attention``
-for a layer with no head left, if its attention cannot run zero-width).
+The families: BERT (mBERT, MuRIL, MahaBERT, LaBSE...), RoBERTa and XLM-RoBERTa (XLM-R,
+MahaRoBERTa, AfroXLMR...), ELECTRA discriminators and DistilBERT (distilmBERT), each with its own
+compact folder type. Another family is one more entry in :data:`FAMILIES`: where its parts are
+(DistilBERT's entry shows a family whose modules are named differently), its
+``compact_model_type`` and its ``headless_attention`` (``_headless(TheSelfAttention)``).
+ALBERT (one set of layer weights shared by every layer) and DeBERTa (relative-position
+projections beside query and key) are refused by name, with the reason.
 
 >>> family_of(transformers.BertConfig()).attention_linears
 ('attention.self.query', 'attention.self.key', 'attention.self.value', 'attention.output.dense')
@@ -34,17 +32,43 @@ from typing import Any
 import transformers
 from torch import Tensor, nn
 from transformers.models.bert.modeling_bert import BertSelfAttention
+from transformers.models.distilbert.modeling_distilbert import DistilBertSelfAttention
+from transformers.models.electra.modeling_electra import ElectraSelfAttention
+from transformers.models.roberta.modeling_roberta import RobertaSelfAttention
+from transformers.models.xlm_roberta.modeling_xlm_roberta import XLMRobertaSelfAttention
 
 
-class HeadlessSelfAttention(BertSelfAttention):
-    """The self-attention of a BERT layer that lost every head: an empty context, nothing
-    computed. Its (zero-width) query, key and value layers stay, so the state dict keeps its keys.
+class _NoHeads:
+    """The forward of a self-attention that lost every head: an empty context, nothing computed.
+    Its (zero-width) query, key and value layers stay, so the state dict keeps its keys. Where
+    the output projection sits inside the attention module (``_output``: DistilBERT's
+    ``out_lin``), it turns the empty context into its bias, as the full arithmetic would.
 
-    Reshaping an empty tensor with ``-1`` is undefined in ONNX; the output projection that follows
-    turns the empty context into its bias, as the full arithmetic would."""
+    Reshaping an empty tensor with ``-1`` fails in PyTorch and is undefined in ONNX, so a layer
+    left with no head cannot run its family's own forward."""
+
+    _output: str | None = None
 
     def forward(self, hidden_states: Tensor, *args, **kwargs) -> tuple[Tensor, None]:
-        return hidden_states.new_zeros(*hidden_states.shape[:-1], 0), None
+        context = hidden_states.new_zeros(*hidden_states.shape[:-1], 0)
+        if self._output is not None:
+            context = self.get_submodule(self._output)(context)
+        return context, None
+
+
+def _headless(attention: type[nn.Module], output: str | None = None) -> type[nn.Module]:
+    """A subclass of the self-attention class ``attention`` for a layer with no head left."""
+    cls = type(f"Headless{attention.__name__}", (_NoHeads, attention), {"_output": output})
+    cls.__module__ = __name__
+    cls.__doc__ = f"``{attention.__name__}`` of a layer that lost every head (no arithmetic)."
+    return cls
+
+
+HeadlessSelfAttention = _headless(BertSelfAttention)
+HeadlessRobertaSelfAttention = _headless(RobertaSelfAttention)
+HeadlessXLMRobertaSelfAttention = _headless(XLMRobertaSelfAttention)
+HeadlessElectraSelfAttention = _headless(ElectraSelfAttention)
+HeadlessDistilBertSelfAttention = _headless(DistilBertSelfAttention, output="out_lin")
 
 
 @dataclass(frozen=True)
@@ -95,6 +119,7 @@ class Family:
     head_count_field: str = "num_attention_heads"
     head_width_field: str = "all_head_size"
     config_names: ConfigNames = ConfigNames()
+    embedding_projection: str | None = None
 
     @property
     def attention_linears(self) -> tuple[str, str, str, str]:
@@ -161,6 +186,13 @@ class Family:
     def word_embeddings_of(self, model: nn.Module) -> nn.Embedding:
         return base_model(model).get_submodule(self.word_embeddings)
 
+    def embedding_projection_of(self, model: nn.Module) -> nn.Linear | None:
+        """The Linear layer from the embedding size to the hidden size, if the family has one
+        and this model uses it (ELECTRA, when the two sizes differ); run at every position."""
+        if self.embedding_projection is None:
+            return None
+        return _find(base_model(model), self.embedding_projection)
+
     def classifier_of(self, model: nn.Module) -> nn.Module:
         return model.get_submodule(self.classifier)
 
@@ -178,16 +210,70 @@ BERT = Family(
     compact_model_type="lowres-compact-bert",
     headless_attention=HeadlessSelfAttention,
 )
-# Prunes and compacts like BERT (the same layout under base_model); no compact folder type yet.
+# RoBERTa and XLM-RoBERTa keep BERT's layout under base_model (their embeddings offset positions
+# by padding_idx + 1, which pruning and compaction never touch).
 ROBERTA = dataclasses.replace(
     BERT,
     model_type="roberta",
     config_class=transformers.RobertaConfig,
     classifier_class=transformers.RobertaForSequenceClassification,
-    compact_model_type=None,
-    headless_attention=None,
+    compact_model_type="lowres-compact-roberta",
+    headless_attention=HeadlessRobertaSelfAttention,
 )
-FAMILIES: dict[str, Family] = {family.model_type: family for family in (BERT, ROBERTA)}
+XLM_ROBERTA = dataclasses.replace(
+    BERT,
+    model_type="xlm-roberta",
+    config_class=transformers.XLMRobertaConfig,
+    classifier_class=transformers.XLMRobertaForSequenceClassification,
+    compact_model_type="lowres-compact-xlm-roberta",
+    headless_attention=HeadlessXLMRobertaSelfAttention,
+)
+# ELECTRA's discriminator: BERT's layers, plus a projection from the embedding size to the hidden
+# size when the two differ.
+ELECTRA = dataclasses.replace(
+    BERT,
+    model_type="electra",
+    config_class=transformers.ElectraConfig,
+    classifier_class=transformers.ElectraForSequenceClassification,
+    compact_model_type="lowres-compact-electra",
+    headless_attention=HeadlessElectraSelfAttention,
+    embedding_projection="embeddings_project",
+)
+# DistilBERT: its own names, the output projection inside the attention module.
+DISTILBERT = Family(
+    model_type="distilbert",
+    config_class=transformers.DistilBertConfig,
+    classifier_class=transformers.DistilBertForSequenceClassification,
+    compact_model_type="lowres-compact-distilbert",
+    headless_attention=HeadlessDistilBertSelfAttention,
+    layers="transformer.layer",
+    encoder="transformer",
+    self_attention="attention",
+    query="attention.q_lin",
+    key="attention.k_lin",
+    value="attention.v_lin",
+    attention_output="attention.out_lin",
+    ffn_input="ffn.lin1",
+    ffn_output="ffn.lin2",
+    activation="ffn.activation",
+    head_count_field="n_heads",
+    head_width_field="dim",
+    config_names=ConfigNames(hidden="dim", ffn="hidden_dim", layers="n_layers", heads="n_heads"),
+)
+# Families refused on purpose, and why (said in the error).
+UNSUPPORTED: dict[str, str] = {
+    "albert": (
+        " (ALBERT shares one set of layer weights across all layers, so a layer cannot be pruned "
+        "alone)"
+    ),
+    "deberta-v2": (
+        " (DeBERTa's relative-position projections would have to be sliced with its query and "
+        "key heads; not done here)"
+    ),
+}
+FAMILIES: dict[str, Family] = {
+    family.model_type: family for family in (BERT, ROBERTA, XLM_ROBERTA, ELECTRA, DISTILBERT)
+}
 
 
 def family_of(model_or_config: Any, *, compact: bool = False) -> Family:
@@ -210,8 +296,9 @@ def family_of(model_or_config: Any, *, compact: bool = False) -> Family:
         else f"{type(model_or_config).__name__} (no config.model_type)"
     )
     supported = ", ".join(family.model_type for family in candidates)
+    why = UNSUPPORTED.get(str(model_type), "")
     raise ValueError(
-        f"{what} is not a BERT-family model this code knows; supported model types: "
+        f"{what} is not a BERT-family model this code knows{why}; supported model types: "
         f"{supported} (a new family is one entry in trainables.compress.families.FAMILIES)"
     )
 

@@ -3,6 +3,9 @@ one entry and nothing else (DistilBERT, whose modules are named differently from
 
 from __future__ import annotations
 
+import dataclasses
+import types
+
 import pytest
 import torch
 import transformers
@@ -15,32 +18,18 @@ from trainables.compress.compaction import (
     model_flops,
     parameter_counts,
 )
-from trainables.compress.families import BERT, FAMILIES, ConfigNames, Family, family_of
+from trainables.compress.families import (
+    BERT,
+    DISTILBERT,
+    FAMILIES,
+    family_of,
+)
 from trainables.compress.pruning import (
     PruningConfig,
     apply_threshold,
     mask_score_parameters,
     prune_model,
     regularization_loss,
-)
-
-DISTILBERT = Family(
-    model_type="distilbert",
-    config_class=transformers.DistilBertConfig,
-    classifier_class=transformers.DistilBertForSequenceClassification,
-    layers="transformer.layer",
-    encoder="transformer",
-    self_attention="attention",
-    query="attention.q_lin",
-    key="attention.k_lin",
-    value="attention.v_lin",
-    attention_output="attention.out_lin",
-    ffn_input="ffn.lin1",
-    ffn_output="ffn.lin2",
-    activation="ffn.activation",
-    head_count_field="n_heads",
-    head_width_field="dim",
-    config_names=ConfigNames(hidden="dim", ffn="hidden_dim", layers="n_layers", heads="n_heads"),
 )
 
 
@@ -61,13 +50,28 @@ def test_an_unknown_family_is_named_with_the_supported_ones() -> None:
         family_of(transformers.GPT2Config())
     with pytest.raises(ValueError, match=r"Sequential \(no config.model_type\)"):
         family_of(nn.Sequential())
-    # roberta prunes and compacts, but has no compact folder type: a teacher must be savable
-    with pytest.raises(ValueError, match="supported model types: bert "):
-        family_of(transformers.RobertaConfig(), compact=True)
+    # refused on purpose: the error says why, and names the families that work
+    with pytest.raises(ValueError, match=r"'albert' model .*shares one set of layer weights.*"):
+        family_of(transformers.AlbertConfig())
+    with pytest.raises(ValueError, match=r"xlm-roberta, electra, distilbert \(a new family"):
+        family_of(transformers.DebertaV2Config(), compact=True)
 
 
-def test_a_new_family_is_one_entry(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(FAMILIES, "distilbert", DISTILBERT)
+def test_a_family_without_a_compact_folder_type_prunes_but_cannot_be_saved(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    without = dataclasses.replace(BERT, model_type="no-folder", compact_model_type=None)
+    monkeypatch.setitem(FAMILIES, "no-folder", without)
+    config = types.SimpleNamespace(model_type="no-folder")
+    assert family_of(config) is without
+    with pytest.raises(ValueError, match="'no-folder' model is not a BERT-family model"):
+        family_of(config, compact=True)
+
+
+def test_a_family_is_one_entry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DistilBERT, whose modules are named differently from BERT's, as a copy of its entry under
+    a new name: nothing but the entry is needed to prune, compact and count it."""
+    monkeypatch.setitem(FAMILIES, "distilbert", dataclasses.replace(DISTILBERT))
     torch.manual_seed(0)
     config = transformers.DistilBertConfig(
         vocab_size=100, dim=64, n_layers=2, n_heads=4, hidden_dim=128, num_labels=3
