@@ -13,6 +13,7 @@ from study.cluster import CLIENT_REFUSED
 from study.errors import UsageError
 from trainables.data.flags import HelpFormatter, add_data_flags
 from trainables.precision import PRECISIONS
+from trainables.presets import TINY_FAMILIES
 
 GRIDS = {"paper": paper_grid, "extended": extended_grid}
 SEARCHES = ("optuna",)
@@ -108,6 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     model.add_argument("--model", help="teacher: hub id or local folder (default: the preset's)")
     model.add_argument("--epochs", type=int, help="training epochs per trial (default: preset's)")
+    model.add_argument(
+        "--teacher-family",
+        choices=TINY_FAMILIES,
+        help="tiny preset: the teacher's encoder family and tokenizer kind (default bert): "
+        "bert/electra/distilbert WordPiece, roberta byte-level BPE, xlm-roberta Unigram",
+    )
     model.add_argument(
         "--teacher-epochs", type=int, help="tiny preset: fine-tuning epochs of the teacher"
     )

@@ -160,6 +160,7 @@ def new_plan(args: argparse.Namespace, name: str, results_dir: Path) -> StudyPla
         cache_dir=cache_dir,
         progress=True,
         tiny_overrides={
+            "family": args.teacher_family,
             "epochs": args.teacher_epochs,
             "mlm_epochs": args.teacher_mlm_epochs,
             "seed": args.seed,

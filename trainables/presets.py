@@ -10,11 +10,17 @@ from dataclasses import asdict, dataclass, field
 
 from search_spaces.paper import PAPER_MODEL
 
+# The encoder families the tiny teacher can be built in (trainables.teachers.tiny_family).
+TINY_FAMILIES = ("bert", "distilbert", "electra", "roberta", "xlm-roberta")
+
 
 @dataclass(frozen=True)
 class TinyTeacherConfig:
     """A small BERT trained here: WordPiece vocabulary, MLM pre-training, then fine-tuning."""
 
+    # The encoder family and its tokenizer kind (trainables.teachers.tiny_family): bert,
+    # electra, distilbert (WordPiece), roberta (byte-level BPE), xlm-roberta (Unigram).
+    family: str = "bert"
     vocab_size: int = 8000
     num_hidden_layers: int = 4
     hidden_size: int = 256

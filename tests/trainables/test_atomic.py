@@ -30,7 +30,7 @@ def _tokenize_in_a_process(
 def test_two_processes_tokenize_into_one_empty_cache(mahanews_dir: Path, tmp_path: Path) -> None:
     # Imported here: a spawned child imports this module and needs only the data package.
     from trainables.teachers.base import label2id_for
-    from trainables.teachers.tiny import train_wordpiece
+    from trainables.teachers.tiny_family import train_wordpiece
 
     splits = load_splits(DataSpec(data_dir=str(mahanews_dir), variant="shc", max_rows=300))
     tokenizer = train_wordpiece(list(splits.train.text), vocab_size=800)

@@ -16,7 +16,7 @@ from trainables.data.flags import HelpFormatter
 from trainables.errors import TrainablesError
 from trainables.evaluation import save_predictions
 from trainables.precision import PRECISIONS
-from trainables.presets import PRESETS, get_preset
+from trainables.presets import PRESETS, TINY_FAMILIES, get_preset
 from trainables.teachers.load import evaluate_teacher
 from trainables.teachers.prepare import prepare_teacher
 
@@ -40,6 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--cache-dir",
         help="where teachers and tokens are cached (default: "
         "$LOWRES_CACHE or ~/.cache/lowres-study)",
+    )
+    p.add_argument(
+        "--family",
+        choices=TINY_FAMILIES,
+        help="encoder family (and tokenizer kind) of the tiny teacher (default: bert)",
     )
     p.add_argument("--epochs", type=int, help="fine-tuning epochs of the tiny teacher")
     p.add_argument("--mlm-epochs", type=int, help="MLM pre-training epochs of the tiny teacher")
@@ -68,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             lines = [splits.summary(), *("  " + line for line in splits.report.lines())]
             print("\n".join(lines), file=sys.stderr, flush=True)
         overrides = {
+            "family": args.family,
             "epochs": args.epochs,
             "mlm_epochs": args.mlm_epochs,
             "seed": args.seed,

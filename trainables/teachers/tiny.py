@@ -1,15 +1,13 @@
-"""The tiny teacher: a small BERT trained here from scratch, cached by data + config.
+"""The tiny teacher: a small encoder trained here from scratch, cached by data + config.
 
-A cased WordPiece tokenizer trained on the training texts plus a small BERT trained on ~2k
-paragraphs. Two things lift it from ~0.77 to ~0.84 test accuracy on the LPC paragraphs
-(measured, see the README): word embeddings initialised from a PPMI + SVD factorisation of the
-training texts' co-occurrences, and a KL term towards the cross-fitted probabilities of a
-character n-gram logistic regression. Masked-LM pre-training is available (``mlm_epochs``) but
-off: in the CPU budget its loss stays near the unigram entropy.
-
->>> tokenizer = train_wordpiece(["नमस्कार जग", "जग सुंदर आहे"] * 20, vocab_size=60)
->>> tokenizer.tokenize("सुंदर जग")  # the matras kept: no accent stripping
-['सुंदर', 'जग']
+A tokenizer trained on the training texts plus a small encoder trained on ~2k paragraphs: a
+cased WordPiece BERT by default, or any family of :mod:`trainables.teachers.tiny_family`
+(``TinyTeacherConfig.family``: its tokenizer kind and model). Two things lift the BERT from
+~0.77 to ~0.84 test accuracy on the LPC paragraphs (measured, see the README): word embeddings
+initialised from a PPMI + SVD factorisation of the training texts' co-occurrences, and a KL term
+towards the cross-fitted probabilities of a character n-gram logistic regression. Masked-LM
+pre-training is available for BERT (``mlm_epochs``) but off: in the CPU budget its loss stays
+near the unigram entropy.
 """
 
 from __future__ import annotations
@@ -23,17 +21,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
-from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
 from torch import nn
 from tqdm.auto import tqdm
 from transformers import BertTokenizerFast, get_linear_schedule_with_warmup
 
 from trainables.atomic import atomic_write
+from trainables.compress.families import FAMILIES
 from trainables.data import DataSplits, TokenizedSplit, default_cache_dir, tokenize_splits
 from trainables.evaluation import evaluate, model_inputs
 from trainables.precision import precision_autocast, resolve_precision
 from trainables.presets import TinyTeacherConfig
 from trainables.teachers.base import TEACHER_INFO, Teacher, TeacherError, label2id_for
+from trainables.teachers.tiny_family import (
+    DEFAULT_FAMILY,
+    check_family,
+    masked_lm_class,
+    tiny_config,
+    train_tokenizer,
+)
 from trainables.tfidf import tfidf_pipeline
 from trainables.training import optimizer_step
 
@@ -51,31 +56,14 @@ _MIN_LABELS = 2
 _MIN_ROWS_PER_LABEL_CROSS_FITTED = 2
 
 
-def train_wordpiece(texts: list[str], vocab_size: int) -> BertTokenizerFast:
-    """A cased WordPiece tokenizer for Devanagari (no lower-casing, no accent stripping).
-
-    Accent stripping would delete the vowel signs (matras): Devanagari needs both off.
-    """
-    special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(
-        clean_text=True, handle_chinese_chars=True, strip_accents=False, lowercase=False
-    )
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    trainer = trainers.WordPieceTrainer(
-        vocab_size=vocab_size, special_tokens=special, min_frequency=2, show_progress=False
-    )
-    tok.train_from_iterator(texts, trainer=trainer)
-    vocab = tok.get_vocab()
-    return BertTokenizerFast(vocab=vocab, do_lower_case=False, strip_accents=False)
-
-
 def tiny_teacher_key(splits: DataSplits, cfg: TinyTeacherConfig, precision: str = "fp32") -> str:
     """The cache key of a tiny teacher: recipe version, data, config and the precision it
     trains in (``cfg.precision`` resolved on the device). An fp32 teacher keeps the key it had
     before the precision setting existed, so caches stay valid."""
     settings = cfg.to_dict()
     settings.pop("precision", None)
+    if settings.get("family") == DEFAULT_FAMILY:  # BERT teachers keep their keys from before
+        settings.pop("family")
     if precision != "fp32":
         settings["precision"] = precision
     h = hashlib.sha256()
@@ -110,48 +98,32 @@ def build_tiny_teacher(
         _say(f"tiny teacher: cached at {target}", progress)
         return _cached(target)
 
-    # Imported here: the BERT modelling code takes seconds to import, and neither a cache hit
-    # nor a caller of train_wordpiece needs it.
-    from transformers import BertConfig, BertForMaskedLM, BertForSequenceClassification
-
     torch.manual_seed(cfg.seed)
     start = time.perf_counter()
-    tokenizer = train_wordpiece(list(splits.train.text), cfg.vocab_size)
+    tokenizer = train_tokenizer(cfg.family, list(splits.train.text), cfg.vocab_size)
     label2id = label2id_for(splits.labels)
     tokens = tokenize_splits(
         splits, tokenizer, label2id, max_length=cfg.max_length, cache_dir=root / "tokens"
     )
-    bert_config = BertConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=cfg.hidden_size,
-        num_hidden_layers=cfg.num_hidden_layers,
-        num_attention_heads=cfg.num_attention_heads,
-        intermediate_size=cfg.intermediate_size,
-        max_position_embeddings=max(512, cfg.max_length),
-        hidden_dropout_prob=cfg.dropout,
-        attention_probs_dropout_prob=cfg.dropout,
-        pad_token_id=tokenizer.pad_token_id,
-        num_labels=len(label2id),
-        label2id=label2id,
-        id2label={i: label for label, i in label2id.items()},
-    )
-    mlm = BertForMaskedLM(bert_config)
+    model_config = tiny_config(cfg.family, cfg, tokenizer, label2id)
+    mlm = masked_lm_class(cfg.family)(model_config)
     if cfg.embedding_init == "ppmi_svd":
         ids = tokenizer(list(splits.train.text), add_special_tokens=False)["input_ids"]
-        vectors = cooccurrence_embeddings(ids, len(tokenizer), cfg.hidden_size, seed=cfg.seed)
+        width = mlm.get_input_embeddings().embedding_dim  # ELECTRA's is below the hidden size
+        vectors = cooccurrence_embeddings(ids, len(tokenizer), width, seed=cfg.seed)
         special = set(tokenizer.all_special_ids)
         rows = torch.tensor(
             [i for i in range(len(tokenizer)) if i not in special], dtype=torch.long
         )
-        # Fewer columns than hidden_size on a small vocabulary: the rest keep BERT's random
-        # initialisation, which has the same scale (std 0.02).
+        # Fewer columns than the embedding width on a small vocabulary: the rest keep their
+        # random initialisation, which has the same scale (std 0.02).
         width = vectors.shape[1]
         with torch.no_grad():
             mlm.get_input_embeddings().weight[rows, :width] = vectors[rows]
     mlm.to(device)
     if cfg.mlm_epochs > 0:
         _pretrain_mlm(mlm, tokens["train"], tokenizer, cfg, device, progress, precision)
-    classifier = BertForSequenceClassification(bert_config)
+    classifier = FAMILIES[cfg.family].classifier_class(model_config)
     missing, _ = classifier.base_model.load_state_dict(mlm.base_model.state_dict(), strict=False)
     assert all(k.startswith("pooler.") for k in missing), missing
     del mlm
@@ -191,8 +163,18 @@ def check_trainable(splits: DataSplits, cfg: TinyTeacherConfig) -> None:
     """Raise :class:`TeacherError` unless the training split has enough labelled rows.
 
     Everything else adapts to small data (the SVD dimension, the cross-fitting folds); this is
-    the floor below which there is nothing to learn or nothing to cross-fit.
+    the floor below which there is nothing to learn or nothing to cross-fit. Also refuses, before
+    any work, a family without a tiny recipe and MLM pre-training outside BERT.
     """
+    try:
+        check_family(cfg.family)
+    except ValueError as error:
+        raise TeacherError(f"tiny teacher: {error}") from None
+    if cfg.mlm_epochs > 0 and cfg.family != DEFAULT_FAMILY:
+        raise TeacherError(
+            f"tiny teacher: MLM pre-training is implemented for the bert family only, not "
+            f"{cfg.family!r}; set --teacher-mlm-epochs 0 (the default)"
+        )
     counts = splits.train.label.value_counts()
     per_label = _MIN_ROWS_PER_LABEL_CROSS_FITTED if cfg.ngram_distillation > 0 else 1
     if int((counts >= per_label).sum()) >= _MIN_LABELS:

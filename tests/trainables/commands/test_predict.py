@@ -17,7 +17,7 @@ from trainables.compress.pruning import (
     prune_model,
 )
 from trainables.compress.quantize import DYNAMIC_INT8
-from trainables.teachers.tiny import train_wordpiece
+from trainables.teachers.tiny_family import train_wordpiece
 
 LABELS = ["sports", "politics", "entertainment"]
 

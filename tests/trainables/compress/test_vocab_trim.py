@@ -23,7 +23,7 @@ from trainables.compress.vocab_trim import (
     trim_vocabulary,
     vocab_coverage,
 )
-from trainables.teachers.tiny import train_wordpiece
+from trainables.teachers.tiny_family import train_wordpiece
 
 
 @pytest.fixture(scope="module")

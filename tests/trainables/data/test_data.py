@@ -530,7 +530,7 @@ def _unknown_token_rate(tokenizer, texts: Sequence[str], max_length: int = 128) 
 
 def test_tokenization_is_cached_and_knows_devanagari(mahanews_dir: Path, tmp_path: Path) -> None:
     from trainables.teachers.base import label2id_for
-    from trainables.teachers.tiny import train_wordpiece
+    from trainables.teachers.tiny_family import train_wordpiece
 
     splits = _local(mahanews_dir, variant="lpc", max_rows=150)
     tokenizer = train_wordpiece(list(splits.train.text), vocab_size=2000)

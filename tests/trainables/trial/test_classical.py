@@ -172,7 +172,7 @@ class _RecordingTokenizer:
 def test_run_classical_measures_against_the_teacher_from_raw_text(splits, label2id):
     from transformers import BertConfig, BertForSequenceClassification
 
-    from trainables.teachers.tiny import train_wordpiece
+    from trainables.teachers.tiny_family import train_wordpiece
 
     wordpiece = train_wordpiece(list(splits.train.text), vocab_size=400)
     torch.manual_seed(SEED)
