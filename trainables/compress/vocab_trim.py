@@ -13,7 +13,11 @@ are the same vectors under new ids, gives the same logits. A word that needs a d
 split differently: WordPiece falls back to shorter kept pieces, and only a word it cannot cover
 at all becomes one ``[UNK]``; :func:`vocab_coverage` counts the words of unseen texts (validation)
 that keep their split. A Unigram (SentencePiece) vocabulary keeps its best segmentation for the
-same reason; BPE is refused, because its merges pass through pieces a corpus never outputs.
+same reason. A BPE vocabulary (RoBERTa's byte-level one) keeps, besides the pieces the texts
+use, every piece a merge passes through on the way to them and every one-character piece (the
+byte alphabet), and only the merges among kept pieces: every merge that splitting a covered text
+applies is kept, and a dropped merge was never the lowest-ranked one applicable there, so the
+covered text is merged in the same order into the same pieces (:func:`bpe_closure`).
 
 >>> kept_ids([5, 0, 3, 0, 1], special_ids=[0], max_size=None)
 [0, 2, 4]
@@ -38,7 +42,7 @@ from torch import nn
 from trainables.compress.families import base_model, family_of
 from trainables.errors import TrainablesError
 
-SUPPORTED_MODELS = ("WordPiece", "Unigram")
+SUPPORTED_MODELS = ("WordPiece", "Unigram", "BPE")
 
 
 class VocabTrimError(TrainablesError, ValueError):
@@ -130,6 +134,15 @@ def _trim_model(model: dict[str, Any], keep: Sequence[int], new_id: dict[int, in
     if kind == "WordPiece":
         token_of = {i: token for token, i in model["vocab"].items()}
         model["vocab"] = {token_of[old]: new for new, old in enumerate(keep)}
+    elif kind == "BPE":
+        token_of = {i: token for token, i in model["vocab"].items()}
+        model["vocab"] = {token_of[old]: new for new, old in enumerate(keep)}
+        kept = model["vocab"]
+        model["merges"] = [
+            merge
+            for merge in model["merges"]
+            if all(part in kept for part in (*_pair(merge), _merged(model, merge)))
+        ]
     elif kind == "Unigram":
         model["vocab"] = [model["vocab"][old] for old in keep]
         if model.get("unk_id") is not None:
@@ -141,6 +154,41 @@ def _trim_model(model: dict[str, Any], keep: Sequence[int], new_id: dict[int, in
             f"cannot trim a {kind} vocabulary without changing how texts are split (supported: "
             f"{', '.join(SUPPORTED_MODELS)})"
         )
+
+
+def bpe_closure(tokenizer: Any, keep: Sequence[int]) -> list[int]:
+    """``keep`` plus what a BPE vocabulary needs to split the kept pieces' texts as before:
+    every piece a merge builds a kept piece from (recursively) and every one-character piece.
+    Other kinds of vocabulary: ``keep`` unchanged. Sorted ids."""
+    model = json.loads(tokenizer.backend_tokenizer.to_str())["model"]
+    if model.get("type") != "BPE":
+        return sorted(keep)
+    vocab = model["vocab"]
+    token_of = {i: token for token, i in vocab.items()}
+    sources: dict[str, list[tuple[str, str]]] = {}
+    for merge in model["merges"]:
+        sources.setdefault(_merged(model, merge), []).append(_pair(merge))
+    kept = {token_of[i] for i in keep} | {token for token in vocab if len(token) == 1}
+    stack = list(kept)
+    while stack:
+        for pair in sources.get(stack.pop(), ()):
+            for part in pair:
+                if part in vocab and part not in kept:
+                    kept.add(part)
+                    stack.append(part)
+    return sorted(vocab[token] for token in kept)
+
+
+def _pair(merge: str | Sequence[str]) -> tuple[str, str]:
+    left, right = merge.split(" ") if isinstance(merge, str) else merge
+    return left, right
+
+
+def _merged(model: dict[str, Any], merge: str | Sequence[str]) -> str:
+    """The piece a BPE merge makes (the right part loses the continuing-subword prefix)."""
+    left, right = _pair(merge)
+    prefix = model.get("continuing_subword_prefix") or ""
+    return left + (right[len(prefix) :] if prefix and right.startswith(prefix) else right)
 
 
 def _renumber_post_processor(processor: dict[str, Any] | None, new_id: dict[int, int]) -> None:
@@ -189,6 +237,12 @@ def trim_embeddings(model: nn.Module, keep: Sequence[int]) -> nn.Module:
     if pad is not None:
         if pad not in new_id:
             raise VocabTrimError(f"pad_token_id {pad} is not among the kept ids: keep it")
+        positions = getattr(family.embeddings_of(trimmed), "padding_idx", None)
+        if positions is not None and new_id[pad] != pad:  # RoBERTa: positions start after it
+            raise VocabTrimError(
+                f"pad_token_id {pad} would become {new_id[pad]}, and this model's positions "
+                "count from the pad id: keep every id below it"
+            )
         trimmed.config.pad_token_id = new_id[pad]
     return trimmed
 
@@ -212,7 +266,7 @@ def trim_vocabulary(
         raise VocabTrimError("no texts to learn the vocabulary from: pass the training texts")
     counts = token_counts(tokenizer, texts)
     special = set(tokenizer.all_special_ids) | set(tokenizer.get_added_vocab().values())
-    keep = kept_ids(counts, special_ids=sorted(special), max_size=max_size)
+    keep = bpe_closure(tokenizer, kept_ids(counts, special_ids=sorted(special), max_size=max_size))
     trimmed = trim_embeddings(model, keep)
     report = TrimReport(
         vocab_before=len(tokenizer),

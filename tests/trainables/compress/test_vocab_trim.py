@@ -128,13 +128,13 @@ def test_what_cannot_be_trimmed_is_refused_with_the_reason(tokenizer, headlines)
     mlm = BertForMaskedLM(classifier(len(tokenizer)).config)
     with pytest.raises(VocabTrimError, match="language-model head"):
         trim_vocabulary(mlm, tokenizer, headlines)
-    bpe = Tokenizer(models.BPE(unk_token="[UNK]"))
-    bpe.pre_tokenizer = pre_tokenizers.Whitespace()
-    bpe.train_from_iterator(
-        headlines, trainers.BpeTrainer(vocab_size=300, special_tokens=["[PAD]", "[UNK]"])
+    words = Tokenizer(models.WordLevel(unk_token="[UNK]"))
+    words.pre_tokenizer = pre_tokenizers.Whitespace()
+    words.train_from_iterator(
+        headlines, trainers.WordLevelTrainer(vocab_size=300, special_tokens=["[PAD]", "[UNK]"])
     )
-    wrapped = PreTrainedTokenizerFast(tokenizer_object=bpe, unk_token="[UNK]", pad_token="[PAD]")
-    with pytest.raises(VocabTrimError, match="cannot trim a BPE vocabulary"):
+    wrapped = PreTrainedTokenizerFast(tokenizer_object=words, unk_token="[UNK]", pad_token="[PAD]")
+    with pytest.raises(VocabTrimError, match="cannot trim a WordLevel vocabulary"):
         trim_vocabulary(classifier(len(wrapped)), wrapped, headlines)
 
 
