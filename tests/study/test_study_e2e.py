@@ -239,12 +239,15 @@ def test_crashing_trials_are_retried_then_recorded_as_failed(
         pytest.skip("fp16 runs on a GPU; the crash needs a CPU-only machine")
     # fp16 passes the config check but a CPU trial refuses it: every attempt crashes
     args = _args(mahanews_dir, tmp_path, "bad", "--search", "optuna", "-n", "2")
-    proc = _run([*args, "--max-failures", "1", "--set", "precision=fp16"])
+    family = ("--teacher-family", "distilbert")  # built in another family: the flag reaches it
+    proc = _run([*args, *family, "--max-failures", "1", "--set", "precision=fp16"])
     assert proc.returncode == 1, proc.stderr[-3000:]
     table = _summary(tmp_path / "bad")
     # the study's own teacher (not the session's small one), one folder for every trial
     built = table["teacher"].unique()
     assert len(built) == 1 and built[0] != teacher[1] and "/teachers/tiny-" in built[0]
+    config = json.loads((Path(built[0]) / "config.json").read_text())
+    assert config["model_type"] == "distilbert"
     assert f"teacher: {built[0]}" in proc.stdout
     assert list(table["status"]) == ["ERROR", "ERROR"]  # the second ran after the first failed
     assert table["error"].str.contains("fp16").all()
@@ -281,3 +284,24 @@ def _check_a_grid_model_predicts_as_in_its_trial(table: pd.DataFrame, data: dict
         == 0
     )
     assert np.array_equal(pd.read_csv(tmp / "p.csv")["label_id"], trial_pred)
+
+
+def test_a_study_of_an_xlm_roberta_teacher_ships_compact_xlm_roberta_models(
+    mahanews_dir, tmp_path
+) -> None:
+    """The tiny preset in the XLM-R family (a Unigram tokenizer trained on the headlines), two
+    search trials, and the models they ship in XLM-R's own compact folder type."""
+    args = _args(
+        mahanews_dir, tmp_path, "xlmr", "--search", "optuna", "-n", "2",
+        "--teacher-family", "xlm-roberta", "--epochs", "1",
+    )  # fmt: skip
+    proc = _run(args)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    table = _summary(tmp_path / "xlmr")
+    assert len(table) == 2
+    _check_finished(table)
+    teacher = json.loads((Path(table["teacher"].iloc[0]) / "config.json").read_text())
+    assert teacher["model_type"] == "xlm-roberta"
+    for folder in table["model_dir"]:
+        saved = json.loads((Path(folder) / "config.json").read_text())
+        assert saved["model_type"] == "lowres-compact-xlm-roberta"
