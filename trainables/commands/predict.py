@@ -105,6 +105,29 @@ def read_texts(path: str | Path, text_column: str | None) -> list[str]:
     return texts
 
 
+def utf8_texts(texts: list[str]) -> list[str]:
+    r"""``texts`` from the command line, refused if one is not UTF-8 (the shell passed bytes that
+    Python could only keep as surrogate escapes, which no tokenizer takes).
+
+    >>> utf8_texts(["नमस्कार"])
+    ['नमस्कार']
+    >>> utf8_texts(["ok", "caf\udce9"])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    trainables.commands.predict.PredictError: --text number 2 is not UTF-8 text ...
+    """
+    for number, text in enumerate(texts, 1):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise PredictError(
+                f"--text number {number} is not UTF-8 text (undecodable byte at position "
+                f"{error.start}): set the terminal to UTF-8, or put the texts in a "
+                "UTF-8 file and pass --file"
+            ) from None
+    return texts
+
+
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python -m trainables.commands.predict",
@@ -127,7 +150,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     try:
-        texts = args.text if args.text else read_texts(args.file, args.text_column)
+        texts = utf8_texts(args.text) if args.text else read_texts(args.file, args.text_column)
         model, tokenizer = load_with_tokenizer(args.model)
     except PredictError as error:
         print(f"error: {error}", file=sys.stderr)

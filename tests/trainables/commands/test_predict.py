@@ -155,3 +155,18 @@ def test_the_benchmark_times_the_onnx_runtime_rows(model_dir) -> None:
         ("0.5 onnx+int8", "onnxruntime", "int8"),
     ]
     assert all(r["speedup"] > 0 and r["baseline_seconds"] > 0 for r in rows)
+
+
+def test_a_text_argument_that_is_not_utf8_is_one_error_line(model_dir) -> None:
+    """Bytes a Latin-1 terminal sends reach Python as surrogate escapes: one line, no traceback."""
+    import os
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "trainables.commands.predict", str(model_dir[0])]
+    argv = [os.fsencode(part) for part in command] + [b"--text", b"caf\xe9"]
+    proc = subprocess.run(argv, capture_output=True, env={**os.environ, "LC_ALL": "C.UTF-8"})
+    err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+    assert proc.returncode == 2
+    assert err[-1].startswith("error: --text number 1 is not UTF-8 text"), err
+    assert not any("Traceback" in line for line in err)
