@@ -24,6 +24,7 @@ import torch
 
 from trainables import metrics as M
 from trainables.atomic import atomic_write
+from trainables.card import write_model_card
 from trainables.config import TrialConfig
 from trainables.data import default_cache_dir, load_splits
 from trainables.evaluation import save_predictions
@@ -31,7 +32,7 @@ from trainables.precision import precision_autocast, resolve_precision
 from trainables.teachers.load import load_teacher
 from trainables.trial import baseline, classical, prune
 from trainables.trial.context import Reporter, Trial
-from trainables.trial.result import Outcome, result_row
+from trainables.trial.result import MODEL_DIR, Outcome, result_row
 
 FINAL_METRICS_FILE = "final_metrics.json"
 PREDICTIONS_NPZ = "predictions.npz"
@@ -130,6 +131,8 @@ def start_trial(
 def _finish(trial: Trial, outcome: Outcome) -> dict[str, Any]:
     """The result row; save the predictions and the final metrics, then the final report."""
     result = result_row(trial.cfg, outcome.metrics)
+    if result.get(MODEL_DIR):  # a shipped model folder gets its model card
+        write_model_card(result[MODEL_DIR], trial.cfg, result)
     npz = save_predictions(outcome.predictions, trial.trial_dir / PREDICTIONS_NPZ)
     result[M.PREDICTIONS_FILE] = str(npz)
     with atomic_write(trial.trial_dir / FINAL_METRICS_FILE) as tmp:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import transformers
+import yaml
 
 from tests.conftest import SMALL_ROWS, SMALL_TEACHER_KW
 from trainables import metrics as M
@@ -83,6 +84,13 @@ def test_a_pruned_distilled_trimmed_int8_trial_ships_a_loadable_model(
     texts = ["मुंबई इंडियन्सचा विजय", "राज्य सरकारचा नवा निर्णय"]
     labels = set(teacher_model.config.label2id)
     assert {prediction["label"] for prediction in classify(texts)} <= labels
+    # the folder's model card: valid YAML metadata, then what was kept and how it was measured
+    card = (folder / "README.md").read_text(encoding="utf-8")
+    header = yaml.safe_load(card.split("---")[1])
+    assert header["pipeline_tag"] == "text-classification" and header["language"] == "mr"
+    assert {"block-pruning", "knowledge-distillation", "int8"} <= set(header["tags"])
+    assert f"({family} family)" in card and "- layer 0:" in card
+    assert f"{result[M.ACCURACY]:.4g}" in card and "dynamic int8 on load" in card
     from trainables.commands.predict import main as predict
 
     assert predict([str(folder), "--text", texts[0]]) == 0
