@@ -1,7 +1,8 @@
 """Benchmark: achieved vs ideal speedup of compaction on the real teacher's shape, with int8
 and a trimmed vocabulary.
 
-A 12-layer, 768-hidden, 197,285-vocabulary BERT classifier with random weights is pruned at each
+A 12-layer, 768-hidden, 197,285-vocabulary BERT classifier with random weights (``--family``:
+another family at its usual base model's shape, e.g. XLM-R base) is pruned at each
 density with topk and random scores shaped the way whole-head pruning ends (all blocks of a head
 share its score, so whole heads go; FFN neurons go one by one), compacted, and timed against the
 baseline: batch 32 x 128 tokens, interleaved repeats in one process, ratio of medians
@@ -39,7 +40,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
-from transformers import BertConfig, BertForSequenceClassification
 
 from trainables import metrics
 from trainables.compress.compaction import (
@@ -49,7 +49,7 @@ from trainables.compress.compaction import (
     parameter_counts,
     speedup_ideal,
 )
-from trainables.compress.families import family_of
+from trainables.compress.families import FAMILIES, family_of
 from trainables.compress.pruning import PruningConfig, apply_threshold, prune_model
 from trainables.compress.quantize import quantize_int8
 from trainables.data import DataSpec
@@ -64,6 +64,24 @@ TEACHER_SHAPE = {
     "intermediate_size": 3072,
     "max_position_embeddings": 512,
     "num_labels": 12,
+}
+# --family: the real shape of each family's usual base model (random weights).
+_BASE = {k: v for k, v in TEACHER_SHAPE.items() if k != "vocab_size"}
+_ROBERTA = {**_BASE, "max_position_embeddings": 514, "pad_token_id": 1, "type_vocab_size": 1}
+REAL_SHAPES: dict[str, dict] = {
+    "bert": TEACHER_SHAPE,  # the paper's model (MahaBERT-style, 197,285 pieces)
+    "xlm-roberta": {**_ROBERTA, "vocab_size": 250_002},  # XLM-R base, MahaRoBERTa
+    "roberta": {**_ROBERTA, "vocab_size": 50_265},  # roberta-base
+    "electra": {**_BASE, "vocab_size": 119_547, "embedding_size": 768},  # an mBERT-vocab ELECTRA
+    "distilbert": {  # distilbert-base-multilingual-cased
+        "vocab_size": 119_547,
+        "dim": 768,
+        "n_layers": 6,
+        "n_heads": 12,
+        "hidden_dim": 3072,
+        "max_position_embeddings": 512,
+        "num_labels": 12,
+    },
 }
 
 
@@ -82,9 +100,17 @@ def bench(args: argparse.Namespace) -> dict[str, list[dict]]:
     generator = torch.Generator().manual_seed(args.seed)
     torch.manual_seed(args.seed)
 
-    config = BertConfig(**TEACHER_SHAPE)
-    baseline = BertForSequenceClassification(config).eval()
-    print(f"baseline: {parameter_counts(baseline)['total'] / 1e6:.1f}M parameters", flush=True)
+    family = FAMILIES[args.family]
+    config = family.config_class(**REAL_SHAPES[args.family])
+    baseline = family.classifier_class(config).eval()
+    names = family.config_names
+    layers, heads_per_layer, ffn_per_layer = (
+        getattr(config, name) for name in (names.layers, names.heads, names.ffn)
+    )
+    print(
+        f"baseline ({args.family}): {parameter_counts(baseline)['total'] / 1e6:.1f}M parameters",
+        flush=True,
+    )
     models = {"baseline": baseline}
     for density in args.densities:
         started = time.perf_counter()
@@ -94,14 +120,13 @@ def bench(args: argparse.Namespace) -> dict[str, list[dict]]:
         compact = compact_model(masked)
         del masked
         # Same values as the baseline's: share the 150M-parameter table instead of copying it.
-        family = family_of(compact)
         family.replace(compact.base_model, family.embeddings, family.embeddings_of(baseline))
         models[str(density)] = compact
-        kept, layers = kept_structure(compact), config.num_hidden_layers
+        kept = kept_structure(compact)
         heads, neurons = kept[metrics.HEADS], kept[metrics.FFN_NEURONS]
         print(
-            f"density {density}: heads {heads}/{config.num_attention_heads * layers}, "
-            f"FFN {neurons}/{config.intermediate_size * layers}, "
+            f"density {density}: heads {heads}/{heads_per_layer * layers}, "
+            f"FFN {neurons}/{ffn_per_layer * layers}, "
             f"ideal {speedup_ideal(baseline, compact, args.seq_len):.2f}x "
             f"({time.perf_counter() - started:.0f} s)",
             flush=True,
@@ -373,6 +398,13 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         nargs="+",
         default=[0.75, 0.5, 0.25, 0.1],
         help="target densities (kept fractions) to prune to",
+    )
+    parser.add_argument(
+        "--family",
+        choices=sorted(REAL_SHAPES),
+        default="bert",
+        help="the encoder family, at its usual base model's real shape (random weights): bert "
+        "= the paper's model, xlm-roberta = XLM-R base, distilbert = distilmBERT, ...",
     )
     parser.add_argument("--threads", type=int, default=1, help="CPU threads (torch)")
     parser.add_argument("--repeats", type=int, default=5, help="timed rounds per model")
