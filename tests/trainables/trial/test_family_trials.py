@@ -60,6 +60,7 @@ def test_a_pruned_distilled_trimmed_int8_trial_ships_a_loadable_model(
         block_rows=16,
         block_cols=16,
         learning_rate=1e-3,
+        attention_block="head",  # whole heads here; blocks in test_family_levers.py
         distil=True,
         vocab_trim=True,
         quantize="int8",
