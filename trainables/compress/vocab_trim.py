@@ -129,6 +129,21 @@ def trim_tokenizer(tokenizer: Any, keep: Sequence[int]) -> Any:
         return AutoTokenizer.from_pretrained(folder)
 
 
+def check_trimmable(tokenizer: Any) -> None:
+    """Raise :class:`VocabTrimError` (one line: the kind, the kinds that work, the way out)
+    unless ``tokenizer``'s vocabulary can be trimmed: checked before a trial trains, so a
+    ``vocab_trim`` trial of such a model fails in seconds and the other trials run."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    kind = json.loads(backend.to_str())["model"].get("type") if backend is not None else None
+    if kind not in SUPPORTED_MODELS:
+        raise VocabTrimError(
+            f"vocab_trim: the teacher's tokenizer ({type(tokenizer).__name__}, "
+            f"{kind or 'not a fast tokenizer'}) cannot be trimmed without changing how texts are "
+            f"split; trimming supports {', '.join(SUPPORTED_MODELS)}: run this model without "
+            "vocab_trim"
+        )
+
+
 def _trim_model(model: dict[str, Any], keep: Sequence[int], new_id: dict[int, int]) -> None:
     kind = model.get("type")
     if kind == "WordPiece":

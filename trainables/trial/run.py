@@ -25,6 +25,7 @@ import torch
 from trainables import metrics as M
 from trainables.atomic import atomic_write
 from trainables.card import write_model_card
+from trainables.compress.vocab_trim import check_trimmable
 from trainables.config import TrialConfig
 from trainables.data import default_cache_dir, load_splits
 from trainables.evaluation import save_predictions
@@ -114,6 +115,8 @@ def start_trial(
     cache_dir = Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir()
     splits = load_splits(cfg.data, cache_dir=cache_dir)
     teacher, tokenizer = load_teacher(cfg.teacher)
+    if cfg.vocab_trim:  # refused before any training, not after it
+        check_trimmable(tokenizer)
     teacher.to(device).eval()
     return Trial(
         cfg=cfg,

@@ -18,6 +18,7 @@ from transformers import (
 
 from trainables.compress.vocab_trim import (
     VocabTrimError,
+    check_trimmable,
     kept_ids,
     token_counts,
     trim_vocabulary,
@@ -136,6 +137,10 @@ def test_what_cannot_be_trimmed_is_refused_with_the_reason(tokenizer, headlines)
     wrapped = PreTrainedTokenizerFast(tokenizer_object=words, unk_token="[UNK]", pad_token="[PAD]")
     with pytest.raises(VocabTrimError, match="cannot trim a WordLevel vocabulary"):
         trim_vocabulary(classifier(len(wrapped)), wrapped, headlines)
+    # what a trial checks before it trains: one line, the kinds that work, the way out
+    with pytest.raises(VocabTrimError, match=r"WordLevel\) cannot be trimmed.*without vocab_trim"):
+        check_trimmable(wrapped)
+    check_trimmable(tokenizer)  # WordPiece: fine
 
 
 def test_the_benchmark_reports_the_trimmed_sizes_of_a_model() -> None:
