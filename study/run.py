@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from study.cli import EXIT_USAGE, build_parser, check_flags
+from study.disk import disk_line
 from study.errors import UsageError
 from study.plan import CONFIRM_DIR, STUDY_FILE, StudyPlan, confirm_plan, new_plan
 from study.records import FAILED, FINISHED, count_by_status
@@ -107,7 +108,9 @@ def run(args: argparse.Namespace) -> int:
     finally:
         tuner.stop_ray()
 
-    return _report_end(plan, counts, paths, storage_path)
+    # the size of what stays: a finished trial's model and results, an unfinished one's checkpoint
+    disk = disk_line(results_dir) if "://" not in storage_path else ""
+    return _report_end(plan, counts, paths, storage_path, disk)
 
 
 # --------------------------------------------------------------------------------------------
@@ -309,15 +312,17 @@ def _summarise(
 
 
 def _report_end(
-    plan: StudyPlan, counts: dict[str, int], paths: dict[str, Path], storage_path: str
+    plan: StudyPlan, counts: dict[str, int], paths: dict[str, Path], storage_path: str, disk: str
 ) -> int:
-    """The counts, the paths (the summary's last), how to resume; the exit code."""
+    """The counts, the disk used, the paths (the summary's last), how to resume; the exit code."""
     done = counts.get(FINISHED, 0) + counts.get(FAILED, 0)
     print(
         f"trials: {counts.get(FINISHED, 0)} finished, {counts.get(FAILED, 0)} failed"
         + (f", {plan.num_samples - done} not finished" if done < plan.num_samples else ""),
         flush=True,
     )
+    if disk:
+        print(disk, flush=True)
     if plan.optuna_storage:
         print(f"optuna-dashboard {plan.optuna_storage}")
     order = [k for k in paths if k not in ("csv", "md")] + ["csv", "md"]

@@ -23,7 +23,9 @@ from ray import tune
 from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
+from analysis.rows import finished_report
 from search_spaces.optuna_space import Choice, FloatRange, Param
+from study.disk import remove_training_checkpoints
 from study.records import TrialRecord, status_of
 from trainables import metrics as M
 from trainables.trial import train_trial
@@ -255,6 +257,19 @@ def optuna_searcher(
 # The Tuner
 
 
+class _RemoveFinishedCheckpoints(tune.Callback):
+    """Removes a trial's training checkpoints once Tune marks it complete with its final report
+    in; an errored or interrupted trial keeps its checkpoint to resume from. On Ctrl+C Tune saves
+    its experiment state, finished trials as TERMINATED, before ``fit`` returns, so a resumed
+    study does not run them again; one that a crash left RUNNING in the saved state finds its
+    checkpoint gone and its final metrics there, and reports them again (``train_trial``).
+    """
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        if finished_report(trial.last_result or {}):
+            remove_training_checkpoints(trial.storage.storage_filesystem, trial.path)
+
+
 def trainable(resources: Resources):
     """``train_trial`` with its resources: one GPU per trial where there are GPUs, else CPUs."""
     return tune.with_resources(train_trial, {"cpu": resources.cpus, "gpu": resources.gpus})
@@ -303,7 +318,8 @@ def build_tuner(
     name: str,
     max_failures: int,
 ):
-    """A Tuner over ``train_trial``: concurrency cap, actor reuse, retries, per-epoch checkpoints.
+    """A Tuner over ``train_trial``: concurrency cap, actor reuse, retries, per-epoch checkpoints
+    (one per trial, removed once it finishes).
 
     ``storage_path`` is an absolute path or a URI (``s3://``, ``gs://``) every node can reach.
     """
@@ -323,6 +339,7 @@ def build_tuner(
             storage_path=storage_path,
             failure_config=tune.FailureConfig(max_failures=max_failures),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+            callbacks=[_RemoveFinishedCheckpoints()],
             # the trial's own files (final_metrics.json, the compact model) go to storage too
             sync_config=tune.SyncConfig(sync_artifacts=True),
             progress_reporter=progress_reporter(max_rows=min(max(num_samples, 1), 20)),

@@ -191,6 +191,8 @@ def test_paper_grid_interrupted_and_resumed_writes_summary_configs_and_data(
         assert epochs == sorted(set(epochs)), (trial_dir.name, epochs)  # no epoch trained twice
         # every trial keeps CodeCarbon's own log and its per-example predictions
         assert (trial_dir / "emissions.csv").exists() and (trial_dir / "predictions.npz").exists()
+        # and no training checkpoint once finished, those finished before the interrupt included
+        assert not [p.name for p in trial_dir.iterdir() if p.name.startswith("checkpoint")]
 
     table = _summary(study)
     assert list(table["name"]) == [*PAPER_NAMES, "TF-IDF + LR"]
@@ -219,6 +221,8 @@ def test_paper_grid_interrupted_and_resumed_writes_summary_configs_and_data(
         str(study / "summary.md"),
     ]
     assert "Number of trials: 8/8" in resumed.stdout and "target density" in resumed.stdout
+    disk = [line for line in resumed.stdout.splitlines() if line.startswith("disk: ")]
+    assert len(disk) == 1 and f" in {study}; largest trial " in disk[0]  # the space it used
     assert "25% pruning + KD" in resumed.stdout  # trials are named in the progress table
     # one teacher for the whole study: every trial read the same folder
     assert table["teacher"].nunique() == 1

@@ -1,5 +1,16 @@
 """A training trial's checkpoint: the weights, the optimiser and every RNG, and its progress.
 
+One copy while the trial can resume, none once it has finished. Without Ray the trial keeps its
+latest checkpoint in ``<trial dir>/checkpoints/epoch_NNN``. Under Ray Tune it writes each one to
+a scratch folder outside its working directory, reports it and deletes it at once: Tune *copies*
+a reported checkpoint into ``<storage>/<trial>/checkpoint_NNNNNN`` (``persist_current_checkpoint``
+in ``ray/train/_internal/storage.py`` calls ``pyarrow.fs.copy_files``; "it's up to the user to
+delete the original") before ``tune.report`` returns, and syncs the whole working directory into
+the same storage folder without ever removing what it copied, so a checkpoint kept there would
+be stored twice and every epoch's would stay. Tune's copy carries :data:`EPOCH_FILE`, so a
+resumed trial can still see that a later sibling exists (:func:`newest_checkpoint`). The study
+removes a trial's ``checkpoint_*`` folders when Tune marks it complete (``study.tuner``).
+
 >>> progress = Progress(epoch=1, step=10)
 >>> progress.train_seconds, progress.history
 (0.0, [])
@@ -18,7 +29,8 @@ from torch import nn
 from trainables.atomic import atomic_write
 
 CHECKPOINT_FILE = "trial_state.pt"
-# Beside it: the epoch it ends, readable without loading the (paper-size: ~3 GB) state.
+# Beside it: the epoch it ends and the state's size in bytes, readable without loading the
+# (paper-size: ~3 GB) state; the size tells a complete copy from one cut short.
 EPOCH_FILE = "epoch.json"
 
 
@@ -58,7 +70,8 @@ class TrainingState:
         with atomic_write(directory / CHECKPOINT_FILE) as tmp:
             torch.save(state, tmp)
         with atomic_write(directory / EPOCH_FILE) as tmp:
-            tmp.write_text(json.dumps({"epoch": progress.epoch}))
+            size = (directory / CHECKPOINT_FILE).stat().st_size
+            tmp.write_text(json.dumps({"epoch": progress.epoch, "bytes": size}))
 
     def load(self, directory: Path) -> Progress:
         """Restore every part from ``directory``'s checkpoint; return its progress."""
@@ -84,15 +97,33 @@ def checkpoint_epoch(directory: Path) -> int:
         return -1
 
 
-def newest_checkpoint(restore_from: Path, own: Path) -> Path:
-    """The checkpoint to resume from: Tune's (``restore_from``), or the trial's own latest in
-    ``own`` when that one ends a later epoch. Tune can log an epoch's report and still restore
-    the checkpoint before it (an interrupt while its experiment state was being saved); the
-    trial keeps its latest checkpoint in its own folder, so it does not train that epoch twice.
+def newest_checkpoint(restore_from: Path, folder: Path) -> Path:
+    """The checkpoint to resume from: ``restore_from`` (Tune's), or the checkpoint in a
+    subfolder of ``folder`` that ends a later epoch and is whole (its state as large as its
+    :data:`EPOCH_FILE` says). Tune can log an epoch's report and still restore the checkpoint
+    before it (an interrupt while its experiment state was being saved); ``folder`` is the
+    trial's own checkpoint folder, or the storage folder that holds Tune's ``checkpoint_*``
+    copies, so the trial does not train that epoch twice.
+
+    >>> newest_checkpoint(Path("tune/checkpoint_000000"), Path("/nonexistent"))
+    PosixPath('tune/checkpoint_000000')
     """
     best, best_epoch = restore_from, checkpoint_epoch(restore_from)
-    for candidate in sorted(own.glob("epoch_*")) if own.is_dir() else []:
+    for candidate in sorted(folder.iterdir()) if folder.is_dir() else []:
         epoch = checkpoint_epoch(candidate)
-        if epoch > best_epoch and (candidate / CHECKPOINT_FILE).is_file():
+        if epoch > best_epoch and _whole(candidate):
             best, best_epoch = candidate, epoch
     return best
+
+
+def _whole(directory: Path) -> bool:
+    """Whether ``directory`` holds a state file of the size its :data:`EPOCH_FILE` records (any
+    size when it records none: written before it did)."""
+    state = directory / CHECKPOINT_FILE
+    if not state.is_file():
+        return False
+    try:
+        recorded = json.loads((directory / EPOCH_FILE).read_text()).get("bytes")
+    except (OSError, ValueError, AttributeError):
+        return False
+    return recorded is None or recorded == state.stat().st_size

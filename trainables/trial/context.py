@@ -13,6 +13,9 @@ from torch import nn
 from trainables.config import TrialConfig
 from trainables.data import DataSplits, TokenizedSplit, tokenize_splits
 
+# Where a trial keeps its latest training checkpoint, unless told otherwise.
+CHECKPOINTS_DIR = "checkpoints"
+
 # report(metrics, checkpoint_dir or None): tune.report in a Tune trial, anything in a test.
 Reporter = Callable[[dict[str, Any], Path | None], None]
 
@@ -22,7 +25,8 @@ class Trial:
     """One trial's settings and shared inputs, made once by :func:`trainables.trial.run_trial`.
 
     ``cfg.precision`` is already resolved on ``device`` (never ``"auto"``); ``teacher`` is on
-    ``device`` in eval mode; ``tokenizer`` is the teacher's.
+    ``device`` in eval mode; ``tokenizer`` is the teacher's. ``checkpoint_dir`` is where the
+    trial writes its epoch checkpoints (None: :attr:`checkpoints`' default in the trial folder).
     """
 
     cfg: TrialConfig
@@ -34,6 +38,13 @@ class Trial:
     tokenizer: Any
     report: Reporter
     restore_from: Path | None = None
+    checkpoint_dir: Path | None = None
+
+    @property
+    def checkpoints(self) -> Path:
+        """The folder of the trial's training checkpoints (``<trial_dir>/checkpoints``, or the
+        ``checkpoint_dir`` it was given)."""
+        return self.checkpoint_dir or self.trial_dir / CHECKPOINTS_DIR
 
     @property
     def meter_settings(self) -> dict[str, Any]:

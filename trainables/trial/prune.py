@@ -66,7 +66,7 @@ def run(trial: Trial) -> Outcome:
     scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16")
     generator = torch.Generator().manual_seed(cfg.seed)
     state = TrainingState(student, optimizer, scheduler, scaler, generator)
-    checkpoints = trial.trial_dir / "checkpoints"
+    checkpoints = trial.checkpoints
     if trial.restore_from is not None:
         progress = state.load(newest_checkpoint(Path(trial.restore_from), checkpoints))
         resumed_from = progress.epoch
@@ -107,7 +107,7 @@ def run(trial: Trial) -> Outcome:
         checkpoint_dir = checkpoints / f"epoch_{progress.epoch:03d}"
         state.save(checkpoint_dir, progress)
         trial.report(epoch_metrics, checkpoint_dir)
-        # Tune has its own copy now; keep only the latest here (a paper-size one is ~3 GB).
+        # Keep only the latest (a paper-size one is ~3 GB); Tune's reporter removed it already.
         for old in checkpoints.glob("epoch_*"):
             if old != checkpoint_dir:
                 shutil.rmtree(old, ignore_errors=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,11 +33,13 @@ from trainables.evaluation import save_predictions
 from trainables.precision import precision_autocast, resolve_precision
 from trainables.teachers.load import load_teacher
 from trainables.trial import baseline, classical, prune
-from trainables.trial.context import Reporter, Trial
+from trainables.trial.checkpoint import CHECKPOINT_FILE, newest_checkpoint
+from trainables.trial.context import CHECKPOINTS_DIR, Reporter, Trial
 from trainables.trial.result import MODEL_DIR, Outcome, result_row
 
 FINAL_METRICS_FILE = "final_metrics.json"
 PREDICTIONS_NPZ = "predictions.npz"
+HISTORY = "history"  # the per-epoch reports, in the final metrics file beside the result
 
 # Each kind's recipe: its own steps from the shared start to its metrics and predictions.
 RECIPES: dict[str, Callable[[Trial], Outcome]] = {
@@ -47,9 +50,16 @@ RECIPES: dict[str, Callable[[Trial], Outcome]] = {
 
 
 def train_trial(config: dict[str, Any]) -> None:
-    """The Ray Tune function trainable (``tune.Tuner(tune.with_resources(train_trial, ...))``)."""
+    """The Ray Tune function trainable (``tune.Tuner(tune.with_resources(train_trial, ...))``).
+
+    Its epoch checkpoints go to a scratch folder outside the trial's working directory (Tune syncs
+    that folder into storage and never prunes it); Tune copies each reported one into storage and
+    the scratch copy goes, so Tune's is the only one (:mod:`trainables.trial.checkpoint`).
+    """
+    import contextlib
     import tempfile
 
+    import pyarrow.fs
     import ray
     from ray import tune
 
@@ -60,14 +70,33 @@ def train_trial(config: dict[str, Any]) -> None:
     def report(metrics: dict[str, Any], checkpoint_dir: Path | None) -> None:
         checkpoint = tune.Checkpoint.from_directory(str(checkpoint_dir)) if checkpoint_dir else None
         tune.report({**metrics, **node}, checkpoint=checkpoint)
+        if checkpoint_dir is not None:
+            shutil.rmtree(checkpoint_dir)  # Tune has copied it to storage before returning
 
-    restore = None
     checkpoint = tune.get_checkpoint()
-    with tempfile.TemporaryDirectory() as scratch:
+    trial_dir = Path(tune.get_context().get_trial_dir())
+    with tempfile.TemporaryDirectory() as scratch, contextlib.ExitStack() as stack:
+        restore = None
         if checkpoint is not None:
-            restore = Path(checkpoint.to_directory(str(Path(scratch) / "restore")))
-        trial_dir = Path(tune.get_context().get_trial_dir())
-        run_trial(config, report=report, trial_dir=trial_dir, restore_from=restore)
+            # Read in place where storage is a local (shared) folder: no copy of a ~3 GB state.
+            restore = Path(stack.enter_context(checkpoint.as_directory()))
+            if isinstance(checkpoint.filesystem, pyarrow.fs.LocalFileSystem):
+                restore = newest_checkpoint(restore, restore.parent)
+                final = restore.parent / FINAL_METRICS_FILE
+                if not (restore / CHECKPOINT_FILE).exists() and final.exists():
+                    # It finished and the study removed its checkpoints, but the experiment
+                    # state saved before a crash still had it running: report it again.
+                    payload = json.loads(final.read_text())
+                    payload.pop(HISTORY, None)
+                    tune.report({**payload, **node})
+                    return
+        run_trial(
+            config,
+            report=report,
+            trial_dir=trial_dir,
+            restore_from=restore,
+            checkpoint_dir=Path(scratch) / CHECKPOINTS_DIR,
+        )
 
 
 def run_trial(
@@ -76,11 +105,25 @@ def run_trial(
     report: Reporter,
     trial_dir: str | Path,
     restore_from: str | Path | None = None,
+    checkpoint_dir: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Run one trial; return (and report last) its final metrics."""
-    trial = start_trial(config, report=report, trial_dir=trial_dir, restore_from=restore_from)
+    """Run one trial; return (and report last) its final metrics.
+
+    Its epoch checkpoints go to ``checkpoint_dir`` (default ``<trial_dir>/checkpoints``), the
+    latest one kept while the trial can resume and removed once it has finished: its final
+    report made, its model, predictions and final metrics written.
+    """
+    trial = start_trial(
+        config,
+        report=report,
+        trial_dir=trial_dir,
+        restore_from=restore_from,
+        checkpoint_dir=checkpoint_dir,
+    )
     outcome = RECIPES[trial.cfg.kind](trial)
-    return _finish(trial, outcome)
+    result = _finish(trial, outcome)
+    shutil.rmtree(trial.checkpoints, ignore_errors=True)
+    return result
 
 
 def start_trial(
@@ -89,6 +132,7 @@ def start_trial(
     report: Reporter,
     trial_dir: str | Path,
     restore_from: str | Path | None = None,
+    checkpoint_dir: str | Path | None = None,
 ) -> Trial:
     """What every kind starts from: the checked config with its precision resolved on this
     device, the seeded RNGs, the study's splits and its teacher (on the device, in eval mode)."""
@@ -128,6 +172,7 @@ def start_trial(
         tokenizer=tokenizer,
         report=report,
         restore_from=None if restore_from is None else Path(restore_from),
+        checkpoint_dir=None if checkpoint_dir is None else Path(checkpoint_dir),
     )
 
 
@@ -139,7 +184,7 @@ def _finish(trial: Trial, outcome: Outcome) -> dict[str, Any]:
     npz = save_predictions(outcome.predictions, trial.trial_dir / PREDICTIONS_NPZ)
     result[M.PREDICTIONS_FILE] = str(npz)
     with atomic_write(trial.trial_dir / FINAL_METRICS_FILE) as tmp:
-        payload = {**result, "history": outcome.history}
+        payload = {**result, HISTORY: outcome.history}
         tmp.write_text(json.dumps(payload, indent=2, default=float))
     trial.report(result, None)
     return result

@@ -71,8 +71,10 @@ def test_pruned_distilled_trial_reports_every_metric(
     # one report per epoch, each with a checkpoint, then the final one
     assert [r[0][M.EPOCH] for r in reports] == [1, 2, 3, 3]
     assert existed == [True, True, True, False] and reports[-1][1] is None
-    # only the latest checkpoint stays in the trial directory (Tune keeps its own copies)
-    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["epoch_003"]
+    # finished: no training checkpoint stays; the model, predictions and final metrics do
+    assert not (tmp_path / "checkpoints").exists()
+    kept = {p.name for p in tmp_path.iterdir()}
+    assert {"model", "predictions.npz", "final_metrics.json"} <= kept
     assert reports[-1][0] is result
     for name in M.FINAL_METRICS:
         assert math.isfinite(result[name]), name
@@ -294,6 +296,47 @@ def test_a_resumed_trial_does_not_train_an_epoch_its_own_checkpoint_holds(
     assert result[M.RESUMED_FROM_EPOCH] == 2
     # Tune's checkpoint wins when the trial's own folder has nothing later
     assert newest_checkpoint(tune_copies / "epoch_2", tmp_path / "none") == tune_copies / "epoch_2"
+
+
+def test_a_reporter_that_stores_each_checkpoint_leaves_one_copy_and_resumes_from_the_newest(
+    cfg, tmp_path: Path
+) -> None:
+    """As under Tune: checkpoints written outside the trial folder, each copied to storage as
+    ``checkpoint_NNNNNN`` by the reporter and removed, so one copy exists after each report.
+    Handed back the older copy, the trial resumes from the newer one beside it and skips a copy
+    cut short; once finished it leaves no checkpoint of its own behind."""
+    storage, scratch, trial_dir = tmp_path / "storage", tmp_path / "scratch", tmp_path / "trial"
+    copies: list[list[str]] = []
+
+    def store_then_stop(metrics: dict, checkpoint: Path | None) -> None:
+        if checkpoint is not None:
+            shutil.copytree(checkpoint, storage / f"checkpoint_{metrics[M.EPOCH] - 1:06d}")
+            shutil.rmtree(checkpoint)
+            copies.append(sorted(p.name for p in [*scratch.rglob("epoch_*"), *storage.iterdir()]))
+        if metrics[M.EPOCH] == 2 and M.ACCURACY not in metrics:
+            raise _Stop
+
+    config = cfg(measure_energy=False, epochs=3)
+    with pytest.raises(_Stop):
+        run_trial(config, report=store_then_stop, trial_dir=trial_dir, checkpoint_dir=scratch)
+    assert copies == [["checkpoint_000000"], ["checkpoint_000000", "checkpoint_000001"]]
+    assert not (trial_dir / "checkpoints").exists()  # nothing in the folder Tune syncs
+    # a later copy cut short (an interrupt while it was copied) is not resumed from
+    cut = storage / "checkpoint_000002"
+    shutil.copytree(storage / "checkpoint_000001", cut)
+    (cut / "epoch.json").write_text('{"epoch": 3, "bytes": 1}')
+    restore = newest_checkpoint(storage / "checkpoint_000000", storage)  # Tune's older one
+    assert restore == storage / "checkpoint_000001"
+    reported: list[dict] = []
+    result = run_trial(
+        config,
+        report=lambda m, c: reported.append(m),
+        trial_dir=trial_dir,
+        restore_from=restore,
+        checkpoint_dir=scratch,
+    )
+    assert [m[M.EPOCH] for m in reported] == [3, 3] and result[M.RESUMED_FROM_EPOCH] == 2
+    assert not scratch.exists() and (trial_dir / "final_metrics.json").exists()
 
 
 def test_bad_config_keys_and_values_are_named(cfg) -> None:
