@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from trainables import metrics as M
 from trainables.config import TrialConfig
 from trainables.data import DataSplits, TokenizedSplit, tokenize_splits
+from trainables.measure import PhaseClock
 
 # report(metrics, checkpoint_dir or None): tune.report in a Tune trial, anything in a test.
 Reporter = Callable[[dict[str, Any], Path | None], None]
@@ -22,7 +24,8 @@ class Trial:
     """One trial's settings and shared inputs, made once by :func:`trainables.trial.run_trial`.
 
     ``cfg.precision`` is already resolved on ``device`` (never ``"auto"``); ``teacher`` is on
-    ``device`` in eval mode; ``tokenizer`` is the teacher's.
+    ``device`` in eval mode; ``tokenizer`` is the teacher's; ``clock`` counts where the trial's
+    wall time goes, from its start (:data:`trainables.metrics.PHASES`).
     """
 
     cfg: TrialConfig
@@ -34,6 +37,7 @@ class Trial:
     tokenizer: Any
     report: Reporter
     restore_from: Path | None = None
+    clock: PhaseClock = field(default_factory=PhaseClock)
 
     @property
     def meter_settings(self) -> dict[str, Any]:
@@ -53,10 +57,11 @@ class Trial:
 
     def tokenize(self, tokenizer: Any) -> dict[str, TokenizedSplit]:
         """Every split in ``tokenizer``'s pieces with the teacher's labels (cached on disk)."""
-        return tokenize_splits(
-            self.splits,
-            tokenizer,
-            self.teacher.config.label2id,
-            max_length=self.cfg.max_length,
-            cache_dir=self.cache_dir / "tokens",
-        )
+        with self.clock.phase(M.PHASE_TOKENISE):
+            return tokenize_splits(
+                self.splits,
+                tokenizer,
+                self.teacher.config.label2id,
+                max_length=self.cfg.max_length,
+                cache_dir=self.cache_dir / "tokens",
+            )
