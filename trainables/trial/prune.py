@@ -85,7 +85,7 @@ def run(trial: Trial) -> Outcome:
         student.train()
         sums = dict.fromkeys((M.LOSS, M.LOSS_CE, M.LOSS_DISTIL, M.LOSS_REG), 0.0)
         meter = EnergyMeter(**trial.meter_settings, task=f"train epoch {epoch + 1}")
-        with meter, clock.phase(M.PHASE_TRAIN):
+        with clock.phase(M.PHASE_TRAIN), meter:  # the meter starting and stopping too
             for batch in train.batches(cfg.batch_size, shuffle=True, generator=generator):
                 threshold = cubic_threshold(progress.step, total_steps, pruning)
                 apply_threshold(student, threshold)
