@@ -1,4 +1,5 @@
-"""``summary.md``: the per-trial table, the configurations over their seeds, the front's models.
+"""``summary.md``: the per-trial table, the configurations over their seeds, where the trials'
+time went, the front's models.
 
 Numbers are formatted for reading (accuracy in percent, emissions in mg); the tables themselves
 come from :func:`study.summary_table` and :func:`analysis.config_table`.
@@ -23,7 +24,7 @@ import pandas as pd
 from analysis.labels import energy_estimated, levers
 from analysis.replicates import SEARCH_PREFIX
 from analysis.rows import GSD_SUFFIX, SD_SUFFIX
-from study.records import FAILED, WALL_SECONDS
+from study.records import FAILED, FINISHED, WALL_SECONDS
 from trainables import metrics as M
 
 
@@ -312,6 +313,72 @@ def trials_markdown(table: pd.DataFrame, *, title: str = "Study summary") -> str
     for _, row in failed.iterrows():
         lines.append("")
         lines.append(f"- {row['name']} failed: {row.get('error', '')}")
+    return "\n".join(lines) + "\n"
+
+
+# The phases of a trial (trainables.metrics.PHASES, then the rest) as a reader says them.
+PHASE_WORDS: dict[str, str] = {
+    M.PHASE_DATA: "data loading",
+    M.PHASE_TEACHER: "teacher loading",
+    M.PHASE_TOKENISE: "tokenising",
+    M.PHASE_TEACHER_LOGITS: "teacher logits",
+    M.PHASE_TRAIN: "training",
+    M.PHASE_COMPACT: "compaction (masks, vocabulary, int8)",
+    M.PHASE_EVAL: "evaluation",
+    M.PHASE_TIMING: "timing",
+    M.PHASE_ENERGY: "energy",
+    M.PHASE_SAVE: "saving",
+    M.PHASE_OTHER: "other",
+}
+# What measuring a model costs, besides training it.
+MEASURING_PHASES = (M.PHASE_EVAL, M.PHASE_TIMING, M.PHASE_ENERGY)
+
+
+def phases_markdown(table: pd.DataFrame) -> str:
+    """Where the finished trials' wall time went: each phase's total over them, in minutes and
+    as a share of their ``trial_seconds``. Empty when no finished trial reported its phases.
+
+    >>> row = {"status": FINISHED, M.TRIAL_SECONDS: 600.0, M.PHASE_TRAIN: 450.0,
+    ...        M.PHASE_TIMING: 90.0, M.PHASE_OTHER: 60.0}
+    >>> print(phases_markdown(pd.DataFrame([row])), end="")
+    ## Where the time went
+    <BLANKLINE>
+    1 finished trial(s), 10.0 trial-minutes (a resumed trial's last run only).
+    Measuring (evaluation, timing, energy): 15.0% of them.
+    <BLANKLINE>
+    | phase | minutes | share % |
+    |---|---:|---:|
+    | training | 7.5 | 75.0 |
+    | timing | 1.5 | 15.0 |
+    | other | 1.0 | 10.0 |
+    | total | 10.0 | 100.0 |
+    """
+    if M.TRIAL_SECONDS not in table.columns or "status" not in table.columns:
+        return ""
+    finished = table[(table["status"] == FINISHED) & table[M.TRIAL_SECONDS].notna()]
+    total = float(finished[M.TRIAL_SECONDS].sum()) if len(finished) else 0.0
+    if total <= 0:
+        return ""
+    seconds = {
+        name: float(pd.to_numeric(finished[name], errors="coerce").sum())
+        for name in PHASE_WORDS
+        if name in finished.columns
+    }
+    measuring = sum(seconds.get(name, 0.0) for name in MEASURING_PHASES) / total
+    lines = [
+        "## Where the time went",
+        "",
+        f"{len(finished)} finished trial(s), {total / 60:.1f} trial-minutes (a resumed trial's "
+        "last run only).",
+        f"Measuring (evaluation, timing, energy): {100 * measuring:.1f}% of them.",
+        "",
+        "| phase | minutes | share % |",
+        "|---|---:|---:|",
+    ]
+    for name, spent in seconds.items():
+        if spent > 0:
+            lines.append(f"| {PHASE_WORDS[name]} | {spent / 60:.1f} | {100 * spent / total:.1f} |")
+    lines.append(f"| total | {total / 60:.1f} | 100.0 |")
     return "\n".join(lines) + "\n"
 
 

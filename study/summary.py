@@ -28,7 +28,7 @@ from analysis.readers import flatten_config
 from analysis.rows import PHASE, PHASE_CONFIRM, PHASE_SEARCH
 from analysis.statistics import payback_column
 from search_spaces.paper import PAPER_BASELINE, PAPER_COLUMNS, PAPER_TABLE
-from study.markdown import configs_markdown, front_markdown, trials_markdown
+from study.markdown import configs_markdown, front_markdown, phases_markdown, trials_markdown
 from study.records import WALL_SECONDS, TrialRecord
 from trainables import metrics as M
 
@@ -50,6 +50,10 @@ EXTRA_METRICS = (
     M.INFERENCE_SECONDS,
     M.TEACHER_INFERENCE_SECONDS,
     M.EPOCH,
+    # where each trial's wall time went (its last run), and that time
+    *M.PHASES,
+    M.PHASE_OTHER,
+    M.TRIAL_SECONDS,
 )
 # Text-valued metrics: empty, not NaN, when a trial did not report them.
 _TEXT_METRICS = (M.ENERGY_METHOD, M.PREDICTIONS_FILE, M.PRECISION_USED, M.NODE_ID)
@@ -170,7 +174,8 @@ def summary_markdown(
     table: pd.DataFrame, *, title: str = "Study summary", configs: pd.DataFrame | None = None
 ) -> str:
     """A readable table (:func:`study.markdown.trials_markdown`); then the configurations over
-    their seeds (``configs``, computed with :func:`config_table` when not given).
+    their seeds (``configs``, computed with :func:`config_table` when not given); then where the
+    finished trials' time went (:func:`study.markdown.phases_markdown`).
 
     Emissions are the CodeCarbon estimate for inference over the test split, as in the paper.
     """
@@ -183,7 +188,8 @@ def _markdown(table: pd.DataFrame, title: str, configs: pd.DataFrame | None) -> 
     configs = config_table(table) if configs is None else configs
     if not configs.empty:
         text += "\n" + configs_markdown(configs, table)
-    return text
+    phases = phases_markdown(table)
+    return text + ("\n" + phases if phases else "")
 
 
 def front_models(table: pd.DataFrame, objectives: Mapping[str, str] | None = None) -> pd.DataFrame:

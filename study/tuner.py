@@ -35,6 +35,7 @@ DASHBOARD_PORT = 8265
 # What the terminal's progress table shows while trials run.
 PROGRESS_METRICS = (
     M.EPOCH,
+    M.TRAIN_SECONDS_LEFT,  # an estimate, in the epoch reports only (empty once finished)
     M.VAL_ACCURACY,
     M.MASK_DENSITY,
     M.DENSITY,

@@ -84,6 +84,41 @@ TRAIN_EMISSIONS_KG = "train_emissions_kg"
 TRAIN_ENERGY_KWH = "train_energy_kwh"
 TRAIN_SECONDS = "train_seconds"
 
+# Where a trial's wall time went, in seconds per phase (trainables.measure.PhaseClock): each
+# second counts once, in the innermost phase (a checkpoint saved while training counts as
+# saving). `phase_other_s` is the rest of `trial_seconds` (config, seeding, the student's copy
+# of the teacher, size counts, reports). All count this run only: a resumed trial's phases and
+# `trial_seconds` start again from its restart, while `train_seconds` adds up every attempt's
+# training (it comes from the checkpoint's progress).
+PHASE_DATA = "phase_data_s"  # the study's splits, read (or from the cache)
+PHASE_TEACHER = "phase_teacher_s"  # the teacher loaded and moved to the device
+PHASE_TOKENISE = "phase_tokenise_s"  # the splits in the model's pieces (or from the cache)
+PHASE_TEACHER_LOGITS = "phase_teacher_logits_s"  # the teacher's logits on train (KD)
+PHASE_TRAIN = "phase_train_s"  # the student built, its training steps
+PHASE_COMPACT = "phase_compact_s"  # final masks, compaction, vocabulary trim, int8
+PHASE_EVAL = "phase_eval_s"  # test and validation predictions, per-epoch validation
+PHASE_TIMING = "phase_timing_s"  # the interleaved inference timing
+PHASE_ENERGY = "phase_energy_s"  # the inference energy windows
+# the model folder, predictions, checkpoints (written, Tune's copy, read back on resume)
+PHASE_SAVE = "phase_save_s"
+PHASES: tuple[str, ...] = (
+    PHASE_DATA,
+    PHASE_TEACHER,
+    PHASE_TOKENISE,
+    PHASE_TEACHER_LOGITS,
+    PHASE_TRAIN,
+    PHASE_COMPACT,
+    PHASE_EVAL,
+    PHASE_TIMING,
+    PHASE_ENERGY,
+    PHASE_SAVE,
+)
+PHASE_OTHER = "phase_other_s"
+# The trial's wall time this run, from its start to its final report.
+TRIAL_SECONDS = "trial_seconds"
+# In a per-epoch report: the estimated seconds left in the training loop at this run's pace.
+TRAIN_SECONDS_LEFT = "train_seconds_left"
+
 # The student's seed (initial scores, data order, dropout); replicates differ only in it.
 SEED = "seed"
 # The trial kinds: the teacher measured as it is, a compressed student, a TF-IDF reference.

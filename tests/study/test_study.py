@@ -153,6 +153,37 @@ def test_summary_has_metric_config_and_paper_columns(tmp_path: Path) -> None:
     assert "50% pruning failed: ValueError: boom" in md
 
 
+def test_summary_totals_the_finished_trials_time_by_phase(tmp_path: Path) -> None:
+    def timed(trial_seconds: float, **phases: float) -> dict:
+        named = {name: phases.get(name, 0.0) for name in M.PHASES}
+        other = trial_seconds - sum(named.values())
+        return {**named, M.PHASE_OTHER: other, M.TRIAL_SECONDS: trial_seconds}
+
+    records = _records()
+    records[0].metrics.update(timed(300.0, **{M.PHASE_TIMING: 120.0, M.PHASE_EVAL: 60.0}))
+    records[1].metrics.update(timed(900.0, **{M.PHASE_TRAIN: 600.0, M.PHASE_TIMING: 120.0}))
+    records[2].metrics.update(timed(6000.0, **{M.PHASE_TRAIN: 6000.0}))  # failed: not counted
+    paths = write_summary(summary_table(records), tmp_path, title="t")
+    saved = pd.read_csv(paths["csv"])
+    assert {*M.PHASES, M.PHASE_OTHER, M.TRIAL_SECONDS} <= set(saved.columns)
+    assert saved[M.PHASE_TRAIN].tolist() == [0.0, 600.0, 6000.0]
+    md = paths["md"].read_text()
+    table = md[md.index("## Where the time went") :]
+    # 1200 s in all: training 600 (50%), timing 240 (20%), evaluation 60, the rest 300
+    assert "2 finished trial(s), 20.0 trial-minutes" in table
+    assert "Measuring (evaluation, timing, energy): 25.0% of them." in table
+    rows = [line for line in table.splitlines() if line.startswith("| ")][1:]
+    assert rows == [
+        "| training | 10.0 | 50.0 |",
+        "| evaluation | 1.0 | 5.0 |",
+        "| timing | 4.0 | 20.0 |",
+        "| other | 5.0 | 25.0 |",
+        "| total | 20.0 | 100.0 |",
+    ]
+    # trials from before phases were reported: no table
+    assert "Where the time went" not in summary_markdown(summary_table(_records()))
+
+
 def test_markdown_of_a_search_has_no_paper_columns() -> None:
     table = summary_table(_records()[1:2], paper=False)
     md = summary_markdown(table)

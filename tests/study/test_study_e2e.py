@@ -215,6 +215,10 @@ def test_paper_grid_interrupted_and_resumed_writes_summary_configs_and_data(
     assert (pruned[M.DENSITY] < 1).all()
     md = (study / "summary.md").read_text()
     assert all(f"| {name} | TERMINATED |" in md for name in [*PAPER_NAMES, "TF-IDF + LR"])
+    # where the time went: every trial's phases add up to its wall time, totalled in summary.md
+    phases = table[[*M.PHASES, M.PHASE_OTHER]].sum(axis=1)
+    assert phases.to_numpy() == pytest.approx(table[M.TRIAL_SECONDS].to_numpy())
+    assert "## Where the time went\n\n8 finished trial(s)" in md
     # the summary's paths come last; the terminal showed Tune's progress table
     assert resumed.stdout.strip().splitlines()[-2:] == [
         str(study / "summary.csv"),

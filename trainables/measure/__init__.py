@@ -1,5 +1,5 @@
-"""Measuring a trial: interleaved inference timing (:mod:`.timing`) and CodeCarbon energy
-(:mod:`.energy`)."""
+"""Measuring a trial: interleaved inference timing (:mod:`.timing`), CodeCarbon energy
+(:mod:`.energy`) and where its wall time goes (:mod:`.phases`)."""
 
 from trainables.measure.energy import (
     EnergyMeter,
@@ -8,6 +8,7 @@ from trainables.measure.energy import (
     energy_method,
     inference_energy,
 )
+from trainables.measure.phases import PhaseClock, TrainingProgress, duration
 from trainables.measure.timing import (
     TimingResult,
     forward_passes,
@@ -22,8 +23,11 @@ from trainables.measure.timing import (
 __all__ = [
     "EnergyMeter",
     "InferenceEnergy",
+    "PhaseClock",
     "TimingResult",
+    "TrainingProgress",
     "check_country_iso_code",
+    "duration",
     "energy_method",
     "forward_passes",
     "in_fp32",

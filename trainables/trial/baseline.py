@@ -18,7 +18,8 @@ def run(trial: Trial) -> Outcome:
     """Measure the teacher (trimmed and int8 when asked) against the teacher."""
     cfg = trial.cfg
     tokens = trial.tokenize(trial.tokenizer)
-    final = final_model(trial, trial.teacher, tokens)
+    with trial.clock.phase(M.PHASE_COMPACT):  # vocabulary trim, int8 (or nothing)
+        final = final_model(trial, trial.teacher, tokens)
     changed = cfg.vocab_trim or cfg.quantize == "int8"
     reference = trial.teacher if changed else None
     measured, predictions = measure(trial, final, tokens, reference=reference)

@@ -35,6 +35,7 @@ from trainables.data import DataSplits
 from trainables.evaluation import model_inputs
 from trainables.measure import (
     EnergyMeter,
+    PhaseClock,
     TimingResult,
     inference_energy,
     measuring,
@@ -192,6 +193,7 @@ def run_classical(
     precision: str = "fp32",
     c_grid: Sequence[float] = DEFAULT_C_GRID,
     fit_threads: int = 1,
+    clock: PhaseClock | None = None,
 ) -> ClassicalRun:
     """Fit, choose ``C``, evaluate on validation and test, and time against the teacher.
 
@@ -199,8 +201,10 @@ def run_classical(
     timed from raw text on the first ``timing_batches`` chunks of ``eval_batch_size`` test texts
     (0: all), ``timing_repeats`` times, with ``timing_threads`` threads (0: unchanged).
     ``precision`` is the teacher's autocast while timed, as in the other trials.
-    ``train_seconds`` is the whole fit, search over ``c_grid`` included.
+    ``train_seconds`` is the whole fit, search over ``c_grid`` included. ``clock`` (a trial's)
+    counts the fit as training, the predictions as evaluation and the timing as timing.
     """
+    clock = PhaseClock() if clock is None else clock
     # Gold labels first: a label the teacher does not know fails before a minute of fitting.
     test_texts, val_texts = list(splits.test.text), list(splits.validation.text)
     test_gold = label_ids(splits.test.label, label2id, where=f"the test split ({splits.source})")
@@ -209,35 +213,38 @@ def run_classical(
     )
 
     begin = time.perf_counter()
-    model = fit_classical(
-        list(splits.train.text),
-        list(splits.train.label),
-        val_texts,
-        list(splits.validation.label),
-        seed=seed,
-        c_grid=c_grid,
-        threads=fit_threads,
-    )
+    with clock.phase(M.PHASE_TRAIN):
+        model = fit_classical(
+            list(splits.train.text),
+            list(splits.train.label),
+            val_texts,
+            list(splits.validation.label),
+            seed=seed,
+            c_grid=c_grid,
+            threads=fit_threads,
+        )
     train_seconds = time.perf_counter() - begin
 
-    test_pred = model.predict_ids(test_texts, label2id)
+    with clock.phase(M.PHASE_EVAL):
+        test_pred = model.predict_ids(test_texts, label2id)
+        val_pred = model.predict_ids(val_texts, label2id)
     timed_texts = test_texts[: timing_batches * eval_batch_size or None]
-    val_pred = model.predict_ids(val_texts, label2id)
     test, val = scores(test_gold, test_pred), scores(val_gold, val_pred)
-    timing = time_from_text(
-        model,
-        teacher,
-        tokenizer,
-        timed_texts,
-        label2id,
-        max_length=max_length,
-        batch_size=eval_batch_size,
-        batches=0,
-        repeats=timing_repeats,
-        device=device,
-        precision=precision,
-        threads=timing_threads,
-    )
+    with clock.phase(M.PHASE_TIMING):
+        timing = time_from_text(
+            model,
+            teacher,
+            tokenizer,
+            timed_texts,
+            label2id,
+            max_length=max_length,
+            batch_size=eval_batch_size,
+            batches=0,
+            repeats=timing_repeats,
+            device=device,
+            precision=precision,
+            threads=timing_threads,
+        )
     num_parameters = model.num_parameters
     teacher_parameters = parameter_counts(teacher)["total"]
     metrics = {
@@ -282,7 +289,8 @@ def run_classical(
 def run(trial: Trial) -> Outcome:
     """The ``classical`` kind's recipe: the TF-IDF + logistic-regression reference on the same
     splits, measured like a trial: quality on test and validation, speed against the teacher
-    from raw text (tokenisation included), inference energy over repeated test passes."""
+    from raw text (tokenisation included), inference energy over repeated test passes. Its
+    tokenising, teacher-logits and compaction phases are 0 s: it has none of them."""
     cfg, device, teacher = trial.cfg, trial.device, trial.teacher
     # The meter spans the fit and its evaluation and timing: the training emissions are an
     # upper bound of the fit's own (seconds, for a model that costs seconds).
@@ -301,8 +309,9 @@ def run(trial: Trial) -> Outcome:
             seed=cfg.seed,
             device=device,
             precision=cfg.precision,
+            clock=trial.clock,
         )
-    with measuring(device, cfg.precision, threads):
+    with measuring(device, cfg.precision, threads), trial.clock.phase(M.PHASE_ENERGY):
         energy = inference_energy(
             classical.energy_passes,
             predictions=classical.energy_predictions,

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from trainables import metrics as M
 from trainables.config import TrialConfig
 from trainables.data import DataSplits, TokenizedSplit, tokenize_splits
+from trainables.measure import PhaseClock
 
 # Where a trial keeps its latest training checkpoint, unless told otherwise.
 CHECKPOINTS_DIR = "checkpoints"
@@ -26,7 +28,9 @@ class Trial:
 
     ``cfg.precision`` is already resolved on ``device`` (never ``"auto"``); ``teacher`` is on
     ``device`` in eval mode; ``tokenizer`` is the teacher's. ``checkpoint_dir`` is where the
-    trial writes its epoch checkpoints (None: :attr:`checkpoints`' default in the trial folder).
+    trial writes its epoch checkpoints (None: :attr:`checkpoints`' default in the trial folder);
+    ``clock`` counts where the trial's wall time goes, from its start
+    (:data:`trainables.metrics.PHASES`).
     """
 
     cfg: TrialConfig
@@ -39,6 +43,7 @@ class Trial:
     report: Reporter
     restore_from: Path | None = None
     checkpoint_dir: Path | None = None
+    clock: PhaseClock = field(default_factory=PhaseClock)
 
     @property
     def checkpoints(self) -> Path:
@@ -64,10 +69,11 @@ class Trial:
 
     def tokenize(self, tokenizer: Any) -> dict[str, TokenizedSplit]:
         """Every split in ``tokenizer``'s pieces with the teacher's labels (cached on disk)."""
-        return tokenize_splits(
-            self.splits,
-            tokenizer,
-            self.teacher.config.label2id,
-            max_length=self.cfg.max_length,
-            cache_dir=self.cache_dir / "tokens",
-        )
+        with self.clock.phase(M.PHASE_TOKENISE):
+            return tokenize_splits(
+                self.splits,
+                tokenizer,
+                self.teacher.config.label2id,
+                max_length=self.cfg.max_length,
+                cache_dir=self.cache_dir / "tokens",
+            )

@@ -90,10 +90,11 @@ def save_model(trial: Trial, final: FinalModel, model_dir: Path | None = None) -
     ``model_dir``); return the folder and what it weighs on disk (``model_mb``)."""
     model_dir = trial.trial_dir / "model" if model_dir is None else model_dir
     quantization = DYNAMIC_INT8 if trial.cfg.quantize == "int8" else None
-    save_compact(final.dense, model_dir, quantization=quantization)
-    # pipeline() and trainables.commands.predict truncate where this trial did
-    final.tokenizer.model_max_length = trial.cfg.max_length
-    final.tokenizer.save_pretrained(model_dir)
+    with trial.clock.phase(M.PHASE_SAVE):
+        save_compact(final.dense, model_dir, quantization=quantization)
+        # pipeline() and trainables.commands.predict truncate where this trial did
+        final.tokenizer.model_max_length = trial.cfg.max_length
+        final.tokenizer.save_pretrained(model_dir)
     return {MODEL_DIR: str(model_dir), M.MODEL_MB: folder_megabytes(model_dir)}
 
 
@@ -139,7 +140,7 @@ def measure(
     cfg, device, model = trial.cfg, trial.device, final.model
     test, validation = final.tokens["test"], final.tokens["validation"]
     batch_size = cfg.eval_batch_size
-    with precision_autocast(device, cfg.precision):
+    with precision_autocast(device, cfg.precision), trial.clock.phase(M.PHASE_EVAL):
         test_logits = predict(model, test, batch_size=batch_size, device=device)
         val_logits = predict(model, validation, batch_size=batch_size, device=device)
     quality, val_quality = (
@@ -168,14 +169,16 @@ def measure(
     if cfg.precision != "fp32":  # the fp32 reference too, in the same rounds
         timed_passes[TEACHER_FP32] = in_fp32(passes[baseline], device)
     with measuring(device, cfg.precision, trial.timing_threads):
-        timings = time_calls(timed_passes, repeats=cfg.timing_repeats, device=device)
-        energy = inference_energy(
-            passes,
-            predictions=sum(len(batch["input_ids"]) for batch in batches),
-            min_seconds=cfg.energy_seconds,
-            device=device,
-            **trial.meter_settings,
-        )
+        with trial.clock.phase(M.PHASE_TIMING):
+            timings = time_calls(timed_passes, repeats=cfg.timing_repeats, device=device)
+        with trial.clock.phase(M.PHASE_ENERGY):
+            energy = inference_energy(
+                passes,
+                predictions=sum(len(batch["input_ids"]) for batch in batches),
+                min_seconds=cfg.energy_seconds,
+                device=device,
+                **trial.meter_settings,
+            )
     fp32_baseline = TEACHER_FP32 if TEACHER_FP32 in timings else baseline
 
     dense = final.dense

@@ -2,7 +2,9 @@
 
 student (a copy of the teacher whose encoder linears carry learnable block masks) -> prune +
 distil + AMP training, a report and checkpoint per epoch -> final masks -> compaction ->
-:func:`trainables.trial.final.measure` against the teacher -> saved model.
+:func:`trainables.trial.final.measure` against the teacher -> saved model. While it trains, the
+trial's log gets a line every ~30 s: the step and an estimate of the training time left
+(:class:`~trainables.measure.TrainingProgress`), which each epoch's report also carries.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from trainables.compress.schedules import cubic_threshold, learning_rate_schedul
 from trainables.config import TrialConfig
 from trainables.data import TokenizedSplit
 from trainables.evaluation import evaluate, model_inputs
-from trainables.measure import EnergyMeter
+from trainables.measure import EnergyMeter, TrainingProgress
 from trainables.precision import precision_autocast
 from trainables.training import optimizer_step
 from trainables.trial.checkpoint import Progress, TrainingState, newest_checkpoint
@@ -47,7 +49,7 @@ from trainables.trial.result import Outcome
 def run(trial: Trial) -> Outcome:
     """Train the student for ``cfg.epochs`` (resuming from ``trial.restore_from``), compact it,
     measure it against the teacher and save it."""
-    cfg, device, teacher = trial.cfg, trial.device, trial.teacher
+    cfg, device, teacher, clock = trial.cfg, trial.device, trial.teacher, trial.clock
     autocast = precision_autocast(device, cfg.precision)
     tokens = trial.tokenize(trial.tokenizer)
     progress = Progress()
@@ -55,7 +57,8 @@ def run(trial: Trial) -> Outcome:
 
     # Student: a copy of the teacher whose encoder linears carry learnable block masks.
     pruning = cfg.pruning()
-    student = prune_model(copy.deepcopy(teacher), pruning).to(device)
+    with clock.phase(M.PHASE_TRAIN):
+        student = prune_model(copy.deepcopy(teacher), pruning).to(device)
     train = tokens["train"]
     steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
     total_steps = steps_per_epoch * cfg.epochs
@@ -68,16 +71,21 @@ def run(trial: Trial) -> Outcome:
     state = TrainingState(student, optimizer, scheduler, scaler, generator)
     checkpoints = trial.checkpoints
     if trial.restore_from is not None:
-        progress = state.load(newest_checkpoint(Path(trial.restore_from), checkpoints))
+        with clock.phase(M.PHASE_SAVE):  # checkpoint I/O, read back
+            progress = state.load(newest_checkpoint(Path(trial.restore_from), checkpoints))
         resumed_from = progress.epoch
-    teacher_logits = _teacher_logits(cfg, teacher, train, device, trial.cache_dir)
+    with clock.phase(M.PHASE_TEACHER_LOGITS):
+        teacher_logits = _teacher_logits(cfg, teacher, train, device, trial.cache_dir)
+    status = TrainingProgress(
+        cfg.name or "trial", total_steps, cfg.epochs, done_steps=progress.step
+    )
 
     # Training: one report and checkpoint per epoch.
     for epoch in range(progress.epoch, cfg.epochs):
         student.train()
         sums = dict.fromkeys((M.LOSS, M.LOSS_CE, M.LOSS_DISTIL, M.LOSS_REG), 0.0)
         meter = EnergyMeter(**trial.meter_settings, task=f"train epoch {epoch + 1}")
-        with meter:
+        with clock.phase(M.PHASE_TRAIN), meter:  # the meter starting and stopping too
             for batch in train.batches(cfg.batch_size, shuffle=True, generator=generator):
                 threshold = cubic_threshold(progress.step, total_steps, pruning)
                 apply_threshold(student, threshold)
@@ -86,6 +94,7 @@ def run(trial: Trial) -> Outcome:
                 losses = _losses(cfg, pruning, student, threshold, logits, batch, teacher_logits)
                 optimizer_step(losses[M.LOSS], student, optimizer, scheduler, scaler)
                 progress.step += 1
+                status.step()
                 for key, value in losses.items():
                     sums[key] += float(value.detach()) / steps_per_epoch
         progress.epoch = epoch + 1
@@ -93,7 +102,10 @@ def run(trial: Trial) -> Outcome:
         # NaN (no reading) stays NaN: a missing epoch must not look like a cheap one
         progress.train_energy_kwh += meter.energy_kwh
         progress.train_emissions_kg += meter.emissions_kg
-        val = evaluate(student, tokens["validation"], batch_size=cfg.eval_batch_size, device=device)
+        with clock.phase(M.PHASE_EVAL):
+            val = evaluate(
+                student, tokens["validation"], batch_size=cfg.eval_batch_size, device=device
+            )
         epoch_metrics = {
             M.EPOCH: progress.epoch,
             M.VAL_ACCURACY: val["accuracy"],
@@ -101,23 +113,27 @@ def run(trial: Trial) -> Outcome:
             M.MASK_DENSITY: model_density(student),
             M.THRESHOLD: threshold,
             M.TRAIN_SECONDS: progress.train_seconds,
+            M.TRAIN_SECONDS_LEFT: status.remaining(),
             **sums,
         }
         progress.history.append(epoch_metrics)
         checkpoint_dir = checkpoints / f"epoch_{progress.epoch:03d}"
-        state.save(checkpoint_dir, progress)
-        trial.report(epoch_metrics, checkpoint_dir)
-        # Keep only the latest (a paper-size one is ~3 GB); Tune's reporter removed it already.
-        for old in checkpoints.glob("epoch_*"):
-            if old != checkpoint_dir:
-                shutil.rmtree(old, ignore_errors=True)
+        with clock.phase(M.PHASE_SAVE):  # Tune copies the checkpoint in report()
+            state.save(checkpoint_dir, progress)
+            trial.report(epoch_metrics, checkpoint_dir)
+            # Keep only the latest (a paper-size one is ~3 GB); Tune's reporter removed it already.
+            for old in checkpoints.glob("epoch_*"):
+                if old != checkpoint_dir:
+                    shutil.rmtree(old, ignore_errors=True)
 
     # The final masks, then the genuinely smaller model.
-    apply_threshold(student, pruning.schedule_end)
-    compact = compact_model(student).eval()
+    with clock.phase(M.PHASE_COMPACT):
+        apply_threshold(student, pruning.schedule_end)
+        compact = compact_model(student).eval()
     del student, optimizer, state
 
-    final = final_model(trial, compact, tokens)
+    with clock.phase(M.PHASE_COMPACT):  # vocabulary trim (its tokens: tokenising), int8
+        final = final_model(trial, compact, tokens)
     measured, predictions = measure(trial, final, tokens, reference=teacher)
     metrics = {
         **measured,

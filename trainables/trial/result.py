@@ -24,7 +24,7 @@ import numpy as np
 from trainables import metrics as M
 from trainables.config import TrialConfig
 from trainables.data import text_groups
-from trainables.measure import InferenceEnergy
+from trainables.measure import InferenceEnergy, PhaseClock
 
 # Defaults that are not values: a column every kind must report, and one only some rows have.
 REQUIRED: Any = type("Required", (), {"__repr__": lambda self: "REQUIRED"})()
@@ -69,6 +69,11 @@ COLUMNS: dict[str, Any] = {
     M.VOCAB_SIZE: OPTIONAL,  # only models with a vocabulary
     M.VOCAB_COVERAGE: OPTIONAL,  # only trimmed vocabularies
     M.RESUMED_FROM_EPOCH: 0,
+    # where the wall time went (phase_columns): a phase a kind does not have took 0 s (the
+    # TF-IDF model has no teacher logits, compaction or tokens of its own), so totals add up
+    **dict.fromkeys(M.PHASES, 0.0),
+    M.PHASE_OTHER: REQUIRED,
+    M.TRIAL_SECONDS: REQUIRED,
     MODEL_DIR: OPTIONAL,  # only trials that save a model
     M.PREDICTIONS_FILE: OPTIONAL,  # added when the predictions are saved
 }
@@ -103,6 +108,31 @@ def result_row(cfg: TrialConfig, metrics: Mapping[str, Any]) -> dict[str, Any]:
         elif default is not OPTIONAL:
             row[column] = default
     return row
+
+
+def phase_columns(clock: PhaseClock) -> dict[str, float]:
+    """Where a trial's wall time went, as result columns: every phase of
+    :data:`trainables.metrics.PHASES` (0 when not entered), ``phase_other_s`` (the rest) and
+    ``trial_seconds`` (:meth:`PhaseClock.elapsed`), so the phases add up to ``trial_seconds``.
+
+    >>> ticks = iter([0.0, 1.0, 4.0, 10.0]).__next__
+    >>> clock = PhaseClock(clock=ticks)
+    >>> with clock.phase(M.PHASE_TRAIN):
+    ...     pass
+    >>> columns = phase_columns(clock)
+    >>> [columns[name] for name in (M.PHASE_TRAIN, M.PHASE_SAVE, M.PHASE_OTHER, M.TRIAL_SECONDS)]
+    [3.0, 0.0, 7.0, 10.0]
+    """
+    seconds = clock.seconds()
+    unknown = set(seconds) - set(M.PHASES)
+    if unknown:
+        raise KeyError(f"phases {sorted(unknown)} are not in trainables.metrics.PHASES; add them")
+    total = clock.elapsed()
+    columns = {name: seconds.get(name, 0.0) for name in M.PHASES}
+    # what no phase covered; never below 0 by a float's rounding
+    columns[M.PHASE_OTHER] = max(total - sum(columns.values()), 0.0)
+    columns[M.TRIAL_SECONDS] = total
+    return columns
 
 
 def label_predictions(

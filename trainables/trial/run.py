@@ -3,8 +3,9 @@
 config -> seed, device, precision (resolved here, once) -> data and teacher -> the recipe of
 ``cfg.kind`` (:data:`RECIPES`: :mod:`.prune`, :mod:`.baseline`, :mod:`.classical`) -> one result
 row (:func:`trainables.trial.result.result_row`) -> predictions and final metrics saved -> the
-final report. A new kind is one module with a ``run(trial) -> Outcome`` and one line in
-:data:`RECIPES`.
+final report, which says where the trial's wall time went (its
+:class:`~trainables.measure.PhaseClock`, :data:`trainables.metrics.PHASES`). A new kind is one
+module with a ``run(trial) -> Outcome`` and one line in :data:`RECIPES`.
 
 :func:`train_trial` is the Ray Tune function trainable; :func:`run_trial` is the same without
 Ray (tests, notebooks): it takes a ``report`` callback and a trial directory.
@@ -30,12 +31,13 @@ from trainables.compress.vocab_trim import check_trimmable
 from trainables.config import TrialConfig
 from trainables.data import default_cache_dir, load_splits
 from trainables.evaluation import save_predictions
+from trainables.measure import PhaseClock
 from trainables.precision import precision_autocast, resolve_precision
 from trainables.teachers.load import load_teacher
 from trainables.trial import baseline, classical, prune
 from trainables.trial.checkpoint import CHECKPOINT_FILE, newest_checkpoint
 from trainables.trial.context import CHECKPOINTS_DIR, Reporter, Trial
-from trainables.trial.result import MODEL_DIR, Outcome, result_row
+from trainables.trial.result import MODEL_DIR, Outcome, phase_columns, result_row
 
 FINAL_METRICS_FILE = "final_metrics.json"
 PREDICTIONS_NPZ = "predictions.npz"
@@ -135,7 +137,9 @@ def start_trial(
     checkpoint_dir: str | Path | None = None,
 ) -> Trial:
     """What every kind starts from: the checked config with its precision resolved on this
-    device, the seeded RNGs, the study's splits and its teacher (on the device, in eval mode)."""
+    device, the seeded RNGs, the study's splits and its teacher (on the device, in eval mode).
+    The trial's clock starts here."""
+    clock = PhaseClock()
     cfg = TrialConfig.from_dict(config)
     if not cfg.teacher or cfg.data is None:
         raise ValueError(
@@ -157,11 +161,13 @@ def start_trial(
 
     # Data and teacher: the same splits and the same teacher as every other trial of the study.
     cache_dir = Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir()
-    splits = load_splits(cfg.data, cache_dir=cache_dir)
-    teacher, tokenizer = load_teacher(cfg.teacher)
-    if cfg.vocab_trim:  # refused before any training, not after it
-        check_trimmable(tokenizer)
-    teacher.to(device).eval()
+    with clock.phase(M.PHASE_DATA):
+        splits = load_splits(cfg.data, cache_dir=cache_dir)
+    with clock.phase(M.PHASE_TEACHER):
+        teacher, tokenizer = load_teacher(cfg.teacher)
+        if cfg.vocab_trim:  # refused before any training, not after it
+            check_trimmable(tokenizer)
+        teacher.to(device).eval()
     return Trial(
         cfg=cfg,
         device=device,
@@ -173,15 +179,18 @@ def start_trial(
         report=report,
         restore_from=None if restore_from is None else Path(restore_from),
         checkpoint_dir=None if checkpoint_dir is None else Path(checkpoint_dir),
+        clock=clock,
     )
 
 
 def _finish(trial: Trial, outcome: Outcome) -> dict[str, Any]:
-    """The result row; save the predictions and the final metrics, then the final report."""
-    result = result_row(trial.cfg, outcome.metrics)
-    if result.get(MODEL_DIR):  # a shipped model folder gets its model card
+    """Save the predictions; the result row with where the time went; save the final metrics
+    and the model card of a shipped model folder, then the final report."""
+    with trial.clock.phase(M.PHASE_SAVE):
+        npz = save_predictions(outcome.predictions, trial.trial_dir / PREDICTIONS_NPZ)
+    result = result_row(trial.cfg, {**outcome.metrics, **phase_columns(trial.clock)})
+    if result.get(MODEL_DIR):
         write_model_card(result[MODEL_DIR], trial.cfg, result)
-    npz = save_predictions(outcome.predictions, trial.trial_dir / PREDICTIONS_NPZ)
     result[M.PREDICTIONS_FILE] = str(npz)
     with atomic_write(trial.trial_dir / FINAL_METRICS_FILE) as tmp:
         payload = {**result, HISTORY: outcome.history}

@@ -140,6 +140,17 @@ def test_pruned_distilled_trial_reports_every_metric(
     for key in (M.LOSS, M.LOSS_CE, M.LOSS_DISTIL, M.VAL_ACCURACY):
         assert math.isfinite(reports[0][0][key])
     assert reports[0][0][M.LOSS_DISTIL] > 0
+    # where the time went: every phase reported, each it went through took time, and they add
+    # up to the trial's wall time (the rest is phase_other_s)
+    phases = [result[name] for name in M.PHASES]
+    assert all(seconds > 0 for seconds in phases), dict(zip(M.PHASES, phases, strict=True))
+    assert 0 <= sum(phases) <= result[M.TRIAL_SECONDS]
+    assert sum(phases) + result[M.PHASE_OTHER] == pytest.approx(result[M.TRIAL_SECONDS])
+    # training's own meter (its window) sits inside the training phase
+    assert result[M.PHASE_TRAIN] >= result[M.TRAIN_SECONDS]
+    # each epoch's report estimates the training time left: none after the last
+    left = [r[0][M.TRAIN_SECONDS_LEFT] for r in reports[:-1]]
+    assert all(seconds > 0 for seconds in left[:-1]) and left[-1] == 0
 
 
 def test_baseline_trial_measures_the_teacher(cfg, tmp_path: Path, small_teacher) -> None:
@@ -163,6 +174,10 @@ def test_baseline_trial_measures_the_teacher(cfg, tmp_path: Path, small_teacher)
     # "auto" on a CPU is fp32: the fp32 teacher is the teacher
     assert result[M.PRECISION_USED] == "fp32"
     assert result[M.SPEEDUP] == result[M.SPEEDUP_VS_FP32] == 1.0
+    # nothing trained, no teacher logits; the teacher measured and weighed
+    assert result[M.PHASE_TRAIN] == result[M.PHASE_TEACHER_LOGITS] == 0.0
+    assert result[M.PHASE_EVAL] > 0 and result[M.PHASE_TIMING] > 0
+    assert sum(result[name] for name in M.PHASES) <= result[M.TRIAL_SECONDS]
 
 
 def test_a_mixed_precision_trial_is_also_timed_against_the_fp32_teacher(
@@ -368,6 +383,12 @@ def test_classical_trial_is_measured_like_the_others(cfg, tmp_path: Path) -> Non
     assert 0 < result[M.NUM_PARAMETERS] < result[M.TEACHER_NUM_PARAMETERS]
     # what a model without an encoder or a vocabulary lacks, from the one table of defaults
     assert result[M.HEADS] == 0 and M.VOCAB_SIZE not in result
+    # phases it has none of take 0 s; the fit is its training
+    for name in (M.PHASE_TOKENISE, M.PHASE_TEACHER_LOGITS, M.PHASE_COMPACT):
+        assert result[name] == 0.0, name
+    for name in (M.PHASE_TRAIN, M.PHASE_EVAL, M.PHASE_TIMING, M.PHASE_ENERGY):
+        assert result[name] > 0, name
+    assert sum(result[name] for name in M.PHASES) <= result[M.TRIAL_SECONDS]
 
 
 def test_whole_heads_go_where_independent_blocks_keep_them(mahanews_dir: Path) -> None:
