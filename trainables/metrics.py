@@ -32,7 +32,8 @@ TEACHER_NUM_PARAMETERS = "teacher_num_parameters"
 PARAM_REDUCTION = "param_reduction"  # 1 - num_parameters / teacher_num_parameters
 ENCODER_PARAMETERS = "encoder_parameters"
 # Size in MB (1e6 bytes). `model_mb`: what ships, the files on disk of the trial's model folder
-# (weights, config, tokenizer; the baseline: the teacher's weight files; TF-IDF: its pickle).
+# (weights, config, tokenizer; not its few-KB model card, written after; the baseline: the
+# teacher's weight files; TF-IDF: its pickle).
 # `model_mb_in_memory`: the measured model's state dict as `torch.save` writes it, where int8
 # weights count one byte (a compact folder stores fp32 weights and quantises when loaded).
 MODEL_MB = "model_mb"

@@ -121,8 +121,10 @@ def test_pruned_distilled_trial_reports_every_metric(
     assert result[M.VAL_ACCURACY] == pytest.approx((saved["val_pred"] == saved["val_gold"]).mean())
     # the compact model on disk is the one measured
     model = load_compact(result["model_dir"])
-    # model_mb is that folder on disk, tokenizer included
+    # model_mb is that folder on disk, tokenizer included (the model card written after it not)
     files = [f for f in Path(result["model_dir"]).iterdir() if f.is_file()]
+    assert "README.md" in {f.name for f in files}
+    files = [f for f in files if f.name != "README.md"]
     assert {"model.safetensors", "config.json", "tokenizer.json"} <= {f.name for f in files}
     assert result[M.MODEL_MB] == pytest.approx(sum(f.stat().st_size for f in files) / 1e6)
     assert parameter_counts(model)["total"] == result[M.NUM_PARAMETERS]
