@@ -210,34 +210,30 @@ BERT = Family(
     compact_model_type="lowres-compact-bert",
     headless_attention=HeadlessSelfAttention,
 )
+
+
+def _bert_layout(model_type: str, stem: str, attention: type[nn.Module], **more: Any) -> Family:
+    """A family laid out as BERT is: transformers' ``{stem}Config`` and
+    ``{stem}ForSequenceClassification``, its own compact type and headless attention."""
+    return dataclasses.replace(
+        BERT,
+        model_type=model_type,
+        config_class=getattr(transformers, f"{stem}Config"),
+        classifier_class=getattr(transformers, f"{stem}ForSequenceClassification"),
+        compact_model_type=f"lowres-compact-{model_type}",
+        headless_attention=attention,
+        **more,
+    )
+
+
 # RoBERTa and XLM-RoBERTa keep BERT's layout under base_model (their embeddings offset positions
 # by padding_idx + 1, which pruning and compaction never touch).
-ROBERTA = dataclasses.replace(
-    BERT,
-    model_type="roberta",
-    config_class=transformers.RobertaConfig,
-    classifier_class=transformers.RobertaForSequenceClassification,
-    compact_model_type="lowres-compact-roberta",
-    headless_attention=HeadlessRobertaSelfAttention,
-)
-XLM_ROBERTA = dataclasses.replace(
-    BERT,
-    model_type="xlm-roberta",
-    config_class=transformers.XLMRobertaConfig,
-    classifier_class=transformers.XLMRobertaForSequenceClassification,
-    compact_model_type="lowres-compact-xlm-roberta",
-    headless_attention=HeadlessXLMRobertaSelfAttention,
-)
+ROBERTA = _bert_layout("roberta", "Roberta", HeadlessRobertaSelfAttention)
+XLM_ROBERTA = _bert_layout("xlm-roberta", "XLMRoberta", HeadlessXLMRobertaSelfAttention)
 # ELECTRA's discriminator: BERT's layers, plus a projection from the embedding size to the hidden
 # size when the two differ.
-ELECTRA = dataclasses.replace(
-    BERT,
-    model_type="electra",
-    config_class=transformers.ElectraConfig,
-    classifier_class=transformers.ElectraForSequenceClassification,
-    compact_model_type="lowres-compact-electra",
-    headless_attention=HeadlessElectraSelfAttention,
-    embedding_projection="embeddings_project",
+ELECTRA = _bert_layout(
+    "electra", "Electra", HeadlessElectraSelfAttention, embedding_projection="embeddings_project"
 )
 # DistilBERT: its own names, the output projection inside the attention module.
 DISTILBERT = Family(
