@@ -1,8 +1,16 @@
-"""Measuring a trial: interleaved inference timing (:mod:`.timing`) and CodeCarbon energy
-(:mod:`.energy`)."""
+"""Measuring a trial: interleaved inference timing (:mod:`.timing`), CodeCarbon energy
+(:mod:`.energy`), both bounded by a time budget (:mod:`.budget`)."""
 
+from trainables.measure.budget import (
+    MIN_REPEATS,
+    BudgetMeasurement,
+    TimingPlan,
+    measure_by_budget,
+    plan_timing,
+)
 from trainables.measure.energy import (
     EnergyMeter,
+    EnergyWindows,
     InferenceEnergy,
     check_country_iso_code,
     energy_method,
@@ -10,6 +18,7 @@ from trainables.measure.energy import (
 )
 from trainables.measure.timing import (
     TimingResult,
+    batch_passes,
     forward_passes,
     in_fp32,
     measuring,
@@ -20,15 +29,22 @@ from trainables.measure.timing import (
 )
 
 __all__ = [
+    "MIN_REPEATS",
+    "BudgetMeasurement",
     "EnergyMeter",
+    "EnergyWindows",
     "InferenceEnergy",
+    "TimingPlan",
     "TimingResult",
+    "batch_passes",
     "check_country_iso_code",
     "energy_method",
     "forward_passes",
     "in_fp32",
     "inference_energy",
+    "measure_by_budget",
     "measuring",
+    "plan_timing",
     "speedup",
     "synchronize",
     "time_calls",
