@@ -9,7 +9,9 @@ falls on both:
   round and ``--repeats`` interleaved rounds (:func:`time_calls`), then inference energy in
   separate windows of at least ``--energy-seconds`` per model (:func:`inference_energy`);
 - ``budget``: :func:`measure_by_budget` with ``--seconds`` per model and round, capped at
-  ``--batches``, energy metered in the rounds (extra windows up to ``--energy-seconds``).
+  ``--batches``, energy metered in the rounds (extra windows up to ``--energy-seconds``);
+- ``budget_unmetered``: the same without any meter, to tell the meters' effect on the timing
+  from the budget's.
 
 Batches are ``--batch-size`` x ``--seq-len`` random ids (the tiny preset: 64 x 128), one thread.
 Prints each measurement, then one JSON line: per way the speedups, their sd and geometric sd,
@@ -75,11 +77,13 @@ def bench(args: argparse.Namespace) -> dict[str, object]:
         for _ in range(args.batches + 2)  # more than the cap, as a test split has
     ]
     meter = {"enabled": not args.no_energy, "tracking_mode": "process"}
+    ways = ["batches", "budget", "budget_unmetered"]
     results: dict[str, dict[str, list[float]]] = {
-        way: {"speedup": [], "seconds": []} for way in ("batches", "budget")
+        way: {"speedup": [], "seconds": []} for way in ways
     }
     for run in range(args.n):
-        for way in ("batches", "budget") if run % 2 == 0 else ("budget", "batches"):
+        start = run % len(ways)  # the order rotates, as the timing rounds' does
+        for way in ways[start:] + ways[:start]:
             begin = time.perf_counter()
             with measuring("cpu", "fp32", threads=1):
                 if way == "batches":
@@ -100,7 +104,7 @@ def bench(args: argparse.Namespace) -> dict[str, object]:
                         repeats=args.repeats,
                         max_batches=args.batches,
                         energy_seconds=args.energy_seconds,
-                        meter=meter,
+                        meter=meter if way == "budget" else None,
                     )
                     timings, plan = measured.timings, measured.plan
                     note = f"{plan.batches} batches x {plan.repeats} rounds"
@@ -108,16 +112,19 @@ def bench(args: argparse.Namespace) -> dict[str, object]:
             ratio = speedup(timings, "teacher", "model")
             results[way]["speedup"].append(ratio)
             results[way]["seconds"].append(seconds)
-            print(f"{run + 1}/{args.n} {way}: speedup {ratio:.3f}, {seconds:.0f} s ({note})")
+            print(
+                f"{run + 1}/{args.n} {way}: speedup {ratio:.3f}, {seconds:.0f} s ({note})",
+                flush=True,
+            )
     summary = {way: _summary(values) for way, values in results.items()}
-    budget, batches_way = summary["budget"], summary["batches"]
+    keys = ("speedup_sd", "speedup_geometric_sd_log", "wall_seconds")
     return {
         "settings": vars(args),
         "results": results,
         "summary": summary,
-        "budget_over_batches": {
-            key: budget[key] / batches_way[key]
-            for key in ("speedup_sd", "speedup_geometric_sd_log", "wall_seconds")
+        "over_batches": {
+            way: {key: summary[way][key] / summary["batches"][key] for key in keys}
+            for way in ways[1:]
         },
     }
 
