@@ -237,3 +237,11 @@ def test_timing_settings_are_checked_with_the_value_and_the_fix(key, value, mess
 def test_the_default_budget_is_a_few_seconds_per_model_and_round():
     cfg = TrialConfig()
     assert 0 < cfg.timing_seconds <= 5 and cfg.timing_batches == 8 and cfg.timing_repeats == 5
+
+
+def test_the_timing_benchmark_needs_two_measurements_for_an_sd(capsys):
+    from trainables.commands.bench_timing import main
+
+    with pytest.raises(SystemExit):
+        main(["--n", "1"])
+    assert "--n 1: need at least 2 measurements for an sd" in capsys.readouterr().err
