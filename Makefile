@@ -12,7 +12,7 @@ TORCH_SPEC  ?= torch==2.13.0
 TORCH_INDEX ?=
 HAS_GPU := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo 1)
 
-.PHONY: demo test install install-dev lint bench clean
+.PHONY: demo test install install-dev lint bench bench-timing clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,10 @@ lint: install-dev
 
 bench: install
 	$(BIN)/python -m trainables.commands.bench
+
+# speedup noise and measuring time: by batch count vs by budget (trainables/measure/budget.py)
+bench-timing: install
+	OMP_NUM_THREADS=1 $(BIN)/python -m trainables.commands.bench_timing
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

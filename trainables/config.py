@@ -93,12 +93,18 @@ class TrialConfig:
     # CPU threads while timing (0: leave torch's setting). One thread gives stable ratios: with
     # every core busy, any other process (Ray, CodeCarbon) stalls the whole parallel matmul.
     timing_threads: int = 1
-    timing_batches: int = 8  # test batches timed per repeat (0: every test batch)
+    # The timing budget per model and round: the test batches per round are chosen once, from
+    # a warm-up, so that the slowest model's round lasts about this long (at least one batch,
+    # the same batches for every model); when one batch overruns it, the rounds are cut towards
+    # timing_repeats x timing_seconds in all, never below 3 (trainables.measure.budget).
+    # 0: no budget, timing_batches batches and timing_repeats rounds.
+    timing_seconds: float = 3.0
+    timing_batches: int = 8  # the most test batches timed per round (0: no cap)
     country_iso_code: str = "IND"
     measure_energy: bool = True
-    # Inference energy is measured over passes of the timed test batches repeated for at least
-    # this long per model: a CodeCarbon sample per second, so ~10 samples rather than the one a
-    # single pass gets.
+    # Inference energy is metered in the timing rounds (a CodeCarbon window around each timed
+    # pass); when a model's windows add up to less than this, extra windows of the same passes
+    # make up the rest: a CodeCarbon sample per second, so ~10 samples at least.
     energy_seconds: float = 10.0
     # CodeCarbon's tracking mode. "process": this trial's process (and children) only, CPU power
     # linear in the CPU time it used: what its predictions cost, whatever else the machine does.
@@ -160,6 +166,16 @@ class TrialConfig:
             )
         if self.energy_seconds < 0:
             raise ValueError(f"energy_seconds must be >= 0, got {self.energy_seconds}")
+        if not self.timing_seconds >= 0:
+            raise ValueError(
+                f"timing_seconds must be >= 0 (seconds per model and timing round; 0: no "
+                f"budget, timing_batches batches per round), got {self.timing_seconds}"
+            )
+        if self.timing_batches < 0:
+            raise ValueError(
+                f"timing_batches must be >= 0 (the most test batches timed per round; 0: no "
+                f"cap), got {self.timing_batches}"
+            )
         for name in ("epochs", "batch_size", "eval_batch_size", "timing_repeats"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")

@@ -25,6 +25,11 @@ PRECISION_USED = "precision_used"
 SPEEDUP_IDEAL = "speedup_ideal"
 INFERENCE_SECONDS = "inference_seconds"
 TEACHER_INFERENCE_SECONDS = "teacher_inference_seconds"
+# What the speed and inference energy were measured on (trainables.measure.budget): the test
+# batches and rows each model ran per timed pass (the same for every model) and the timed rounds.
+TIMED_BATCHES = "timed_batches"
+TIMED_ROWS = "timed_rows"
+TIMING_ROUNDS = "timing_rounds"
 
 # Size.
 NUM_PARAMETERS = "num_parameters"

@@ -1,8 +1,17 @@
 """Measuring a trial: interleaved inference timing (:mod:`.timing`), CodeCarbon energy
-(:mod:`.energy`) and where its wall time goes (:mod:`.phases`)."""
+(:mod:`.energy`), both bounded by a time budget (:mod:`.budget`), and where a trial's wall time
+goes (:mod:`.phases`)."""
 
+from trainables.measure.budget import (
+    MIN_REPEATS,
+    BudgetMeasurement,
+    TimingPlan,
+    measure_by_budget,
+    plan_timing,
+)
 from trainables.measure.energy import (
     EnergyMeter,
+    EnergyWindows,
     InferenceEnergy,
     check_country_iso_code,
     energy_method,
@@ -11,6 +20,7 @@ from trainables.measure.energy import (
 from trainables.measure.phases import PhaseClock, TrainingProgress, duration
 from trainables.measure.timing import (
     TimingResult,
+    batch_passes,
     forward_passes,
     in_fp32,
     measuring,
@@ -21,18 +31,25 @@ from trainables.measure.timing import (
 )
 
 __all__ = [
+    "MIN_REPEATS",
+    "BudgetMeasurement",
     "EnergyMeter",
+    "EnergyWindows",
     "InferenceEnergy",
     "PhaseClock",
+    "TimingPlan",
     "TimingResult",
     "TrainingProgress",
+    "batch_passes",
     "check_country_iso_code",
     "duration",
     "energy_method",
     "forward_passes",
     "in_fp32",
     "inference_energy",
+    "measure_by_budget",
     "measuring",
+    "plan_timing",
     "speedup",
     "synchronize",
     "time_calls",

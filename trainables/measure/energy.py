@@ -13,11 +13,12 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -304,6 +305,79 @@ class InferenceEnergy:
         return self.emissions_kg / self.predictions * 1000.0
 
 
+class EnergyWindows:
+    """CodeCarbon windows over whole passes of each of ``names``, summed per name: the inference
+    energy of models metered alike.
+
+    ``window(name)`` is one metered pass (the timing rounds enter it around each timed call, see
+    :func:`~trainables.measure.timing.time_calls`); :func:`inference_energy` adds windows of
+    several passes. A name not in ``names`` is not metered. ``task`` names the windows in
+    ``emissions.csv`` (``TASK:NAME``); ``meter`` goes to :class:`EnergyMeter`. With
+    ``enabled=False`` no meter is made at all: every figure is NaN, the method ``"disabled"``.
+
+    >>> windows = EnergyWindows(["model"], enabled=False)
+    >>> with windows.window("model"):
+    ...     pass
+    >>> windows.energy(predictions=64)["model"].method
+    'disabled'
+    """
+
+    def __init__(self, names: Iterable[str], *, task: str = "inference", **meter: Any) -> None:
+        self.task = task
+        self.meter = meter
+        self.enabled = bool(meter.get("enabled", True))
+        # kWh, kg, seconds, passes
+        self._totals: dict[str, list[float]] = {name: [0.0, 0.0, 0.0, 0] for name in names}
+        self._methods: set[str] = set()
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._totals)
+
+    @contextlib.contextmanager
+    def window(self, name: str) -> Iterator[None]:
+        """One metered pass of ``name`` (unmetered if ``name`` is not metered here)."""
+        if name not in self._totals or not self.enabled:
+            yield
+            return
+        with self.meter_for(name) as meter:
+            yield
+        self.add(name, meter, passes=1)
+
+    def meter_for(self, name: str) -> EnergyMeter:
+        """A fresh meter for a window of ``name``, named ``TASK:NAME``."""
+        return EnergyMeter(task=f"{self.task}:{name}", **self.meter)
+
+    def add(self, name: str, meter: EnergyMeter, passes: int) -> None:
+        """Count a finished window of ``passes`` whole passes of ``name``."""
+        total = self._totals[name]
+        total[0] += meter.energy_kwh
+        total[1] += meter.emissions_kg
+        total[2] += meter.seconds
+        total[3] += passes
+        self._methods.add(meter.method)
+
+    def seconds(self, name: str) -> float:
+        """Metered seconds of ``name`` so far."""
+        return self._totals[name][2]
+
+    def energy(self, predictions: int) -> dict[str, InferenceEnergy]:
+        """Each name's energy per pass (its metered total / its passes; NaN when any window had
+        no reading, or none was made) for passes of ``predictions`` predictions."""
+        method = "; ".join(sorted(self._methods)) or ("unknown" if self.enabled else "disabled")
+        return {
+            name: InferenceEnergy(
+                energy_kwh=kwh / done if done else math.nan,
+                emissions_kg=kg / done if done else math.nan,
+                seconds=seconds / done if done else math.nan,
+                passes=int(done),
+                predictions=predictions,
+                method=method,
+            )
+            for name, (kwh, kg, seconds, done) in self._totals.items()
+        }
+
+
 def inference_energy(
     passes: Mapping[str, Callable[[], object]],
     *,
@@ -311,60 +385,47 @@ def inference_energy(
     min_seconds: float = 10.0,
     rounds: int = 2,
     device: torch.device | str = "cpu",
+    warmup: bool = True,
+    windows: EnergyWindows | None = None,
     **meter: Any,
 ) -> dict[str, InferenceEnergy]:
     """Energy of each of ``passes`` (one pass over a split making ``predictions`` predictions),
     measured alike so that their ratio means something.
 
     Every pass is warmed up first, outside any meter (a cold first pass—allocator, kernels,
-    caches—would be billed to whichever model happens to be measured cold). Then ``rounds``
-    rounds each give every pass one metered window of whole passes lasting at least
-    ``min_seconds / rounds``; round ``r`` starts with pass ``r mod len(passes)`` (two models,
-    two rounds: A B B A), so a busier or quieter stretch of a shared machine falls on both
-    models alike, as in :func:`time_calls`. A window is long enough for many CodeCarbon samples
-    (one per ``measure_power_secs``), not the one or two a single short pass gets. Each model's
-    energy is the sum over its windows divided by its number of passes: NaN if any window had no
-    reading. ``meter`` goes to :class:`EnergyMeter` (``country_iso_code``, ``enabled``,
-    ``output_dir``, ``gpu_ids``, ``task``: each window is the row ``TASK:NAME`` in
-    ``emissions.csv``).
+    caches—would be billed to whichever model happens to be measured cold); ``warmup=False``
+    when they already ran. Then ``rounds`` rounds each give every pass one metered window of
+    whole passes lasting at least ``min_seconds / rounds``; round ``r`` starts with pass
+    ``r mod len(passes)`` (two models, two rounds: A B B A), so a busier or quieter stretch of a
+    shared machine falls on both models alike, as in :func:`time_calls`. A window is long enough
+    for many CodeCarbon samples (one per ``measure_power_secs``), not the one or two a single
+    short pass gets. Each model's energy is the sum over its windows divided by its number of
+    passes: NaN if any window had no reading. ``meter`` goes to :class:`EnergyMeter`
+    (``country_iso_code``, ``enabled``, ``output_dir``, ``gpu_ids``, ``task``: each window is the
+    row ``TASK:NAME`` in ``emissions.csv``). With ``windows`` (:class:`EnergyWindows`, whose
+    meter settings are then used) the windows add to those already metered there, as the
+    timing rounds' do.
     """
     if not passes:
         raise ValueError("inference_energy needs at least one pass, got none")
     if predictions < 1 or rounds < 1:
         raise ValueError(f"need predictions >= 1 and rounds >= 1, got {predictions=}, {rounds=}")
     device = torch.device(device)
-    task = meter.pop("task", "inference")
+    if windows is None:
+        windows = EnergyWindows(passes, task=meter.pop("task", "inference"), **meter)
     names = list(passes)
-    for name in names:  # warm-up, unmetered
+    for name in names if warmup else ():  # unmetered
         passes[name]()
         synchronize(device)
-    totals = {name: [0.0, 0.0, 0.0, 0] for name in names}  # kWh, kg, seconds, passes
-    methods: set[str] = set()
     for round_ in range(rounds):
         start = round_ % len(names)
         for name in names[start:] + names[:start]:
             done = 0
-            with EnergyMeter(task=f"{task}:{name}", **meter) as energy:
+            with windows.meter_for(name) as energy:
                 begin = time.perf_counter()
                 while done == 0 or time.perf_counter() - begin < min_seconds / rounds:
                     passes[name]()
                     synchronize(device)
                     done += 1
-            total = totals[name]
-            total[0] += energy.energy_kwh
-            total[1] += energy.emissions_kg
-            total[2] += energy.seconds
-            total[3] += done
-            methods.add(energy.method)
-    method = "; ".join(sorted(methods))
-    return {
-        name: InferenceEnergy(
-            energy_kwh=kwh / done,
-            emissions_kg=kg / done,
-            seconds=seconds / done,
-            passes=done,
-            predictions=predictions,
-            method=method,
-        )
-        for name, (kwh, kg, seconds, done) in totals.items()
-    }
+            windows.add(name, energy, passes=done)
+    return windows.energy(predictions)

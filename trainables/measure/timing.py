@@ -19,6 +19,7 @@ import functools
 import statistics
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,6 +111,22 @@ def time_inference(
             model.train(was_training[name])
 
 
+def batch_passes(
+    models: Mapping[str, nn.Module],
+    batches: Sequence[Mapping[str, Tensor]],
+    *,
+    device: torch.device | str,
+) -> dict[str, list[Callable[[], None]]]:
+    """Like :func:`forward_passes`, one call per model and batch: what
+    :func:`~trainables.measure.budget.measure_by_budget` chooses a number of batches from."""
+    device = torch.device(device)
+    inputs = [model_inputs(batch, device) for batch in batches]
+    return {
+        name: [functools.partial(_run, model, [batch]) for batch in inputs]
+        for name, model in models.items()
+    }
+
+
 def forward_passes(
     models: Mapping[str, nn.Module],
     batches: Sequence[Mapping[str, Tensor]],
@@ -132,6 +149,7 @@ def time_calls(
     repeats: int,
     warmup: int = 1,
     device: torch.device | str | None = None,
+    window: Callable[[str], AbstractContextManager[object]] | None = None,
 ) -> dict[str, TimingResult]:
     """Time zero-argument calls against each other, interleaved: the core of ``time_inference``.
 
@@ -140,7 +158,9 @@ def time_calls(
     or fast stretch of a shared machine does not always fall on the same call. With a CUDA
     ``device``, ``torch.cuda.synchronize`` brackets each timed call so queued kernels are
     counted where they were launched. Anything else (inference mode, autocast, eval mode, thread
-    limits) is the caller's to set around this call or inside the calls.
+    limits) is the caller's to set around this call or inside the calls. ``window(name)``, when
+    given, is a context entered around each timed call of ``name`` and left after it, outside the
+    clock (an energy meter: its start-up and its last reading are not timed).
     """
     if not calls:
         raise ValueError("time_calls needs at least one call, got none")
@@ -155,11 +175,12 @@ def time_calls(
     for repeat in range(repeats):
         start = repeat % len(names)
         for name in names[start:] + names[:start]:
-            synchronize(sync_device)
-            begin = time.perf_counter()
-            calls[name]()
-            synchronize(sync_device)
-            seconds[name].append(time.perf_counter() - begin)
+            with contextlib.nullcontext() if window is None else window(name):
+                synchronize(sync_device)
+                begin = time.perf_counter()
+                calls[name]()
+                synchronize(sync_device)
+                seconds[name].append(time.perf_counter() - begin)
     return {name: TimingResult(tuple(seconds[name])) for name in names}
 
 

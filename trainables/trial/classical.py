@@ -13,8 +13,8 @@ runs its forward pass. Both predict label ids, interleaved over the same chunks 
 
 The model itself (:func:`trainables.tfidf.fit_classical`) is a component; this module times it
 against the teacher from raw text (:func:`run_classical`) and is the ``classical`` kind's recipe
-(:func:`run`): the fit and its evaluation under one CodeCarbon meter (the training cost), then
-the inference energy of both models over repeated passes of the timed test texts.
+(:func:`run`): the fit and its evaluation under one CodeCarbon meter (the training cost), the
+inference energy of both models metered in their timing rounds (:mod:`trainables.measure.budget`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ import functools
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -35,12 +36,12 @@ from trainables.data import DataSplits
 from trainables.evaluation import model_inputs
 from trainables.measure import (
     EnergyMeter,
+    InferenceEnergy,
     PhaseClock,
     TimingResult,
-    inference_energy,
+    measure_by_budget,
     measuring,
     speedup,
-    time_calls,
 )
 from trainables.precision import precision_autocast
 from trainables.tfidf import DEFAULT_C_GRID, ClassicalModel, fit_classical, label_ids, scores
@@ -58,10 +59,14 @@ CLASSICAL = "classical"
 
 @dataclass(frozen=True)
 class TextTiming:
-    """Interleaved timings from raw text of the classical model and the teacher."""
+    """Interleaved timings from raw text of the classical model and the teacher, what was
+    timed (``counts``: :attr:`BudgetMeasurement.counts <trainables.measure.BudgetMeasurement>`)
+    and, when metered, their energy per pass over the timed texts."""
 
     timings: dict[str, TimingResult]  # keys TEACHER and CLASSICAL
     texts_per_repeat: int
+    counts: dict[str, int] = field(default_factory=dict)
+    energy: dict[str, InferenceEnergy] = field(default_factory=dict)
 
     @property
     def speedup(self) -> float:
@@ -80,22 +85,30 @@ def time_from_text(
     batch_size: int,
     batches: int,
     repeats: int,
-    warmup: int = 1,
+    seconds: float = 0.0,
+    energy_seconds: float = 0.0,
+    meter: Mapping[str, Any] | None = None,
     device: torch.device | str | None = None,
     precision: str = "fp32",
     threads: int = 0,
+    clock: PhaseClock | None = None,
 ) -> TextTiming:
     """Time the classical model and the teacher from raw text on the same chunks, interleaved.
 
-    The first ``batches`` chunks of ``batch_size`` texts (0: all of them) are what each model
-    turns into label ids per repeat. The teacher's time includes tokenising with padding and
+    The first chunks of ``batch_size`` texts are what each model turns into label ids per
+    repeat: as many as a budget of ``seconds`` per model and round buys, at most ``batches``
+    (0: no cap; ``seconds=0``: no budget, ``batches`` chunks and ``repeats`` rounds), as in
+    :func:`~trainables.measure.budget.measure_by_budget`, which with ``meter`` (EnergyMeter
+    settings) also meters both models in the rounds, for at least ``energy_seconds`` each.
+    The teacher's time includes tokenising with padding and
     truncation to ``max_length``, moving the ids to ``device`` and its forward pass under
     ``torch.inference_mode()`` and the autocast of ``precision``; the classical model's includes
     vectorising. ``threads`` caps torch's CPU threads (on CPU) and the BLAS/OpenMP threads
     during timing, for both models (0: unchanged).
 
     ``device`` defaults to the teacher's; the teacher must already be on it. It is timed in eval
-    mode and given back in the mode it came in.
+    mode and given back in the mode it came in. ``clock`` counts timing and energy as
+    :func:`~trainables.measure.budget.measure_by_budget` says.
     """
     device = _teacher_device(teacher, device)
     precision_autocast(device, precision)  # validates precision before any work
@@ -106,28 +119,38 @@ def time_from_text(
         raise ValueError("time_from_text needs at least one text, got none")
     chunks = _chunks(texts, batch_size)
     label_ids(model.classes, label2id, where="the classical model's classes")  # fail before work
-
-    def run_classical_model() -> None:
-        for chunk in chunks:
-            model.predict_ids(chunk, label2id)
-
-    run_teacher = functools.partial(
-        teacher_from_text, teacher, tokenizer, chunks, max_length=max_length, device=device
-    )
+    calls = {
+        TEACHER: [
+            functools.partial(
+                teacher_from_text, teacher, tokenizer, [chunk], max_length=max_length, device=device
+            )
+            for chunk in chunks
+        ],
+        CLASSICAL: [functools.partial(model.predict_ids, chunk, label2id) for chunk in chunks],
+    }
 
     was_training = teacher.training
     try:
         teacher.eval()
         with measuring(device, precision, threads):
-            timings = time_calls(
-                {TEACHER: run_teacher, CLASSICAL: run_classical_model},
+            measured = measure_by_budget(
+                calls,
+                [len(chunk) for chunk in chunks],
+                seconds=seconds,
                 repeats=repeats,
-                warmup=warmup,
+                energy_seconds=energy_seconds,
+                meter=meter,
                 device=device,
+                clock=clock,
             )
     finally:
         teacher.train(was_training)
-    return TextTiming(timings=timings, texts_per_repeat=len(texts))
+    return TextTiming(
+        timings=measured.timings,
+        texts_per_repeat=measured.rows,
+        counts=measured.counts,
+        energy=measured.energy,
+    )
 
 
 def teacher_from_text(
@@ -160,9 +183,9 @@ class ClassicalRun:
     ``metrics`` has the keys of :mod:`trainables.metrics` this trial can fill (not
     ``speedup_ideal``, ``density``, energy or training energy). The id arrays are int64 in the
     teacher's ``label2id``, in split order; ``predict_test()`` predicts the whole test split
-    from raw text. ``energy_passes`` are the teacher's and the classical model's passes over the
-    timed test texts (``energy_predictions`` of them) from raw text, tokenising included: what
-    the trainer meters, with the teacher in eval mode under inference mode and its autocast.
+    from raw text. ``timing.energy`` is both models' energy per pass over the timed test
+    texts from raw text, tokenising included, metered in the timing rounds (empty of readings,
+    NaN, without a ``meter``).
     """
 
     metrics: dict[str, float]
@@ -173,8 +196,6 @@ class ClassicalRun:
     val_pred: np.ndarray
     val_gold: np.ndarray
     predict_test: Callable[[], np.ndarray]
-    energy_passes: dict[str, Callable[[], object]]
-    energy_predictions: int
 
 
 def run_classical(
@@ -189,6 +210,9 @@ def run_classical(
     timing_repeats: int,
     timing_threads: int,
     seed: int,
+    timing_seconds: float = 0.0,
+    energy_seconds: float = 0.0,
+    meter: Mapping[str, Any] | None = None,
     device: torch.device | str | None = None,
     precision: str = "fp32",
     c_grid: Sequence[float] = DEFAULT_C_GRID,
@@ -198,8 +222,10 @@ def run_classical(
     """Fit, choose ``C``, evaluate on validation and test, and time against the teacher.
 
     ``teacher`` (on ``device``, default its own) and ``tokenizer`` are the study's teacher,
-    timed from raw text on the first ``timing_batches`` chunks of ``eval_batch_size`` test texts
-    (0: all), ``timing_repeats`` times, with ``timing_threads`` threads (0: unchanged).
+    timed from raw text on the first chunks of ``eval_batch_size`` test texts that a budget of
+    ``timing_seconds`` per model and round buys, at most ``timing_batches`` (0: no cap),
+    ``timing_repeats`` rounds, with ``timing_threads`` threads (0: unchanged), and metered in
+    those rounds with ``meter`` for at least ``energy_seconds`` each (:func:`time_from_text`).
     ``precision`` is the teacher's autocast while timed, as in the other trials.
     ``train_seconds`` is the whole fit, search over ``c_grid`` included. ``clock`` (a trial's)
     counts the fit as training, the predictions as evaluation and the timing as timing.
@@ -228,23 +254,25 @@ def run_classical(
     with clock.phase(M.PHASE_EVAL):
         test_pred = model.predict_ids(test_texts, label2id)
         val_pred = model.predict_ids(val_texts, label2id)
-    timed_texts = test_texts[: timing_batches * eval_batch_size or None]
     test, val = scores(test_gold, test_pred), scores(val_gold, val_pred)
-    with clock.phase(M.PHASE_TIMING):
-        timing = time_from_text(
-            model,
-            teacher,
-            tokenizer,
-            timed_texts,
-            label2id,
-            max_length=max_length,
-            batch_size=eval_batch_size,
-            batches=0,
-            repeats=timing_repeats,
-            device=device,
-            precision=precision,
-            threads=timing_threads,
-        )
+    timing = time_from_text(
+        model,
+        teacher,
+        tokenizer,
+        test_texts,
+        label2id,
+        max_length=max_length,
+        batch_size=eval_batch_size,
+        batches=timing_batches,
+        repeats=timing_repeats,
+        seconds=timing_seconds,
+        energy_seconds=energy_seconds,
+        meter=meter,
+        device=device,
+        precision=precision,
+        threads=timing_threads,
+        clock=clock,
+    )
     num_parameters = model.num_parameters
     teacher_parameters = parameter_counts(teacher)["total"]
     metrics = {
@@ -271,29 +299,18 @@ def run_classical(
         val_pred=val_pred,
         val_gold=val_gold,
         predict_test=lambda: model.predict_ids(test_texts, label2id),
-        energy_passes={
-            TEACHER: functools.partial(
-                teacher_from_text,
-                teacher,
-                tokenizer,
-                _chunks(timed_texts, eval_batch_size),
-                max_length=max_length,
-                device=_teacher_device(teacher, device),
-            ),
-            CLASSICAL: lambda: model.predict_ids(timed_texts, label2id),
-        },
-        energy_predictions=len(timed_texts),
     )
 
 
 def run(trial: Trial) -> Outcome:
     """The ``classical`` kind's recipe: the TF-IDF + logistic-regression reference on the same
     splits, measured like a trial: quality on test and validation, speed against the teacher
-    from raw text (tokenisation included), inference energy over repeated test passes. Its
+    from raw text (tokenisation included), inference energy metered in the timing rounds. Its
     tokenising, teacher-logits and compaction phases are 0 s: it has none of them."""
     cfg, device, teacher = trial.cfg, trial.device, trial.teacher
     # The meter spans the fit and its evaluation and timing: the training emissions are an
-    # upper bound of the fit's own (seconds, for a model that costs seconds).
+    # upper bound of the fit's own (seconds, for a model that costs seconds). The inference
+    # windows of the timing rounds are meters of their own inside it.
     threads = trial.timing_threads
     with EnergyMeter(**trial.meter_settings, task="fit") as meter:
         classical = run_classical(
@@ -307,21 +324,17 @@ def run(trial: Trial) -> Outcome:
             timing_repeats=cfg.timing_repeats,
             timing_threads=threads,
             seed=cfg.seed,
+            timing_seconds=cfg.timing_seconds,
+            energy_seconds=cfg.energy_seconds,
+            meter=trial.meter_settings,
             device=device,
             precision=cfg.precision,
             clock=trial.clock,
         )
-    with measuring(device, cfg.precision, threads), trial.clock.phase(M.PHASE_ENERGY):
-        energy = inference_energy(
-            classical.energy_passes,
-            predictions=classical.energy_predictions,
-            min_seconds=cfg.energy_seconds,
-            device=device,
-            **trial.meter_settings,
-        )
-    timings = classical.timing.timings
+    timings, energy = classical.timing.timings, classical.timing.energy
     metrics = {
         **classical.metrics,
+        **classical.timing.counts,
         **energy_metrics(
             energy[CLASSICAL].at(timings[CLASSICAL].median),
             energy[TEACHER].at(timings[TEACHER].median),

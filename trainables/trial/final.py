@@ -33,14 +33,7 @@ from trainables.compress.quantize import (
 from trainables.compress.vocab_trim import trim_vocabulary, vocab_coverage
 from trainables.data import TokenizedSplit
 from trainables.evaluation import classification_metrics, predict
-from trainables.measure import (
-    forward_passes,
-    in_fp32,
-    inference_energy,
-    measuring,
-    speedup,
-    time_calls,
-)
+from trainables.measure import batch_passes, in_fp32, measure_by_budget, measuring, speedup
 from trainables.precision import precision_autocast
 from trainables.trial.context import Trial
 from trainables.trial.result import MODEL_DIR, energy_metrics, label_predictions
@@ -123,12 +116,14 @@ def measure(
     baseline's unchanged teacher: speedup 1, density 1, timed and metered once).
 
     Quality on test (reported) and on validation (what searches optimise and fronts are chosen
-    on). Speed: the ratio of median times over the same test batches, timed interleaved
-    (``cfg.timing_batches`` batches, ``cfg.timing_repeats`` repeats, single-threaded on CPU).
-    Energy: each model's mean power from CodeCarbon over passes of the same timed test batches,
-    after a warm-up, for at least ``cfg.energy_seconds`` per model in windows that alternate
-    reference and model (A B B A), under the same threads as the timing, times its median time
-    per pass from the timing (E = P x t: :meth:`InferenceEnergy.at`); per 1,000 predictions and
+    on). Speed: the ratio of median times over the same test batches, timed interleaved by
+    budget (about ``cfg.timing_seconds`` per model and round, at most ``cfg.timing_batches``
+    batches, ``cfg.timing_repeats`` rounds or at least 3 when one batch overruns the budget,
+    single-threaded on CPU: :func:`~trainables.measure.budget.measure_by_budget`; what was timed
+    is reported as ``timed_batches``, ``timed_rows``, ``timing_rounds``). Energy: each model's
+    mean power from CodeCarbon over its timed passes (a window around each, outside the clock),
+    plus extra windows (A B B A) when those add up to less than ``cfg.energy_seconds``, times
+    its median time per pass (E = P x t: :meth:`InferenceEnergy.at`); per 1,000 predictions and
     per pass over the test set (the paper's column), with the reference's per 1,000 and the
     ratio reference / model. ``density`` is the realised kept fraction of the encoder's prunable
     weights, counted on ``final.dense`` (before int8); ``model_mb_in_memory`` is the measured
@@ -149,36 +144,40 @@ def measure(
     )
 
     batches = test.batches(batch_size)[: cfg.timing_batches or None]
-    # One set of passes (batches moved to the device once), timed and then metered alike.
+    # One call per model and test batch (batches moved to the device once), timed and metered
+    # alike in the same rounds.
     baseline = MODEL
     if reference is None:
-        passes = forward_passes({MODEL: model}, batches, device=device)
+        calls = batch_passes({MODEL: model}, batches, device=device)
     elif final.tokens is tokens:  # the same test batches for both: on the device once
-        passes = forward_passes({TEACHER: reference, MODEL: model}, batches, device=device)
+        calls = batch_passes({TEACHER: reference, MODEL: model}, batches, device=device)
     else:  # a trimmed vocabulary splits the same texts into other ids
         reference_batches = tokens["test"].batches(batch_size)[: cfg.timing_batches or None]
-        passes = {
-            **forward_passes({TEACHER: reference}, reference_batches, device=device),
-            **forward_passes({MODEL: model}, batches, device=device),
+        calls = {
+            **batch_passes({TEACHER: reference}, reference_batches, device=device),
+            **batch_passes({MODEL: model}, batches, device=device),
         }
     if reference is not None:
         reference.eval()
         baseline = TEACHER
     model.eval()
-    timed_passes = dict(passes)
-    if cfg.precision != "fp32":  # the fp32 reference too, in the same rounds
-        timed_passes[TEACHER_FP32] = in_fp32(passes[baseline], device)
+    metered = list(calls)
+    if cfg.precision != "fp32":  # the fp32 reference too, in the same rounds (not metered)
+        calls[TEACHER_FP32] = [in_fp32(call, device) for call in calls[baseline]]
     with measuring(device, cfg.precision, trial.timing_threads):
-        with trial.clock.phase(M.PHASE_TIMING):
-            timings = time_calls(timed_passes, repeats=cfg.timing_repeats, device=device)
-        with trial.clock.phase(M.PHASE_ENERGY):
-            energy = inference_energy(
-                passes,
-                predictions=sum(len(batch["input_ids"]) for batch in batches),
-                min_seconds=cfg.energy_seconds,
-                device=device,
-                **trial.meter_settings,
-            )
+        measured = measure_by_budget(
+            calls,
+            [len(batch["input_ids"]) for batch in batches],
+            seconds=cfg.timing_seconds,
+            repeats=cfg.timing_repeats,
+            max_batches=cfg.timing_batches,
+            energy_seconds=cfg.energy_seconds,
+            metered=metered,
+            meter=trial.meter_settings,
+            device=device,
+            clock=trial.clock,
+        )
+    timings, energy = measured.timings, measured.energy
     fp32_baseline = TEACHER_FP32 if TEACHER_FP32 in timings else baseline
 
     dense = final.dense
@@ -194,6 +193,7 @@ def measure(
         M.SPEEDUP_IDEAL: speedup_ideal(teacher, dense, cfg.max_length),
         M.INFERENCE_SECONDS: timings[MODEL].median,
         M.TEACHER_INFERENCE_SECONDS: timings[baseline].median,
+        **measured.counts,
         M.NUM_PARAMETERS: counts["total"],
         M.ENCODER_PARAMETERS: counts["encoder"],
         M.TEACHER_NUM_PARAMETERS: teacher_params,

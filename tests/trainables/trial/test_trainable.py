@@ -100,17 +100,21 @@ def test_pruned_distilled_trial_reports_every_metric(
     # of the two mean powers, which on the same threads of one process are alike
     power_ratio = result[M.ENERGY_RATIO] / result[M.SPEEDUP]
     assert 1 / 3 < power_ratio < 3, power_ratio
+    # what was timed: every test batch (all fit the default budget at this size), 3 rounds
+    assert (result[M.TIMED_ROWS], result[M.TIMING_ROUNDS]) == (SMALL_ROWS, 3)
+    assert result[M.TIMED_BATCHES] == math.ceil(SMALL_ROWS / 64)
     # CodeCarbon's own log stays with the trial: one row per training epoch, then the inference
-    # windows, teacher and student alternating A B B A
+    # windows of the 3 timing rounds (teacher and student, the first rotating), then, as these
+    # rounds are shorter than energy_seconds, extra windows alternating A B B A
     log = pd.read_csv(tmp_path / "emissions.csv")
+    rounds = ["inference:teacher", "inference:model", "inference:model", "inference:teacher"]
     assert [name.split(":", 1)[1] for name in log.project_name] == [
         "train epoch 1",
         "train epoch 2",
         "train epoch 3",
-        "inference:teacher",
-        "inference:model",
-        "inference:model",
-        "inference:teacher",
+        *rounds,
+        *rounds[:2],
+        *rounds,
     ]
     # the saved predictions are the ones the accuracies were computed from
     saved = np.load(result[M.PREDICTIONS_FILE], allow_pickle=False)
