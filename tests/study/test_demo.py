@@ -45,6 +45,8 @@ def test_make_demo_runs_the_paper_grid_on_the_shc_headlines(mahanews_dir, tmp_pa
     args = build_parser().parse_args(words[3:])
     check_flags(args)
     assert (args.grid, args.preset, args.seeds) == ("paper", "tiny", 1)
+    # side by side, one thread each (the measuring lock keeps their timings apart)
+    assert (args.max_concurrent, args.cpus_per_trial) == (2, 1)
     assert not args.no_classical  # the TF-IDF reference is part of the demo
     splits = load_splits(data_spec(args))
     assert "SHC" in splits.source

@@ -41,6 +41,7 @@ from trainables.measure import (
     speedup,
     time_calls,
 )
+from trainables.measure.lock import measured_alone
 from trainables.precision import precision_autocast
 from trainables.trial.context import Trial
 from trainables.trial.result import MODEL_DIR, energy_metrics, label_predictions
@@ -108,6 +109,7 @@ def shipped_megabytes(trial: Trial, final: FinalModel, *, changed: bool) -> floa
         return float(save_model(trial, final, Path(folder) / "model")[M.MODEL_MB])
 
 
+@measured_alone  # CPU trials side by side: one measures at a time, the others train
 def measure(
     trial: Trial,
     final: FinalModel,
