@@ -49,8 +49,8 @@ def exclusive_measuring(path: str | Path | None = None) -> Iterator[None]:
         yield
         return
     target = Path(path) if path is not None else lock_path()
-    # 0o666: trials of other users on the machine wait on the same file
-    fd = os.open(target, os.O_RDWR | os.O_CREAT, 0o666)
+    # Read-only: a lock file another user created (mode 0o644 under a umask) still opens and locks.
+    fd = os.open(target, os.O_RDONLY | os.O_CREAT, 0o666)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         try:
