@@ -34,6 +34,7 @@ from trainables.compress.vocab_trim import trim_vocabulary, vocab_coverage
 from trainables.data import TokenizedSplit
 from trainables.evaluation import classification_metrics, predict
 from trainables.measure import batch_passes, in_fp32, measure_by_budget, measuring, speedup
+from trainables.measure.lock import measured_alone
 from trainables.precision import precision_autocast
 from trainables.trial.context import Trial
 from trainables.trial.result import MODEL_DIR, energy_metrics, label_predictions
@@ -102,6 +103,7 @@ def shipped_megabytes(trial: Trial, final: FinalModel, *, changed: bool) -> floa
         return float(save_model(trial, final, Path(folder) / "model")[M.MODEL_MB])
 
 
+@measured_alone  # CPU trials side by side: one measures at a time, the others train
 def measure(
     trial: Trial,
     final: FinalModel,
