@@ -22,8 +22,8 @@ from trainables.teachers.tiny import (
     cooccurrence_embeddings,
     ngram_soft_labels,
     tiny_teacher_key,
-    train_wordpiece,
 )
+from trainables.teachers.tiny_family import train_wordpiece
 
 SMALL = TinyTeacherConfig(**SMALL_TEACHER_KW)
 
