@@ -294,22 +294,25 @@ def _check_a_grid_model_predicts_as_in_its_trial(table: pd.DataFrame, data: dict
     assert np.array_equal(pd.read_csv(tmp / "p.csv")["label_id"], trial_pred)
 
 
-def test_a_study_of_an_xlm_roberta_teacher_ships_compact_xlm_roberta_models(
-    mahanews_dir, tmp_path
+@pytest.mark.parametrize("family", ["xlm-roberta", "roberta", "electra", "distilbert"])
+def test_a_study_in_each_family_ships_compact_models_of_that_family(
+    mahanews_dir, tmp_path, family
 ) -> None:
-    """The tiny preset in the XLM-R family (a Unigram tokenizer trained on the headlines), two
-    search trials, and the models they ship in XLM-R's own compact folder type."""
+    """The tiny preset in the family (its own tokenizer kind trained on the headlines), a
+    two-trial study (the baseline and 25% pruning + KD), and the pruned model shipped in the
+    family's own compact folder type. (BERT: the tests above.)"""
     args = _args(
-        mahanews_dir, tmp_path, "xlmr", "--search", "optuna", "-n", "2",
-        "--teacher-family", "xlm-roberta", "--epochs", "1",
+        mahanews_dir, tmp_path, family, "--grid", "paper", "--rows", "25% pruning + KD",
+        "--no-classical", "--teacher-family", family, "--epochs", "1",
     )  # fmt: skip
     proc = _run(args)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    table = _summary(tmp_path / "xlmr")
-    assert len(table) == 2
+    table = _summary(tmp_path / family)
+    assert sorted(table["kind"]) == [M.KIND_BASELINE, M.KIND_PRUNE]
     _check_finished(table)
     teacher = json.loads((Path(table["teacher"].iloc[0]) / "config.json").read_text())
-    assert teacher["model_type"] == "xlm-roberta"
-    for folder in table["model_dir"]:
-        saved = json.loads((Path(folder) / "config.json").read_text())
-        assert saved["model_type"] == "lowres-compact-xlm-roberta"
+    assert teacher["model_type"] == family
+    pruned = table[table["kind"] == M.KIND_PRUNE]["model_dir"].iloc[0]
+    saved = json.loads((Path(pruned) / "config.json").read_text())
+    assert saved["model_type"] == f"lowres-compact-{family}"
+    assert (Path(pruned) / "README.md").exists()
