@@ -59,13 +59,29 @@ def train_wordpiece(texts: list[str], vocab_size: int) -> transformers.BertToken
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     trainer = trainers.WordPieceTrainer(
         vocab_size=vocab_size,
-        special_tokens=_WORDPIECE_SPECIALS,
+        special_tokens=_WORDPIECE_SPECIALS + _continuing_pieces(tok, texts),
         min_frequency=2,
         show_progress=False,
     )
     tok.train_from_iterator(texts, trainer=trainer)
     vocab = tok.get_vocab()
     return transformers.BertTokenizerFast(vocab=vocab, do_lower_case=False, strip_accents=False)
+
+
+def _continuing_pieces(tok: Tokenizer, texts: list[str]) -> list[str]:
+    """Every ``##c`` piece the WordPiece trainer would create, sorted: handed to it up front.
+
+    The trainer (tokenizers' BPE trainer) numbers the ``##c`` pieces in the order it meets them
+    while iterating a hash map of the words, whose seed is random per process; it breaks ties
+    between equally frequent merges by those numbers, so the vocabulary differed by a few
+    pieces from run to run. Given as special tokens, in sorted order, they get fixed numbers:
+    the same pieces, the same vocabulary size, and the same vocabulary every run.
+    """
+    pieces: set[str] = set()
+    for text in texts:
+        for word, _ in tok.pre_tokenizer.pre_tokenize_str(tok.normalizer.normalize_str(text)):
+            pieces.update(word[1:])
+    return [f"##{c}" for c in sorted(pieces)]
 
 
 def _distilbert_wordpiece(texts: list[str], vocab_size: int) -> Any:
