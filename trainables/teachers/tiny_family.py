@@ -105,7 +105,59 @@ def train_unigram(texts: list[str], vocab_size: int) -> transformers.XLMRobertaT
     )
     tok.train_from_iterator(texts, trainer=trainer)
     pieces = [(piece, float(score)) for piece, score in json.loads(tok.to_str())["model"]["vocab"]]
-    return transformers.XLMRobertaTokenizerFast(vocab=pieces)
+    specials = len(_ROBERTA_SPECIALS)
+    return transformers.XLMRobertaTokenizerFast(
+        vocab=pieces[:specials] + canonical_unigram_pieces(pieces[specials:])
+    )
+
+
+# Unigram scores closer than this are one score (summation-order noise is ~1e-11).
+_SCORE_TOLERANCE = 1e-8
+# The trainer's score step between the required characters it appends (see below).
+_REQUIRED_CHAR_STEP = 1e-4
+
+
+def canonical_unigram_pieces(pieces: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    """The trained Unigram pieces in an order and with scores that do not depend on the process.
+
+    tokenizers' Unigram trainer keeps its sentences in a hash map seeded per process, so (1) its
+    floating-point sums, hence scores, differ in the last digits run to run, and the sort by
+    score orders (near-)tied pieces differently; (2) the characters it must keep but had pruned
+    get the scores ``min + k * 1e-4`` with ``k`` in hash order. Here (2) goes by code point
+    (the higher scores to the lower code points), and pieces whose scores are within 1e-8 share
+    one score (the highest of them) and sort by their text. The same pieces are kept.
+
+    >>> canonical_unigram_pieces([("b", -2.0), ("ab", -1.0 - 1e-12), ("a", -2.0001),
+    ...                           ("aa", -1.0)])
+    [('aa', -1.0), ('ab', -1.0), ('a', -2.0), ('b', -2.0001)]
+    """
+    if not pieces:
+        return []
+    low = min(score for _, score in pieces)
+    chars = []
+    for k in range(len(pieces)):
+        level = [
+            p
+            for p, s in pieces
+            if len(p) == 1 and abs(s - low - k * _REQUIRED_CHAR_STEP) < _SCORE_TOLERANCE
+        ]
+        if not level:
+            break
+        chars += level
+    rescored = dict(pieces)
+    rescored.update(
+        (piece, low + k * _REQUIRED_CHAR_STEP)
+        for k, piece in enumerate(sorted(chars, reverse=True))
+    )
+    by_score = sorted(rescored.items(), key=lambda item: -item[1])
+    out: list[tuple[str, float]] = []
+    start = 0
+    for i in range(1, len(by_score) + 1):
+        if i == len(by_score) or by_score[i - 1][1] - by_score[i][1] > _SCORE_TOLERANCE:
+            score = by_score[start][1]
+            out += [(piece, score) for piece, _ in sorted(by_score[start:i])]
+            start = i
+    return out
 
 
 def train_byte_bpe(texts: list[str], vocab_size: int) -> transformers.RobertaTokenizerFast:
