@@ -48,6 +48,8 @@ if TYPE_CHECKING:
 # Bump when the tiny teacher's recipe changes, so stale caches are not reused.
 # 2: transformers' linear warm-up schedule (the first step at learning rate 0).
 # Not bumped for the small-data adaptations: on data large enough before, nothing changed.
+# Nor for the tokenizers made the same in every process (tiny_family): a teacher cached before
+# is one of the vocabularies the recipe could give then, saved with its tokenizer, so still valid.
 _TINY_RECIPE_VERSION = "2"
 
 # Labels with this many training rows each, at least two of them: the n-gram model is
