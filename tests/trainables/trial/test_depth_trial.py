@@ -1,6 +1,7 @@
 """A prune trial whose student drops half the teacher's layers, chosen by measured importance,
-then pruned and distilled: its row reports the depth kept and its shipped folder loads. And the
-depth errors a trial raises at its start, before any work."""
+then pruned, distilled, vocabulary-trimmed and quantised: its row reports the depth kept and its
+shipped folder loads and predicts. And the depth errors a trial raises at its start, before any
+work; a share that rounds to no layer drops none and says so."""
 
 from __future__ import annotations
 
@@ -49,7 +50,7 @@ def test_a_learned_half_depth_trial_reports_its_layers_and_ships_them(
     teacher, _, _ = small_teacher
     depth = encoder_depth(load_teacher(teacher.path)[0])
     result = run_trial(
-        cfg(drop_layer_share=0.5, layer_selection="learned"),
+        cfg(drop_layer_share=0.5, layer_selection="learned", vocab_trim=True, quantize="int8"),
         report=lambda metrics, checkpoint: None,
         trial_dir=tmp_path,
     )
@@ -63,9 +64,12 @@ def test_a_learned_half_depth_trial_reports_its_layers_and_ships_them(
     assert encoder_depth(model) == depth // 2 == len(layer_shapes(model))
     auto = transformers.AutoModelForSequenceClassification.from_pretrained(folder)
     assert encoder_depth(auto) == depth // 2
-    assert f"layers: {depth // 2} kept of the teacher's {depth}" in (
-        folder / "README.md"
-    ).read_text(encoding="utf-8")
+    card = (folder / "README.md").read_text(encoding="utf-8")
+    assert f"layers: {depth // 2} kept of the teacher's {depth}" in card
+    assert "layer-dropping" in card and "encoder layers dropped (50%, learned)" in card
+    from trainables.commands.predict import main as predict
+
+    assert predict([str(folder), "--text", "मुंबई शहरात आज पाऊस"]) == 0
 
 
 def test_the_baseline_row_reports_the_teachers_depth(cfg, small_teacher, tmp_path: Path) -> None:
