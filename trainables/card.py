@@ -143,8 +143,8 @@ def _levers(cfg: TrialConfig, *, tags: bool = False) -> list[str]:
         levers.append(
             "layer-dropping"
             if tags
-            else f"encoder layers dropped ({cfg.drop_layers or f'{cfg.drop_layer_share:.0%}'}, "
-            f"{cfg.layer_selection})"
+            else f"{cfg.drop_layers or f'{cfg.drop_layer_share:.0%} of the'} encoder layers "
+            f"dropped ({cfg.layer_selection})"
         )
     if cfg.kind == M.KIND_PRUNE:
         levers.append(

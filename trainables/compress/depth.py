@@ -174,7 +174,9 @@ def skip_divergence(
 ) -> float:
     """The mean KL divergence (nats per example) from ``model``'s own predicted distribution to
     that of ``model`` with the layers ``skip`` skipped (identity), over ``batches`` (model
-    inputs on the model's device)."""
+    inputs on the model's device); in eval mode (no dropout), fp32 logits, the model's mode kept.
+    """
+    training = model.training
     model.eval()
     total, examples = 0.0, 0
     for batch in batches:
@@ -183,6 +185,7 @@ def skip_divergence(
             cut = torch.log_softmax(skipped(**batch).logits.float(), -1)
         total += float(nn.functional.kl_div(cut, full, log_target=True, reduction="sum"))
         examples += len(full)
+    model.train(training)
     return total / examples
 
 

@@ -66,7 +66,7 @@ def test_a_learned_half_depth_trial_reports_its_layers_and_ships_them(
     assert encoder_depth(auto) == depth // 2
     card = (folder / "README.md").read_text(encoding="utf-8")
     assert f"layers: {depth // 2} kept of the teacher's {depth}" in card
-    assert "layer-dropping" in card and "encoder layers dropped (50%, learned)" in card
+    assert "layer-dropping" in card and "50% of the encoder layers dropped (learned)" in card
     from trainables.commands.predict import main as predict
 
     assert predict([str(folder), "--text", "मुंबई शहरात आज पाऊस"]) == 0
