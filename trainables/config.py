@@ -20,6 +20,7 @@ True
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -199,11 +200,14 @@ class TrialConfig:
     def _validate_depth(self) -> None:
         """The depth keys (the teacher's depth is checked at the trial's start)."""
         check_selection(self.layer_selection)
-        if isinstance(self.drop_layers, bool) or not isinstance(self.drop_layers, int):
+        whole = isinstance(self.drop_layers, numbers.Real) and float(self.drop_layers).is_integer()
+        if isinstance(self.drop_layers, bool) or not whole:
             raise ValueError(f"drop_layers must be a whole number, got {self.drop_layers!r}")
+        self.drop_layers = int(self.drop_layers)  # 3.0 read back from a table is 3
         if self.drop_layers < 0:
             raise ValueError(f"drop_layers must be >= 0 (layers to drop), got {self.drop_layers}")
-        if not 0.0 <= self.drop_layer_share < 1.0:
+        share = self.drop_layer_share
+        if not (isinstance(share, numbers.Real) and 0.0 <= share < 1.0):
             raise ValueError(
                 f"drop_layer_share must lie in [0, 1) (a share of the teacher's layers), got "
                 f"{self.drop_layer_share}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import transformers
@@ -182,8 +183,10 @@ def test_bad_depth_settings_are_refused_with_one_line() -> None:
         ({"drop_layers": 2, "drop_layer_share": 0.5}, "set drop_layers .2. or drop_layer_share"),
         ({"drop_layer_share": 1.0}, r"drop_layer_share must lie in \[0, 1\)"),
         ({"drop_layer_share": -0.1}, r"drop_layer_share must lie in \[0, 1\)"),
+        ({"drop_layer_share": "half"}, r"drop_layer_share must lie in \[0, 1\)"),
         ({"drop_layers": -1}, "drop_layers must be >= 0"),
         ({"drop_layers": 1.5}, "drop_layers must be a whole number"),
+        ({"drop_layers": "3"}, "drop_layers must be a whole number"),
         ({"layer_selection": "random"}, "layer_selection must be one of top, bottom"),
         ({"kind": "baseline", "drop_layers": 1}, "a baseline trial keeps the teacher's layers"),
         ({"kind": "classical", "drop_layer_share": 0.5}, "classical trial keeps the teacher"),
@@ -198,6 +201,9 @@ def test_the_trial_config_takes_depth_keys() -> None:
     cfg = TrialConfig.from_dict({"drop_layer_share": 0.5, "layer_selection": "learned"})
     assert (cfg.drop_layers, cfg.drop_layer_share, cfg.layer_selection) == (0, 0.5, "learned")
     assert TrialConfig().drop_layers == 0 and TrialConfig().layer_selection == "top"
+    # a count read back from a table as a float, or a numpy integer, is the same count
+    assert TrialConfig.from_dict({"drop_layers": 3.0}).drop_layers == 3
+    assert type(TrialConfig.from_dict({"drop_layers": np.int64(2)}).drop_layers) is int
     assert (VOCAB, LABELS) == (120, 3)
 
 
