@@ -139,6 +139,13 @@ def write_model_card(folder: str | Path, cfg: TrialConfig, result: Mapping[str, 
 
 def _levers(cfg: TrialConfig, *, tags: bool = False) -> list[str]:
     levers = []
+    if cfg.drop_layers or cfg.drop_layer_share:
+        levers.append(
+            "layer-dropping"
+            if tags
+            else f"{cfg.drop_layers or f'{cfg.drop_layer_share:.0%} of the'} encoder layers "
+            f"dropped ({cfg.layer_selection})"
+        )
     if cfg.kind == M.KIND_PRUNE:
         levers.append(
             "block-pruning"
@@ -162,7 +169,12 @@ def _levers(cfg: TrialConfig, *, tags: bool = False) -> list[str]:
 def _kept(shapes: list[dict[str, int]], saved: dict[str, Any], result: Mapping[str, Any]) -> list:
     heads = saved.get("num_attention_heads", saved.get("n_heads"))
     ffn = saved.get("intermediate_size", saved.get("hidden_dim"))
-    lines = [f"- layers: {len(shapes)}" if shapes else "- layers: all of the teacher's"]
+    dropped = int(result.get(M.LAYERS_DROPPED) or 0)
+    lines = [
+        f"- layers: {len(shapes)} kept of the teacher's {len(shapes) + dropped}"
+        if shapes
+        else "- layers: all of the teacher's"
+    ]
     for number, shape in enumerate(shapes):
         lines.append(
             f"  - layer {number}: {shape['heads']}/{heads} heads, {shape['ffn']}/{ffn} FFN neurons"

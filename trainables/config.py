@@ -20,10 +20,12 @@ True
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from trainables import metrics as M
+from trainables.compress.depth import check_selection
 from trainables.compress.pruning import METHODS, PruningConfig
 from trainables.compress.quantize import QUANTIZATIONS
 from trainables.data import DataSpec
@@ -59,6 +61,14 @@ class TrialConfig:
     final_warmup: float = PruningConfig.final_warmup  # fraction of steps at the final threshold
     min_density: float = PruningConfig.STUDY_MIN_DENSITY  # least kept fraction per score tensor
     attention_block: str = PruningConfig.attention_block  # block | head (heads go whole)
+
+    # Depth (trainables.compress.depth): the student starts as the teacher minus some encoder
+    # layers (prune trials only). Give a count or a share, not both.
+    drop_layers: int = 0  # how many encoder layers the student drops
+    # the share of the teacher's encoder layers to drop, in [0, 1): round(share x depth) at the
+    # trial's start (one grid for a 4-layer and a 12-layer teacher; rounding to 0 drops none)
+    drop_layer_share: float = 0.0
+    layer_selection: str = "top"  # which: top | bottom | middle | alternate | learned
 
     # Distillation (see trainables.compress.distillation.distillation_loss).
     distil: bool = False
@@ -179,11 +189,39 @@ class TrialConfig:
         for name in ("epochs", "batch_size", "eval_batch_size", "timing_repeats"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        self._validate_depth()
         self.pruning()  # block shape, warm-ups, thresholds: fail now, not inside the trial
         if self.learning_rate <= 0 or self.score_learning_rate <= 0:
             raise ValueError(
                 f"learning rates must be > 0, got learning_rate={self.learning_rate}, "
                 f"score_learning_rate={self.score_learning_rate}"
+            )
+
+    def _validate_depth(self) -> None:
+        """The depth keys (the teacher's depth is checked at the trial's start)."""
+        check_selection(self.layer_selection)
+        whole = isinstance(self.drop_layers, numbers.Real) and float(self.drop_layers).is_integer()
+        if isinstance(self.drop_layers, bool) or not whole:
+            raise ValueError(f"drop_layers must be a whole number, got {self.drop_layers!r}")
+        self.drop_layers = int(self.drop_layers)  # 3.0 read back from a table is 3
+        if self.drop_layers < 0:
+            raise ValueError(f"drop_layers must be >= 0 (layers to drop), got {self.drop_layers}")
+        share = self.drop_layer_share
+        if not (isinstance(share, numbers.Real) and 0.0 <= share < 1.0):
+            raise ValueError(
+                f"drop_layer_share must lie in [0, 1) (a share of the teacher's layers), got "
+                f"{self.drop_layer_share}"
+            )
+        if self.drop_layers > 0 and self.drop_layer_share > 0:
+            raise ValueError(
+                f"set drop_layers ({self.drop_layers}) or drop_layer_share "
+                f"({self.drop_layer_share}), not both"
+            )
+        if self.kind != M.KIND_PRUNE and (self.drop_layers or self.drop_layer_share):
+            raise ValueError(
+                f"a {self.kind} trial keeps the teacher's layers: drop_layers and "
+                f"drop_layer_share are for prune trials, got drop_layers={self.drop_layers}, "
+                f"drop_layer_share={self.drop_layer_share}"
             )
 
     @property

@@ -59,6 +59,10 @@ DENSITY = "density"
 # head only when all its value and output blocks go; `attention_block="head"` scores heads whole.
 HEADS = "heads"
 FFN_NEURONS = "ffn_neurons"
+# Encoder layers the final model keeps, and how many of the teacher's it dropped (the trial's
+# drop_layers / drop_layer_share; the baseline: the teacher's depth and 0).
+LAYERS = "layers"
+LAYERS_DROPPED = "layers_dropped"
 
 # Energy: the paper's emissions column measures inference over the test set. It is measured over
 # repeated passes (long enough for many CodeCarbon samples) after a warm-up, and given per pass

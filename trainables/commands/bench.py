@@ -115,7 +115,7 @@ def bench(args: argparse.Namespace) -> dict[str, list[dict]]:
     for density in args.densities:
         started = time.perf_counter()
         masked = prune_model(copy.deepcopy(baseline), PruningConfig(target_density=density))
-        _structured_random_scores(masked, generator)
+        structured_random_scores(masked, generator)
         apply_threshold(masked, density)
         compact = compact_model(masked)
         del masked
@@ -365,7 +365,7 @@ def vocabulary_rows(model: torch.nn.Module, sizes: list[int]) -> list[dict[str, 
 
 
 @torch.no_grad()
-def _structured_random_scores(model: torch.nn.Module, generator: torch.Generator) -> None:
+def structured_random_scores(model: torch.nn.Module, generator: torch.Generator) -> None:
     """Random scores shaped the way trained pruning ends: each head ranks all its blocks the same
     in Q, K, V and O (so topk drops whole heads), and FFN neurons rank one by one."""
     family = family_of(model)

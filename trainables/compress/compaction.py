@@ -254,11 +254,13 @@ def layer_shapes(model: nn.Module) -> list[dict[str, int]]:
 
 
 def kept_structure(model: nn.Module) -> dict[str, int]:
-    """Attention heads and FFN neurons the encoder keeps in all (``heads``, ``ffn_neurons``)."""
+    """Attention heads and FFN neurons the encoder keeps in all (``heads``, ``ffn_neurons``),
+    and its layers (``layers``)."""
     shapes = layer_shapes(model)
     return {
         metrics.HEADS: sum(shape["heads"] for shape in shapes),
         metrics.FFN_NEURONS: sum(shape["ffn"] for shape in shapes),
+        metrics.LAYERS: len(shapes),
     }
 
 

@@ -24,6 +24,7 @@ from trainables.compress.compaction import (
     save_compact,
     speedup_ideal,
 )
+from trainables.compress.depth import encoder_depth
 from trainables.compress.quantize import (
     DYNAMIC_INT8,
     folder_megabytes,
@@ -202,6 +203,7 @@ def measure(
         M.PARAM_REDUCTION: 1.0 - counts["total"] / teacher_params,
         M.DENSITY: encoder_density(dense, teacher.config),
         **kept_structure(dense),
+        M.LAYERS_DROPPED: encoder_depth(teacher) - encoder_depth(dense),
         M.MODEL_MB_IN_MEMORY: serialized_megabytes(model),
         **energy_metrics(
             energy[MODEL].at(timings[MODEL].median),

@@ -1,6 +1,7 @@
 """The ``prune`` trial: a pruned, optionally distilled copy of the teacher, trained and measured.
 
-student (a copy of the teacher whose encoder linears carry learnable block masks) -> prune +
+student (a copy of the teacher, minus the encoder layers ``drop_layers`` / ``drop_layer_share``
+and ``layer_selection`` ask to drop, whose encoder linears carry learnable block masks) -> prune +
 distil + AMP training, a report and checkpoint per epoch -> final masks -> compaction ->
 :func:`trainables.trial.final.measure` against the teacher -> saved model. While it trains, the
 trial's log gets a line every ~30 s: the step and an estimate of the training time left
@@ -12,6 +13,7 @@ from __future__ import annotations
 import copy
 import math
 import shutil
+import sys
 from pathlib import Path
 
 import torch
@@ -19,6 +21,14 @@ from torch import Tensor, nn
 
 from trainables import metrics as M
 from trainables.compress.compaction import WEIGHTS_NAME, compact_model
+from trainables.compress.depth import (
+    IMPORTANCE_BATCHES,
+    drop_layers,
+    encoder_depth,
+    layers_to_drop,
+    learned_layers_to_drop,
+    resolve_drop_count,
+)
 from trainables.compress.distillation import (
     TeacherLogitsCache,
     distillation_loss,
@@ -51,15 +61,18 @@ def run(trial: Trial) -> Outcome:
     measure it against the teacher and save it."""
     cfg, device, teacher, clock = trial.cfg, trial.device, trial.teacher, trial.clock
     autocast = precision_autocast(device, cfg.precision)
+    drop = _drop_count(cfg, teacher)  # too many layers: refused before any work
     tokens = trial.tokenize(trial.tokenizer)
+    train = tokens["train"]
     progress = Progress()
     resumed_from = 0
 
-    # Student: a copy of the teacher whose encoder linears carry learnable block masks.
+    # Student: a copy of the teacher minus the dropped layers, whose encoder linears carry
+    # learnable block masks.
     pruning = cfg.pruning()
     with clock.phase(M.PHASE_TRAIN):
-        student = prune_model(copy.deepcopy(teacher), pruning).to(device)
-    train = tokens["train"]
+        student = _shallower(cfg, teacher, drop, train, device)
+        student = prune_model(student, pruning).to(device)
     steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
     total_steps = steps_per_epoch * cfg.epochs
     optimizer = _optimizer(student, cfg)
@@ -146,6 +159,41 @@ def run(trial: Trial) -> Outcome:
         **save_model(trial, final),
     }
     return Outcome(metrics, predictions, progress.history)
+
+
+def _drop_count(cfg: TrialConfig, teacher: nn.Module) -> int:
+    """The encoder layers the student drops (``drop_layers``, or ``drop_layer_share`` of the
+    teacher's depth, rounded), checked against the teacher's depth; a share that rounds to no
+    layer is said in the trial's log."""
+    depth = encoder_depth(teacher)
+    count = resolve_drop_count(cfg.drop_layers, cfg.drop_layer_share, depth)
+    if cfg.drop_layer_share > 0 and count == 0:
+        print(
+            f"{cfg.name or 'trial'}: drop_layer_share={cfg.drop_layer_share} of a {depth}-layer "
+            "teacher rounds to 0 layers: no layer is dropped",
+            file=sys.stderr,
+            flush=True,
+        )
+    return count
+
+
+def _shallower(
+    cfg: TrialConfig, teacher: nn.Module, count: int, train: TokenizedSplit, device: torch.device
+) -> nn.Module:
+    """A copy of the teacher without the ``count`` layers ``cfg.layer_selection`` picks
+    (``learned``: measured on the first training batches, :func:`learned_layers_to_drop`)."""
+    student = copy.deepcopy(teacher)
+    if count == 0:
+        return student
+    if cfg.layer_selection == "learned":
+        batches = [
+            model_inputs(batch, device, torch.long)
+            for batch in train.batches(cfg.eval_batch_size)[:IMPORTANCE_BATCHES]
+        ]
+        indices = learned_layers_to_drop(student.to(device), batches, count)
+    else:
+        indices = layers_to_drop(encoder_depth(teacher), count, cfg.layer_selection)
+    return drop_layers(student, indices)
 
 
 def _optimizer(student: nn.Module, cfg: TrialConfig) -> torch.optim.Optimizer:

@@ -53,6 +53,8 @@ COLUMNS: dict[str, Any] = {
     M.DENSITY: math.nan,
     M.HEADS: 0,
     M.FFN_NEURONS: 0,
+    M.LAYERS: 0,
+    M.LAYERS_DROPPED: 0,
     M.MODEL_MB: REQUIRED,
     M.MODEL_MB_IN_MEMORY: math.nan,  # no torch state dict (TF-IDF)
     M.EMISSIONS_KG: REQUIRED,

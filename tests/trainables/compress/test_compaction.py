@@ -114,7 +114,7 @@ def test_two_layers_edge_cases_compact_exactly(attn_implementation: str) -> None
     compact = compact_model(model)
     assert layer_shapes(compact) == [{"heads": 2, "ffn": 64}, {"heads": 0, "ffn": 0}]
     assert getattr(compact.config, LAYERS_KEY) == layer_shapes(compact)
-    assert kept_structure(compact) == {M.HEADS: 2, M.FFN_NEURONS: 64}
+    assert kept_structure(compact) == {M.HEADS: 2, M.FFN_NEURONS: 64, M.LAYERS: 2}
     assert not masked_layers(compact)
     attention = compact.bert.encoder.layer[0].attention.self
     assert (attention.num_attention_heads, attention.all_head_size) == (2, 32)
