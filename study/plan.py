@@ -20,7 +20,7 @@ from typing import Any
 
 from analysis.labels import CLASSICAL_LABEL
 from search_spaces.extended import LEVERS
-from search_spaces.optuna_space import Choice, FloatRange, Param, optuna_space, paper_points
+from search_spaces.optuna_space import Choice, FloatRange, Param, optuna_space, seed_points
 from search_spaces.paper import TEACHER_AS_IS
 from study.cli import GRIDS, UsageError, parse_objectives, parse_set
 from trainables import metrics as M
@@ -129,7 +129,9 @@ def new_plan(args: argparse.Namespace, name: str, results_dir: Path) -> StudyPla
         space = _search_space(args, settings)
         plan.space = StudyPlan.encode_space(space)
         # the paper's runs first; fewer trials than points: only as many as there are trials
-        plan.points = paper_points(space, _checked(settings).to_dict())[: args.num_samples]
+        defaults = _checked(settings).to_dict()
+        points = seed_points(space, defaults, grid=args.seed_points)
+        plan.points = points[: args.num_samples]
         plan.num_samples = args.num_samples
         plan.optuna_storage = args.optuna_storage or f"sqlite:///{results_dir / 'optuna.db'}"
     for point in plan.points:
@@ -216,12 +218,13 @@ def levered_baseline(settings: dict[str, Any]) -> dict[str, Any] | None:
     own ("baseline + int8"), compared like any other configuration; None without them. The
     baseline itself stays the unmodified teacher (:data:`TEACHER_AS_IS`).
 
-    >>> levered_baseline({"quantize": "int8"})
-    {'name': 'baseline + int8', 'kind': 'baseline', 'quantize': 'int8', 'vocab_trim': False}
+    >>> levered_baseline({"quantize": "int8"})["name"]
+    'baseline + int8'
     >>> levered_baseline({"quantize": "none"}) is None
     True
     """
     levers = {key: settings.get(key, value) for key, value in TEACHER_AS_IS.items()}
+    levers.update(drop_layers=0, drop_layer_share=0.0)  # depth needs training: not a baseline's
     if levers == TEACHER_AS_IS:
         return None
     names = [name for name, lever in LEVERS if any(levers.get(k) == v for k, v in lever.items())]

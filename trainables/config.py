@@ -60,6 +60,11 @@ class TrialConfig:
     min_density: float = PruningConfig.STUDY_MIN_DENSITY  # least kept fraction per score tensor
     attention_block: str = PruningConfig.attention_block  # block | head (heads go whole)
 
+    # Depth (trainables.compress.depth): encoder layers the student drops before pruning.
+    drop_layers: int = 0  # a count
+    drop_layer_share: float = 0.0  # or a share of the teacher's layers, resolved at trial start
+    layer_selection: str = "top"  # top | bottom | middle | alternate | learned
+
     # Distillation (see trainables.compress.distillation.distillation_loss).
     distil: bool = False
     temperature: float = 2.0
