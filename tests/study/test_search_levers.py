@@ -75,3 +75,10 @@ def test_the_depth_grid_matches_each_width_row_in_ideal_compute() -> None:
 def test_a_study_dropping_layers_keeps_its_baseline_whole() -> None:
     assert levered_baseline({"drop_layer_share": 0.5}) is None
     assert levered_baseline({"drop_layer_share": 0.5, "quantize": "int8"})["drop_layer_share"] == 0
+
+
+def test_a_searched_configuration_is_named_like_the_grid_row_it_matches() -> None:
+    from analysis.labels import config_label
+
+    for row in depth_grid():
+        assert config_label(row) == row["name"]
