@@ -255,9 +255,10 @@ def hypervolume(
     return float(moocore.hypervolume(as_minimisation(points, directions), ref=corner))
 
 
-def per_configuration(results: pd.DataFrame) -> pd.DataFrame:
+def per_configuration(results: pd.DataFrame, *, always: bool = False) -> pd.DataFrame:
     """The table a front is chosen from: ``results`` when every configuration has at most one
-    finished row, else one row per configuration of the finished rows, over its seeds.
+    finished row (unless ``always``: then the summary with its intervals all the same), else one
+    row per configuration of the finished rows, over its seeds.
 
     Configurations are :func:`analysis.configuration_ids` (rows that differ only in
     seed; a table without config columns has none). The rows are
@@ -279,7 +280,7 @@ def per_configuration(results: pd.DataFrame) -> pd.DataFrame:
     # apart as configurations: every row stays a point of its own.
     if len(finished) < 2 or not config_columns(finished):
         return results
-    if not configuration_ids(finished).duplicated().any():
+    if not always and not configuration_ids(finished).duplicated().any():
         return results
     with warnings.catch_warnings():
         # Fronts and plots read the means and sds only; a missing prediction file matters to

@@ -86,6 +86,9 @@ def config_label(row: Mapping[str, Any]) -> str:
     >>> config_label({"kind": "prune", "target_density": 0.25, "distil": True,
     ...               "attention_block": "head", "quantize": "int8"})
     '75% pruning + KD + heads + int8'
+    >>> config_label({"kind": "prune", "target_density": 0.5, "distil": True,
+    ...               "drop_layer_share": 0.25, "layer_selection": "top"})
+    'drop 25% layers + 50% pruning + KD'
     """
     name = row.get("name")
     kind = str(row.get("kind", "")).lower()
@@ -97,7 +100,9 @@ def config_label(row: Mapping[str, Any]) -> str:
     if math.isnan(density):
         fallback = next((v for v in (name, row.get("trial_id")) if _present(v)), "?")
         return str(fallback)
-    label = f"{(1.0 - density) * 100:.0f}% pruning"
+    width = f"{(1.0 - density) * 100:.0f}% pruning"
+    depth = depth_label(row)
+    label = " + ".join([depth, width] if depth and density < 1 else [depth or width])
     if _is_true(row.get("distil")):
         label += " + KD"
         temperature = _number(row.get("temperature", PAPER_TEMPERATURE))
@@ -107,6 +112,26 @@ def config_label(row: Mapping[str, Any]) -> str:
         ):
             label += f" (T={temperature:g}, α={alpha:g})"
     return " + ".join([label, *levers(row)])
+
+
+def depth_label(row: Mapping[str, Any]) -> str:
+    """The layers a trial drops, in the depth grid's words ("" when none): a share of the
+    teacher's layers or a count, and the selection rule when it is not the default ``top``.
+
+    >>> depth_label({"drop_layer_share": 0.5, "layer_selection": "learned"})
+    'drop 50% layers (learned)'
+    >>> depth_label({"drop_layers": 2}), depth_label({"drop_layer_share": 0.0})
+    ('drop 2 layers', '')
+    """
+    share, count = _number(row.get("drop_layer_share")), _number(row.get("drop_layers"))
+    if share > 0:
+        text = f"drop {share * 100:.0f}% layers"
+    elif count > 0:
+        text = f"drop {count:.0f} layer{'s' if count > 1 else ''}"
+    else:
+        return ""
+    selection = row.get("layer_selection")
+    return text + (f" ({selection})" if _present(selection) and selection != "top" else "")
 
 
 def energy_estimated(table: pd.DataFrame) -> bool:

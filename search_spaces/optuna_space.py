@@ -16,7 +16,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from search_spaces.extended import extended_grid
 from search_spaces.paper import paper_grid
+
+# trainables.compress.depth.LAYER_SELECTIONS (search_spaces stays free of torch)
+LAYER_SELECTIONS = ("top", "bottom", "middle", "alternate", "learned")
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,24 @@ EXTRA: dict[str, Param] = {
     "attention_block": Choice(("block", "head")),
     # dynamic int8 of the compact model (CPU studies)
     "quantize": Choice(("none", "int8")),
+    # the vocabulary trimmed to the pieces the training texts use
+    "vocab_trim": Choice((False, True)),
+    # depth: the share of the teacher's layers dropped (whole layers of a 4- or 12-layer
+    # teacher) and which ones
+    "drop_layer_share": Choice((0.0, 0.25, 0.5, 0.75)),
+    "layer_selection": Choice(LAYER_SELECTIONS),
+}
+_UNSET = object()
+# With depth in the space, width may stay whole (density 1.0: the grid's depth-only rows).
+DEPTH_DENSITY = FloatRange(0.05, 1.0)
+# ``--also-search levers``: every lever beyond the paper's, in one search.
+LEVER_NAMES = ("attention_block", "quantize", "vocab_trim", "drop_layer_share", "layer_selection")
+# A parameter searched only when its parent's value is truthy (distillation on, layers
+# dropped); otherwise the trial keeps the study's value and the sampler spends nothing on it.
+PARENTS = {
+    "temperature": "distil",
+    "alpha_distil": "distil",
+    "layer_selection": "drop_layer_share",
 }
 # A lambda search prunes by sigmoid threshold, so the target density leaves the space.
 REPLACES = {"regularization_lambda": "target_density"}
@@ -72,16 +94,19 @@ def optuna_space(extra: tuple[str, ...] | list[str] = ()) -> dict[str, Param]:
     >>> sorted(optuna_space(["regularization_lambda"]))
     ['alpha_distil', 'distil', 'regularization_lambda', 'temperature']
     """
+    extra = [n for name in extra for n in (LEVER_NAMES if name == "levers" else (name,))]
     unknown = [name for name in extra if name not in EXTRA]
     if unknown:
         raise ValueError(
             f"cannot search {', '.join(unknown)}; searchable besides the paper's parameters: "
-            f"{', '.join(EXTRA)}"
+            f"{', '.join(EXTRA)}, or levers (all of {', '.join(LEVER_NAMES)})"
         )
     space = dict(SPACE)
     for name in extra:
         space.pop(REPLACES.get(name, ""), None)
         space[name] = EXTRA[name]
+    if "drop_layer_share" in space and "target_density" in space:
+        space["target_density"] = DEPTH_DENSITY  # depth alone keeps every block
     return space
 
 
@@ -111,3 +136,63 @@ def paper_points(
             raise ValueError(f"paper point {run['name']!r} lies outside the space: {outside}")
         points.append(point)
     return points
+
+
+def seed_points(
+    space: Mapping[str, Param],
+    defaults: Mapping[str, object] | None = None,
+    *,
+    grid: str = "paper",
+) -> list[dict[str, object]]:
+    """The search's first points: the paper's six runs (:func:`paper_points`), then with
+    ``grid="extended"`` every other compression row of the extended grid that ``space`` can
+    express (a row setting a parameter the space lacks to another value than the study's is left
+    out), without repeats.
+
+    >>> space = optuna_space(["levers"])
+    >>> points = seed_points(space, {"attention_block": "block", "quantize": "none",
+    ...                              "vocab_trim": False, "drop_layer_share": 0.0,
+    ...                              "layer_selection": "top"}, grid="extended")
+    >>> len(points), points[-1]["drop_layer_share"], points[-1]["quantize"]
+    (27, 0.5, 'int8')
+    >>> len(seed_points(optuna_space(), grid="extended"))  # width only: the paper's six
+    6
+    """
+    if grid not in ("paper", "extended"):
+        raise ValueError(f"seed points come from the paper or the extended grid, got {grid!r}")
+    defaults = dict(defaults or {})
+    points = paper_points(space, defaults)
+    for row in extended_grid() if grid == "extended" and points else []:
+        values = {**defaults, **row}
+        point = {name: values[name] for name in space if name in values}
+        expressible = len(point) == len(space) and all(v in space[n] for n, v in point.items())
+        if row["kind"] == "baseline" or not expressible:
+            continue
+        if all(
+            defaults.get(k, _UNSET) == v
+            for k, v in row.items()
+            if k not in (*space, "name", "kind")
+        ):
+            points.append(point)
+    unique = {tuple(sorted(point.items())): point for point in points}
+    return list(unique.values())
+
+
+def active_parameters(
+    space: Mapping[str, Param],
+    point: Mapping[str, object],
+    base: Mapping[str, object] | None = None,
+) -> list[str]:
+    """The parameters of ``space`` a point sets: each one whose parent (:data:`PARENTS`), as the
+    point has it or else ``base``, is truthy.
+
+    >>> active_parameters(optuna_space(), {"target_density": 0.5, "distil": False})
+    ['target_density', 'distil']
+    """
+    base = dict(base or {})
+    names: list[str] = []
+    for name in space:
+        parent = PARENTS.get(name)
+        if parent is None or point.get(parent, base.get(parent)):
+            names.append(name)
+    return names

@@ -6,8 +6,8 @@ import argparse
 import json
 from typing import Any, NoReturn
 
-from search_spaces.extended import extended_grid
-from search_spaces.optuna_space import EXTRA
+from search_spaces.extended import depth_grid, extended_grid
+from search_spaces.optuna_space import EXTRA, LEVER_NAMES
 from search_spaces.paper import paper_grid
 from study.cluster import CLIENT_REFUSED
 from study.errors import UsageError
@@ -15,7 +15,7 @@ from trainables.data.flags import HelpFormatter, add_data_flags
 from trainables.precision import PRECISIONS
 from trainables.presets import TINY_FAMILIES
 
-GRIDS = {"paper": paper_grid, "extended": extended_grid}
+GRIDS = {"paper": paper_grid, "extended": extended_grid, "depth": depth_grid}
 SEARCHES = ("optuna",)
 SAMPLERS = ("tpe", "nsga2")
 PRESET_NAMES = ("tiny", "paper")
@@ -44,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--grid",
         choices=sorted(GRIDS),
         help="paper: the paper's baseline + six runs; extended: those, then at each density with "
-        "KD whole heads, + int8, + vocabulary trimming",
+        "KD whole heads, + int8, + vocabulary trimming, then depth (layers dropped) alone and with "
+        "width; depth: the KD rows, depth alone and both at matched ideal speed, each + int8",
     )
     one.add_argument("--search", choices=SEARCHES, help="a multi-objective search")
     what.add_argument("-n", "--num-samples", type=int, default=16, help="trials of a search")
@@ -53,8 +54,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--also-search",
         default="",
         metavar="NAMES",
-        help=f"comma-separated extra parameters to search: {', '.join(EXTRA)} "
-        "(regularization_lambda prunes by sigmoid threshold instead of a target density)",
+        help=f"comma-separated extra parameters to search: {', '.join(EXTRA)}, or levers "
+        f"(all of {', '.join(LEVER_NAMES)}; temperature and alpha are searched under KD only, "
+        "the layer selection only when layers are dropped); regularization_lambda prunes by "
+        "sigmoid threshold instead of a target density",
+    )
+    what.add_argument(
+        "--seed-points",
+        choices=("paper", "extended"),
+        default="paper",
+        help="what a search tries first: the paper's six runs, or also every extended-grid row "
+        "the space can express (a search to compare with the grid at equal budget starts from "
+        "the paper's only)",
     )
     what.add_argument(
         "--objectives",
@@ -279,3 +290,5 @@ def check_flags(args: argparse.Namespace) -> None:
         raise UsageError("--sampler applies to --search optuna only")
     if args.also_search and not args.search:
         raise UsageError("--also-search applies to --search optuna only")
+    if args.seed_points != "paper" and not args.search:
+        raise UsageError("--seed-points applies to --search optuna only")

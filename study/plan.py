@@ -18,18 +18,15 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from analysis.labels import CLASSICAL_LABEL
-from search_spaces.extended import LEVERS
-from search_spaces.optuna_space import Choice, FloatRange, Param, optuna_space, paper_points
+from search_spaces.optuna_space import Choice, FloatRange, Param, optuna_space, seed_points
 from search_spaces.paper import TEACHER_AS_IS
-from study.cli import GRIDS, UsageError, parse_objectives, parse_set
+from study.cli import UsageError, parse_objectives, parse_set
+from study.points import grid_points, levered_baseline, replicate
 from trainables import metrics as M
 
 STUDY_FILE = "study.json"
 DATA_FILE = "data.json"
 CONFIRM_DIR = "confirm"
-# The grid's reference outside BERT: same splits, same test set, seconds to train.
-CLASSICAL_POINT: dict[str, Any] = {"name": CLASSICAL_LABEL, "kind": M.KIND_CLASSICAL}
 
 
 @dataclass
@@ -129,7 +126,9 @@ def new_plan(args: argparse.Namespace, name: str, results_dir: Path) -> StudyPla
         space = _search_space(args, settings)
         plan.space = StudyPlan.encode_space(space)
         # the paper's runs first; fewer trials than points: only as many as there are trials
-        plan.points = paper_points(space, _checked(settings).to_dict())[: args.num_samples]
+        defaults = _checked(settings).to_dict()
+        points = seed_points(space, defaults, grid=args.seed_points)
+        plan.points = points[: args.num_samples]
         plan.num_samples = args.num_samples
         plan.optuna_storage = args.optuna_storage or f"sqlite:///{results_dir / 'optuna.db'}"
     for point in plan.points:
@@ -172,71 +171,6 @@ def new_plan(args: argparse.Namespace, name: str, results_dir: Path) -> StudyPla
     plan.base_config = {**settings, "teacher": teacher.path, "data": spec.to_dict()}
     _checked(plan.base_config)
     return plan
-
-
-def grid_points(
-    grid: str,
-    *,
-    seeds: int,
-    first_seed: int,
-    classical: bool,
-    rows: list[str] | None = None,
-    levered_baseline: dict[str, Any] | None = None,
-) -> list[dict[str, Any]]:
-    """The grid's points (and the classical reference), each once per seed; with ``rows`` only
-    the rows of those names, and the baseline, which every comparison is paired with.
-    ``levered_baseline`` (:func:`levered_baseline`) follows the baseline as a row of its own.
-
-    >>> points = grid_points("paper", seeds=3, first_seed=42, classical=True)
-    >>> len(points), points[7]["kind"], sorted({p["seed"] for p in points})
-    (24, 'classical', [42, 43, 44])
-    >>> [p["name"] for p in grid_points("paper", seeds=1, first_seed=42, classical=False,
-    ...                                 rows=["50% pruning + KD"])]
-    ['baseline', '50% pruning + KD']
-    """
-    points = GRIDS[grid]()
-    if rows is not None:
-        names = [str(point["name"]) for point in points]
-        unknown = [row for row in rows if row not in names]
-        if unknown:
-            raise UsageError(
-                f"--rows: no row {', '.join(map(repr, unknown))} in the {grid} grid; its rows: "
-                f"{', '.join(names)}"
-            )
-        points = [p for p in points if p["name"] in rows or p.get("kind") == M.KIND_BASELINE]
-    if levered_baseline is not None:
-        at = next(i for i, p in enumerate(points) if p.get("kind") == M.KIND_BASELINE) + 1
-        points.insert(at, dict(levered_baseline))
-    points += [dict(CLASSICAL_POINT)] if classical else []
-    return replicate(points, seeds, first_seed=first_seed)
-
-
-def levered_baseline(settings: dict[str, Any]) -> dict[str, Any] | None:
-    """The teacher with the study's own int8 / vocabulary trimming (``--set``), as a row of its
-    own ("baseline + int8"), compared like any other configuration; None without them. The
-    baseline itself stays the unmodified teacher (:data:`TEACHER_AS_IS`).
-
-    >>> levered_baseline({"quantize": "int8"})
-    {'name': 'baseline + int8', 'kind': 'baseline', 'quantize': 'int8', 'vocab_trim': False}
-    >>> levered_baseline({"quantize": "none"}) is None
-    True
-    """
-    levers = {key: settings.get(key, value) for key, value in TEACHER_AS_IS.items()}
-    if levers == TEACHER_AS_IS:
-        return None
-    names = [name for name, lever in LEVERS if any(levers.get(k) == v for k, v in lever.items())]
-    return {"name": " + ".join(["baseline", *names]), "kind": M.KIND_BASELINE, **levers}
-
-
-def replicate(points: list[dict[str, Any]], seeds: int, *, first_seed: int) -> list[dict[str, Any]]:
-    """Every point once per student seed ``first_seed``, ``first_seed + 1``, ...: all points
-    with the first seed, then all with the next, so an early stop still has whole replicates.
-
-    >>> [(p["name"], p["seed"]) for p in replicate([{"name": "a"}, {"name": "b"}], 2,
-    ...                                            first_seed=7)]
-    [('a', 7), ('b', 7), ('a', 8), ('b', 8)]
-    """
-    return [{**point, M.SEED: first_seed + i} for i in range(seeds) for point in points]
 
 
 def study_objectives(

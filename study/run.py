@@ -243,6 +243,7 @@ def _searcher(plan: StudyPlan):
         sampler=plan.sampler,
         seed=plan.base_config["seed"],
         objectives=plan.objectives,
+        base=plan.base_config,
     )
 
 

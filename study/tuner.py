@@ -24,7 +24,7 @@ from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
 from analysis.rows import finished_report
-from search_spaces.optuna_space import Choice, FloatRange, Param
+from search_spaces.optuna_space import PARENTS, Choice, FloatRange, Param
 from study.disk import remove_training_checkpoints
 from study.records import TrialRecord, status_of
 from trainables import metrics as M
@@ -185,17 +185,38 @@ def _finite(value: object) -> bool:
     return not isinstance(value, float) or math.isfinite(value)
 
 
-def optuna_distributions(space: Mapping[str, Param]) -> dict[str, Any]:
-    """Our pure-data ranges as Optuna distributions."""
-    out: dict[str, Any] = {}
-    for name, param in space.items():
-        if isinstance(param, FloatRange):
-            out[name] = optuna.distributions.FloatDistribution(param.low, param.high, log=param.log)
-        elif isinstance(param, Choice):
-            out[name] = optuna.distributions.CategoricalDistribution(list(param.choices))
-        else:
-            raise TypeError(f"unknown parameter type for {name}: {param!r}")
-    return out
+class ConditionalSpace:
+    """The search space as Optuna's define-by-run function: every parameter in order, except one
+    whose parent (:data:`search_spaces.optuna_space.PARENTS`: the temperature and alpha under
+    distillation, the layer selection under a dropped share) is falsy in this trial, or, when the
+    parent is not searched, in the study's ``base`` config. An unsampled parameter keeps the
+    study's value; the sampler models only what matters to the trial. A plain class (not a
+    closure) so the searcher pickles with the study for ``--resume``.
+
+    >>> class Ask:  # what Optuna's trial offers, recording the calls
+    ...     def suggest_categorical(self, name, choices): return choices[0]
+    ...     def suggest_float(self, name, low, high, log=False): return low
+    >>> ConditionalSpace({"distil": Choice((False, True)),
+    ...                   "temperature": FloatRange(1.0, 10.0)}, {})(Ask())
+    {'distil': False}
+    """
+
+    def __init__(self, space: Mapping[str, Param], base: Mapping[str, Any]):
+        self.space, self.base = dict(space), dict(base)
+
+    def __call__(self, trial: Any) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name, param in self.space.items():
+            parent = PARENTS.get(name)
+            if parent is not None and not values.get(parent, self.base.get(parent)):
+                continue
+            if isinstance(param, FloatRange):
+                values[name] = trial.suggest_float(name, param.low, param.high, log=param.log)
+            elif isinstance(param, Choice):
+                values[name] = trial.suggest_categorical(name, list(param.choices))
+            else:
+                raise TypeError(f"unknown parameter type for {name}: {param!r}")
+        return values
 
 
 def optuna_sampler(name: str, seed: int):
@@ -221,8 +242,10 @@ def optuna_searcher(
     sampler: str,
     seed: int,
     objectives: Mapping[str, str] = M.OBJECTIVES,
+    base: Mapping[str, Any] | None = None,
 ):
-    """A multi-objective ``OptunaSearch`` whose study lives in ``storage``.
+    """A multi-objective ``OptunaSearch`` whose study lives in ``storage``, over ``space`` as a
+    :class:`ConditionalSpace` (``base``: the study's trial config, for parents not searched).
 
     The metric and mode lists go to the searcher only: a single metric/mode in ``TuneConfig``
     as well would silently make the study single-objective. The seed ``points`` are enqueued
@@ -245,7 +268,7 @@ def optuna_searcher(
     for point in points:
         study.enqueue_trial(dict(point), skip_if_exists=True)
     return _RecordingOptunaSearch(
-        space=optuna_distributions(space),
+        space=ConditionalSpace(space, base or {}),
         metric=names,
         mode=modes,
         sampler=optuna_sampler(sampler, seed),

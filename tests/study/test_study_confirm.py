@@ -10,7 +10,8 @@ import pytest
 
 from search_spaces import optuna_space
 from study.errors import UsageError
-from study.plan import StudyPlan, confirm_plan, grid_points, study_objectives
+from study.plan import StudyPlan, confirm_plan, study_objectives
+from study.points import grid_points
 from study.records import TrialRecord
 from study.summary import confirmation_table, summary_table, write_summary
 from trainables import metrics as M
@@ -158,7 +159,7 @@ def test_a_confirmation_reports_its_fresh_seeds_with_the_search_run_beside_them(
 
 
 def test_the_baseline_stays_the_teacher_and_the_studys_int8_gets_its_own_row() -> None:
-    from study.plan import levered_baseline
+    from study.points import levered_baseline
 
     settings = {"quantize": "int8", "vocab_trim": False}
     points = grid_points(

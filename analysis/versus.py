@@ -1,0 +1,280 @@
+"""``python -m analysis.versus GRID SEARCH``: a search against a grid at equal budget.
+
+GRID and SEARCH are study folders (``results/NAME``) run on the same teacher and splits: GRID a
+``--grid`` study, SEARCH a ``--search optuna`` study of as many trials, best confirmed
+(``--confirm --name SEARCH --seeds N``; its configurations then come from
+``SEARCH/confirm/summary.csv``, summarised over the confirmation seeds only). For each side:
+
+- the front, chosen on validation among its configurations (means over seeds), reported on test;
+- its hypervolume over the test-reported objectives (test accuracy for validation accuracy),
+  both against one reference point: the worst value of each objective over the two fronts
+  (``--reference`` to give one), so each front is measured on the same ruler;
+- for every compression configuration of the grid, whether a search configuration dominates it
+  within the intervals: at least as fast (geometric mean speedup) and as good in any other
+  objective, with the grid configuration's mean accuracy change against the teacher no higher
+  than the top of the search configuration's 95% interval (over distinct test texts and seeds).
+
+It prints a Markdown report and writes ``versus.md``, ``versus.csv`` (every configuration of both
+sides, its front membership and, for the grid's, what dominates it) and ``versus.png`` (both
+fronts, test accuracy against speedup on a log axis) into ``--out`` (default: SEARCH).
+
+    python -m analysis.versus results/grid-lpc results/search-lpc
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from analysis.errors import PairingWarning
+from analysis.front import hypervolume, pareto_front, per_configuration
+from analysis.readers import read_summary
+from analysis.rows import finished_rows
+from trainables import metrics as M
+
+SIDE, ON_FRONT, DOMINATED_BY = "side", "on_front", "dominated_by"
+DELTA, DELTA_HIGH = "delta_accuracy_mean", "delta_accuracy_ci_high"
+# The objective a front is chosen on, and the one it is reported with.
+REPORTED = {M.VAL_ACCURACY: M.ACCURACY, M.VAL_MACRO_F1: M.MACRO_F1}
+
+
+def configurations(folder: Path) -> tuple[pd.DataFrame, bool]:
+    """The finished configurations of a study folder (means over seeds) without the classical
+    reference, and whether they are a confirmation's."""
+    confirmed = (folder / "confirm" / "summary.csv").exists()
+    path = folder / "confirm" / "summary.csv" if confirmed else folder / "summary.csv"
+    if not path.exists():
+        raise ValueError(f"{folder} has no summary.csv: give the folder of a finished study")
+    table = finished_rows(read_summary(path))
+    if "kind" in table:
+        table = table[table["kind"].fillna(M.KIND_PRUNE) != M.KIND_CLASSICAL]
+    if table.empty:
+        raise ValueError(f"{path} has no finished trial")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PairingWarning)
+        return per_configuration(table.reset_index(drop=True), always=True), confirmed
+
+
+def trials(folder: Path) -> int:
+    """The compression trials a study ran (its budget; not its confirmation's)."""
+    table = read_summary(folder / "summary.csv")
+    kind = table["kind"].fillna(M.KIND_PRUNE) if "kind" in table else M.KIND_PRUNE
+    return int((kind == M.KIND_PRUNE).sum())
+
+
+def objectives_of(folder: Path) -> dict[str, str]:
+    """What the study chose its front on (its ``study.json``), else validation accuracy and
+    speedup."""
+    plan = folder / "study.json"
+    if plan.exists():
+        saved = json.loads(plan.read_text()).get("objectives")
+        if saved:
+            return dict(saved)
+    return {M.VAL_ACCURACY: "max", M.SPEEDUP: "max"}
+
+
+def reported(objectives: dict[str, str]) -> dict[str, str]:
+    """The objectives as reported on test: validation accuracy (F1) becomes test accuracy (F1).
+
+    >>> reported({"val_accuracy": "max", "speedup": "max"})
+    {'accuracy': 'max', 'speedup': 'max'}
+    """
+    return {REPORTED.get(name, name): mode for name, mode in objectives.items()}
+
+
+def nadir(fronts: Sequence[pd.DataFrame], objectives: dict[str, str]) -> dict[str, float]:
+    """The worst value of each objective over the fronts' rows: a reference point both fronts
+    are measured against.
+
+    >>> a = pd.DataFrame({"accuracy": [0.9, 0.8], "speedup": [1.0, 3.0]})
+    >>> nadir([a, a.assign(accuracy=[0.85, 0.7])], {"accuracy": "max", "speedup": "max"})
+    {'accuracy': 0.7, 'speedup': 1.0}
+    """
+    union = pd.concat([front[list(objectives)] for front in fronts], ignore_index=True)
+    return {
+        name: float(union[name].min() if mode == "max" else union[name].max())
+        for name, mode in objectives.items()
+    }
+
+
+def dominates(search: pd.Series, grid: pd.Series, objectives: dict[str, str]) -> bool:
+    """Whether the ``search`` configuration dominates the ``grid`` one within the intervals:
+    at least as good in every objective but accuracy (by its mean), and the grid's mean
+    accuracy change no higher than the top of the search's 95% interval.
+
+    >>> s = pd.Series({"speedup": 3.0, "delta_accuracy_mean": -0.004,
+    ...                "delta_accuracy_ci_high": 0.002})
+    >>> g = pd.Series({"speedup": 2.5, "delta_accuracy_mean": 0.001})
+    >>> dominates(s, g, {"val_accuracy": "max", "speedup": "max"})
+    True
+    >>> dominates(s, pd.Series({"speedup": 3.5, "delta_accuracy_mean": 0.001}),
+    ...           {"val_accuracy": "max", "speedup": "max"})  # the grid's is faster
+    False
+    """
+    for name, mode in objectives.items():
+        if name in REPORTED:
+            continue
+        mine, theirs = float(search[name]), float(grid[name])
+        if not (mine >= theirs if mode == "max" else mine <= theirs):
+            return False
+    high, delta = float(search.get(DELTA_HIGH, math.nan)), float(grid.get(DELTA, math.nan))
+    return not math.isnan(high) and not math.isnan(delta) and delta <= high
+
+
+def compare(grid_dir: Path, search_dir: Path, reference: dict[str, float] | None = None) -> dict:
+    """Everything the report says: both sides' configurations, fronts, hypervolumes and the
+    grid configurations' dominance."""
+    objectives = objectives_of(search_dir)
+    grid, _ = configurations(grid_dir)
+    search, confirmed = configurations(search_dir)
+    tested = reported(objectives)
+    for name, table in (("grid", grid), ("search", search)):
+        missing = [n for n in {**objectives, **tested} if n not in table.columns]
+        if missing:
+            raise ValueError(f"the {name} study has no {', '.join(missing)} column")
+    fronts = {
+        "grid": pareto_front(grid, objectives),
+        "search": pareto_front(search, objectives),
+    }
+    reference = reference or nadir(list(fronts.values()), tested)
+    volumes = {side: hypervolume(front, tested, reference) for side, front in fronts.items()}
+    rows = []
+    for side, table in (("grid", grid), ("search", search)):
+        table = table.assign(**{SIDE: side, ON_FRONT: table.index.isin(fronts[side].index)})
+        rows.append(table)
+    both = pd.concat(rows, ignore_index=True)
+    candidates = search[search["kind"].fillna(M.KIND_PRUNE) == M.KIND_PRUNE]
+    dominated: list[str] = []
+    for _, row in both.iterrows():
+        if row[SIDE] != "grid" or row.get("kind", M.KIND_PRUNE) != M.KIND_PRUNE:
+            dominated.append("")
+            continue
+        winners = [s for _, s in candidates.iterrows() if dominates(s, row, objectives)]
+        best = max(winners, key=lambda s: float(s[M.ACCURACY]), default=None)
+        dominated.append("" if best is None else str(best.get("configuration", "?")))
+    both[DOMINATED_BY] = dominated
+    grid_rows = both[(both[SIDE] == "grid") & (both["kind"].fillna(M.KIND_PRUNE) == M.KIND_PRUNE)]
+    return {
+        "objectives": objectives,
+        "reported": tested,
+        "reference": reference,
+        "hypervolume": volumes,
+        "trials": {"grid": trials(grid_dir), "search": trials(search_dir)},
+        "confirmed": confirmed,
+        "table": both,
+        "all_dominated": bool(len(grid_rows)) and bool((grid_rows[DOMINATED_BY] != "").all()),
+    }
+
+
+def markdown(result: dict) -> str:
+    """The report: budgets, hypervolumes, the reference point and the grid's dominance."""
+    tested, table = result["reported"], result["table"]
+    lines = [
+        "# Search vs grid at equal budget",
+        "",
+        f"- Trials (compression): grid {result['trials']['grid']}, search "
+        f"{result['trials']['search']}"
+        + ("" if len(set(result["trials"].values())) == 1 else " (NOT equal budgets)"),
+        f"- Fronts chosen on {', '.join(result['objectives'])}; reported on "
+        f"{', '.join(tested)}. Search configurations: "
+        + ("its confirmation's seeds only" if result["confirmed"] else "NOT confirmed"),
+        "- Reference point: " + ", ".join(f"{k} {v:.4g}" for k, v in result["reference"].items()),
+        "- Hypervolume: "
+        + ", ".join(f"{side} {volume:.4g}" for side, volume in result["hypervolume"].items()),
+        "- Every grid compression configuration dominated within intervals by a search "
+        f"configuration: {'yes' if result['all_dominated'] else 'no'}",
+        "",
+    ]
+    columns = ["configuration", *tested, DELTA, DELTA_HIGH, ON_FRONT, DOMINATED_BY]
+    for side in ("grid", "search"):
+        rows = table[table[SIDE] == side]
+        shown = [c for c in columns if c in rows.columns]
+        lines += [f"## {side}", "", _table(rows[shown]), ""]
+    return "\n".join(lines)
+
+
+def _table(rows: pd.DataFrame) -> str:
+    """A Markdown table of ``rows``, numbers to four significant digits.
+
+    >>> print(_table(pd.DataFrame({"a": ["x|y"], "b": [0.123456]})))
+    | a | b |
+    |---|---|
+    | x\\|y | 0.1235 |
+    """
+
+    def cell(value: object) -> str:
+        text = f"{value:.4g}" if isinstance(value, float) else str(value)
+        return text.replace("|", "\\|")
+
+    lines = ["| " + " | ".join(rows.columns) + " |", "|" + "---|" * len(rows.columns)]
+    lines += [
+        "| " + " | ".join(cell(v) for v in row) + " |" for row in rows.itertuples(index=False)
+    ]
+    return "\n".join(lines)
+
+
+def plot(result: dict, path: Path) -> Path:
+    """Both fronts: test accuracy against speedup (log axis), every configuration faint."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    for side, colour in (("grid", "tab:blue"), ("search", "tab:orange")):
+        rows = result["table"][result["table"][SIDE] == side]
+        front = rows[rows[ON_FRONT]].sort_values(M.SPEEDUP)
+        axes.scatter(rows[M.SPEEDUP], rows[M.ACCURACY], color=colour, alpha=0.25, s=18)
+        label = f"{side} front (hypervolume {result['hypervolume'][side]:.3g})"
+        axes.plot(front[M.SPEEDUP], front[M.ACCURACY], "o-", color=colour, label=label)
+    axes.set_xscale("log")
+    axes.set_xlabel("speedup over the teacher (log scale)")
+    axes.set_ylabel("test accuracy")
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m analysis.versus", description=__doc__)
+    parser.add_argument("grid", type=Path, help="the grid study's folder (results/NAME)")
+    parser.add_argument("search", type=Path, help="the search study's folder (results/NAME)")
+    parser.add_argument("--out", type=Path, help="where the report goes (default: SEARCH)")
+    parser.add_argument(
+        "--reference",
+        metavar="NAME=VALUE,...",
+        help="the hypervolume reference point on the reported objectives, e.g. "
+        "accuracy=0.8,speedup=1 (default: the worst value over both fronts)",
+    )
+    args = parser.parse_args(argv)
+    try:
+        reference = None
+        if args.reference:
+            pairs = (item.split("=", 1) for item in args.reference.split(",") if item)
+            reference = {name.strip(): float(value) for name, value in pairs}
+        result = compare(args.grid, args.search, reference)
+    except (ValueError, KeyError) as error:
+        print(f"analysis.versus: {error}", file=sys.stderr)
+        return 2
+    out = args.out or args.search
+    out.mkdir(parents=True, exist_ok=True)
+    text = markdown(result)
+    (out / "versus.md").write_text(text + "\n", encoding="utf-8")
+    result["table"].to_csv(out / "versus.csv", index=False)
+    plot(result, out / "versus.png")
+    print(text)
+    print(f"wrote {out / 'versus.md'}, versus.csv, versus.png", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,116 @@
+"""Search vs grid at equal budget: hypervolumes on one ruler and dominance within intervals."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import versus
+from trainables import metrics as M
+
+N = 400  # test texts
+GOLD = np.arange(N) % 4
+
+
+def _predictions(folder: Path, trial: str, wrong: int) -> str:
+    """A prediction file whose first ``wrong`` texts are misclassified."""
+    pred = GOLD.copy()
+    pred[:wrong] = (pred[:wrong] + 1) % 4
+    path = folder / f"{trial}.npz"
+    np.savez(path, test_pred=pred, test_gold=GOLD, val_pred=pred[:10], val_gold=GOLD[:10])
+    return str(path)
+
+
+def _study(folder: Path, rows: list[tuple[str, str, float, int, float]], confirm=False) -> Path:
+    """A finished study: (trial, kind, target density, wrong test texts, speedup) per row,
+    one seed each; validation accuracy follows test accuracy."""
+    folder.mkdir(parents=True)
+    table = pd.DataFrame(
+        [
+            {
+                "trial_id": trial, "name": trial, "status": "TERMINATED", "kind": kind,
+                "target_density": density, "distil": True, "seed": 42,
+                M.ACCURACY: 1 - wrong / N, M.VAL_ACCURACY: 1 - wrong / N, M.SPEEDUP: speedup,
+                M.PREDICTIONS_FILE: _predictions(folder, trial, wrong),
+            }
+            for trial, kind, density, wrong, speedup in rows
+        ]
+    )  # fmt: skip
+    (folder / "study.json").write_text(
+        json.dumps({"objectives": {M.VAL_ACCURACY: "max", M.SPEEDUP: "max"}})
+    )
+    table.to_csv(folder / "summary.csv", index=False)
+    if confirm:  # the confirmation's table: the same configurations, another seed
+        (folder / "confirm").mkdir()
+        confirmed = table.assign(phase="confirm", seed=43, trial_id=table["trial_id"] + "c")
+        pd.concat([table.assign(phase="search"), confirmed]).to_csv(
+            folder / "confirm" / "summary.csv", index=False
+        )
+    return folder
+
+
+GRID = [
+    ("baseline", "baseline", 1.0, 20, 1.0),
+    ("g-half", "prune", 0.5, 28, 2.0),
+    ("g-quarter", "prune", 0.25, 60, 3.0),
+    ("tfidf", "classical", 1.0, 80, 500.0),  # never on a front, never dominating
+]
+
+
+def test_a_faster_as_accurate_search_dominates_every_grid_configuration(tmp_path: Path) -> None:
+    grid = _study(tmp_path / "grid", GRID)
+    search = _study(
+        tmp_path / "search",
+        [("baseline", "baseline", 1.0, 20, 1.0), ("s-fast", "prune", 0.2, 26, 3.5)],
+        confirm=True,
+    )
+    result = versus.compare(grid, search)
+    assert result["confirmed"] and result["trials"] == {"grid": 2, "search": 1}
+    assert result["hypervolume"]["search"] > result["hypervolume"]["grid"] > 0
+    table = result["table"]
+    assert M.KIND_CLASSICAL not in set(table["kind"]) and len(table) == 5
+    grid_rows = table[(table["side"] == "grid") & (table["kind"] == "prune")]
+    assert (grid_rows[versus.DOMINATED_BY] != "").all() and result["all_dominated"]
+    text = versus.markdown(result)
+    assert "NOT equal budgets" in text and "its confirmation's seeds only" in text
+
+
+def test_a_faster_grid_row_or_a_clearly_better_one_is_not_dominated(tmp_path: Path) -> None:
+    grid = _study(tmp_path / "grid", GRID)
+    # slower than g-quarter, and clearly less accurate than g-half (60 vs 28 wrong of 400)
+    search = _study(
+        tmp_path / "search",
+        [("baseline", "baseline", 1.0, 20, 1.0), ("s-slow", "prune", 0.3, 60, 2.5)],
+    )
+    result = versus.compare(grid, search)
+    dominated = result["table"].set_index("configuration")[versus.DOMINATED_BY]
+    grid_rows = result["table"][(result["table"]["side"] == "grid")]
+    speeds = grid_rows[M.SPEEDUP].round(6)
+    by_speed = dict(zip(speeds, grid_rows[versus.DOMINATED_BY], strict=True))
+    assert by_speed[3.0] == "" and by_speed[2.0] == ""  # faster / clearly better
+    assert not result["all_dominated"] and not result["confirmed"]
+    assert len(dominated) == 5
+
+
+def test_the_command_writes_the_report_table_and_plot(tmp_path: Path, capsys) -> None:
+    grid = _study(tmp_path / "grid", GRID)
+    search = _study(
+        tmp_path / "search",
+        [("baseline", "baseline", 1.0, 20, 1.0), ("s-fast", "prune", 0.2, 26, 3.5)],
+    )
+    assert versus.main([str(grid), str(search), "--reference", "accuracy=0.8,speedup=1"]) == 0
+    out = capsys.readouterr().out
+    assert "Reference point: accuracy 0.8, speedup 1" in out
+    for name in ("versus.md", "versus.csv", "versus.png"):
+        assert (search / name).stat().st_size > 0
+    assert versus.main([str(grid), str(tmp_path / "nothing")]) == 2
+    assert "has no summary.csv" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("objectives", [{M.VAL_ACCURACY: "max", M.SPEEDUP: "max"}])
+def test_fronts_are_reported_on_test(objectives: dict[str, str]) -> None:
+    assert versus.reported(objectives) == {M.ACCURACY: "max", M.SPEEDUP: "max"}
