@@ -340,8 +340,13 @@ def confirm_plan(args: argparse.Namespace, search_dir: Path) -> StudyPlan:
         )
     front = pareto_front(finished, search.objectives)
     parameters = list(search.space)
+    # a parameter a trial did not sample (temperature without KD: a conditional space) keeps
+    # the study's value, and has no cell (or an empty one) in the summary
     configurations = [
-        {"kind": M.KIND_PRUNE, **{name: _plain(row[name]) for name in parameters}}
+        {
+            "kind": M.KIND_PRUNE,
+            **{n: _plain(row[n]) for n in parameters if n in row and not pd.isna(row[n])},
+        }
         for _, row in front.iterrows()
     ]
     configurations = [

@@ -110,6 +110,7 @@ def test_optuna_search_on_renamed_columns_persists_a_three_objective_study(
         mahanews_dir, tmp_path, "sweep", "--search", "optuna", "-n", "3", *objectives, data=data,
         teacher=teacher,
     )  # fmt: skip
+    args += ["--also-search", "levers"]  # every lever, conditional parameters: define-by-run
     proc = _run([*args, "--epochs", "1"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     storage = f"sqlite:///{tmp_path / 'sweep' / 'optuna.db'}"
@@ -120,6 +121,9 @@ def test_optuna_search_on_renamed_columns_persists_a_three_objective_study(
     complete = [t for t in study.trials if t.state.name == "COMPLETE"]
     assert len(complete) == len(study.trials) == 3
     assert all(len(t.values) == 3 for t in complete)
+    # the paper's points first: temperature and alpha only where they distil
+    assert all(("temperature" in t.params) == t.params["distil"] for t in complete)
+    assert all("drop_layer_share" in t.params for t in complete)
     table = _summary(tmp_path / "sweep")
     assert len(table) == 3
     _check_finished(table)
