@@ -83,9 +83,10 @@ def tokenizer_threads(threads: int) -> Iterator[None]:
     if not threads:
         yield
         return
-    settings = {"TOKENIZERS_PARALLELISM": "false" if threads == 1 else "true"}
-    if threads > 1:
-        settings["RAYON_NUM_THREADS"] = str(threads)
+    if threads == 1:
+        settings = {"TOKENIZERS_PARALLELISM": "false"}
+    else:  # a user's TOKENIZERS_PARALLELISM=false stays: a cap, never more threads
+        settings = {"RAYON_NUM_THREADS": str(threads)}
     before = {name: os.environ.get(name) for name in settings}
     os.environ.update(settings)
     try:

@@ -4,6 +4,8 @@ and the forward-only time is the rest of the same call."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from types import SimpleNamespace
 
@@ -124,8 +126,40 @@ def test_tokenizer_threads_are_capped_while_timing_and_given_back(monkeypatch):
         assert os.environ["TOKENIZERS_PARALLELISM"] == "false"
     assert "TOKENIZERS_PARALLELISM" not in os.environ
     with tokenizer_threads(2):
-        assert os.environ["TOKENIZERS_PARALLELISM"] == "true"
+        assert "TOKENIZERS_PARALLELISM" not in os.environ
         assert os.environ["RAYON_NUM_THREADS"] == "2"
     assert os.environ["RAYON_NUM_THREADS"] == "7"
     with measuring("cpu", "fp32", threads=0):  # unchanged: as torch's threads
         assert "TOKENIZERS_PARALLELISM" not in os.environ
+
+
+_ENCODE = """
+import os, sys
+from tokenizers import Tokenizer, models, pre_tokenizers
+from trainables.measure import tokenizer_threads
+
+tokenizer = Tokenizer(models.WordPiece({"[UNK]": 0, "a": 1, "##a": 2}, unk_token="[UNK]"))
+tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+before = len(os.listdir("/proc/self/task"))
+with tokenizer_threads(int(sys.argv[1])):
+    tokenizer.encode_batch(["a aa aaa " * 50] * 500)
+print(len(os.listdir("/proc/self/task")) - before)
+"""
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts threads in /proc")
+def test_one_timing_thread_keeps_the_tokenizer_off_its_thread_pool():
+    def new_threads(threads: int) -> int:
+        env = {**os.environ, "PYTHONPATH": os.getcwd()}
+        env.pop("TOKENIZERS_PARALLELISM", None)
+        out = subprocess.run(
+            [sys.executable, "-c", _ENCODE, str(threads)],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=env,
+        )
+        return int(out.stdout.strip())
+
+    assert new_threads(0) >= 1  # uncapped: batch encoding starts the Rust pool's threads
+    assert new_threads(1) == 0  # one timing thread: no pool at all
