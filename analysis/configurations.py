@@ -57,7 +57,7 @@ CONFIGURATION_ID = "configuration_id"
 # Metrics summarised per configuration as <metric>_mean, in table order: every final metric
 # (fronts and views read a configuration's means under the metric's own name, see
 # analysis.per_configuration), and the payback computed against the baseline.
-CONFIG_METRICS: tuple[str, ...] = (*M.FINAL_METRICS, M.PAYBACK_PREDICTIONS)
+CONFIG_METRICS: tuple[str, ...] = (*M.SUMMARISED_METRICS, M.PAYBACK_PREDICTIONS)
 # The paired difference to the baseline: its interval, its tests and their unit (test_texts
 # distinct texts over test_rows rows; test_texts NaN when a prediction file has no test_group,
 # each row then its own text).

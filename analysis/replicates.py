@@ -36,7 +36,13 @@ from trainables import metrics as M
 # 2, not 2.5; a doubling and a halving cancel, as they should for a ratio) and their spread the
 # geometric sd <metric>_gsd = exp(sd of the logs), a factor >= 1 (mean ×/÷ gsd spans one sd on
 # the log scale). Every other final metric has an arithmetic <metric>_mean and <metric>_sd.
-RATIO_METRICS: tuple[str, ...] = (M.SPEEDUP, M.SPEEDUP_VS_FP32, M.SPEEDUP_IDEAL, M.ENERGY_RATIO)
+RATIO_METRICS: tuple[str, ...] = (
+    M.SPEEDUP,
+    M.SPEEDUP_FORWARD,
+    M.SPEEDUP_VS_FP32,
+    M.SPEEDUP_IDEAL,
+    M.ENERGY_RATIO,
+)
 # What a confirmation's table shows of the search run(s) that selected a configuration, as
 # search_<metric> (their mean; one run as a rule), beside the confirmation's own numbers, and
 # their trial ids.
@@ -71,7 +77,7 @@ def metric_summary(group: pd.DataFrame, savings: pd.Series) -> dict[str, float]:
     ``payback_predictions_mean``: the mean training emissions over the mean emissions saved per
     prediction (``savings``, :func:`analysis.statistics.prediction_savings` of the rows)."""
     out: dict[str, float] = {}
-    for metric in M.FINAL_METRICS:
+    for metric in M.SUMMARISED_METRICS:
         values = numeric_column(group, metric)
         if metric in RATIO_METRICS:
             mean, spread = geometric_mean_and_sd(values)
@@ -87,7 +93,7 @@ def metric_summary(group: pd.DataFrame, savings: pd.Series) -> dict[str, float]:
 def summary_columns() -> list[str]:
     """The columns :func:`metric_summary` fills, in table order."""
     columns: list[str] = []
-    for metric in M.FINAL_METRICS:
+    for metric in M.SUMMARISED_METRICS:
         columns += [
             f"{metric}_mean",
             metric + (GSD_SUFFIX if metric in RATIO_METRICS else SD_SUFFIX),

@@ -64,6 +64,7 @@ _MARKDOWN_COLUMNS: tuple[tuple[str, str, str, float], ...] = (
     ("params (M)", M.NUM_PARAMETERS, ".3g", 1e-6),
     ("reduction %", M.PARAM_REDUCTION, ".1f", 100.0),
     ("speedup ×", M.SPEEDUP, ".2f", 1.0),
+    ("forward-only ×", M.SPEEDUP_FORWARD, ".2f", 1.0),
     ("test accuracy %", M.ACCURACY, ".2f", 100.0),
     ("emissions / test pass (mg CO₂eq)", M.EMISSIONS_KG, ".3g", 1e6),
     ("test macro-F1", M.MACRO_F1, ".3f", 1.0),

@@ -34,6 +34,11 @@ from trainables import metrics as M
 
 # Metrics besides FINAL_METRICS worth a column, in table order.
 EXTRA_METRICS = (
+    M.SPEEDUP_FORWARD,
+    M.TOKENISE_SHARE,
+    M.TIMED_BATCHES,
+    M.TIMED_ROWS,
+    M.TIMING_ROUNDS,
     M.PAYBACK_PREDICTIONS,
     M.ENERGY_METHOD,
     M.MACHINE_SHARED,

@@ -13,15 +13,20 @@ MACRO_F1 = "macro_f1"
 VAL_ACCURACY = "val_accuracy"
 VAL_MACRO_F1 = "val_macro_f1"
 
-# Speed: teacher inference time / compact-student inference time, same batches, device, precision.
+# Speed: teacher inference time / compact-student inference time, from raw text to predicted
+# label (each model's own tokenizer included), same texts, device, precision, threads.
 SPEEDUP = "speedup"
+# The same ratio of forward passes only (each timed call less its own tokenising, same rounds).
+SPEEDUP_FORWARD = "speedup_forward"
+# The median share of the measured model's end-to-end time spent tokenising.
+TOKENISE_SHARE = "tokenise_share"
 # The same against the teacher in fp32: with mixed precision, `speedup` is what pruning gained
 # and `speedup_vs_fp32` what pruning and precision gained together (equal in fp32).
 SPEEDUP_VS_FP32 = "speedup_vs_fp32"
 # The precision a trial ran in: its `precision` setting resolved on its device ("auto" is fp16
 # on CUDA, fp32 on CPU).
 PRECISION_USED = "precision_used"
-# Analytic: baseline FLOPs / compact FLOPs for the preset's sequence length.
+# Analytic: baseline FLOPs / compact FLOPs at the padded widths of the timed batches.
 SPEEDUP_IDEAL = "speedup_ideal"
 INFERENCE_SECONDS = "inference_seconds"
 TEACHER_INFERENCE_SECONDS = "teacher_inference_seconds"
@@ -169,6 +174,10 @@ FINAL_METRICS: tuple[str, ...] = (
     TRAIN_ENERGY_KWH,
     TRAIN_SECONDS,
 )
+
+# What a configuration summarises over its seeds: the final metrics, and some that results
+# written before them lack (NaN there): the forward-only speedup, the tokenising share, depth.
+SUMMARISED_METRICS: tuple[str, ...] = (*FINAL_METRICS, SPEEDUP_FORWARD, TOKENISE_SHARE, LAYERS)
 
 # Where a finished trial saved its per-example predictions: an ``.npz`` with int64 label ids
 # ``test_pred``, ``test_gold``, ``val_pred``, ``val_gold`` (ids of the teacher's label2id), read

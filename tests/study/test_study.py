@@ -157,6 +157,21 @@ def test_summary_has_metric_config_and_paper_columns(tmp_path: Path) -> None:
     assert "50% pruning failed: ValueError: boom" in md
 
 
+def test_summary_shows_the_forward_only_speedup_and_what_was_timed(tmp_path: Path) -> None:
+    records = _records()
+    timed = {M.SPEEDUP_FORWARD: 1.61, M.TIMED_BATCHES: 1, M.TIMED_ROWS: 12, M.TIMING_ROUNDS: 3}
+    records[1] = TrialRecord("p1", "TERMINATED", {**records[1].metrics, **timed}, records[1].config)
+    table = summary_table(records)
+    for name, value in timed.items():
+        assert table.iloc[1][name] == value, name
+    paths = write_summary(table, tmp_path, title="t")
+    csv = pd.read_csv(paths["csv"])
+    assert csv.loc[1, M.TIMED_ROWS] == 12 and csv.loc[1, M.SPEEDUP_FORWARD] == 1.61
+    md = paths["md"].read_text()
+    # end to end, then forward only, side by side
+    assert "| speedup × | forward-only × |" in md and "| 1.40 | 1.61 |" in md
+
+
 def test_summary_totals_the_finished_trials_time_by_phase(tmp_path: Path) -> None:
     def timed(trial_seconds: float, **phases: float) -> dict:
         named = {name: phases.get(name, 0.0) for name in M.PHASES}

@@ -4,9 +4,11 @@ goes (:mod:`.phases`)."""
 
 from trainables.measure.budget import (
     MIN_REPEATS,
+    MIN_ROWS,
     BudgetMeasurement,
     TimingPlan,
     measure_by_budget,
+    plan_rows,
     plan_timing,
 )
 from trainables.measure.energy import (
@@ -19,19 +21,26 @@ from trainables.measure.energy import (
 )
 from trainables.measure.phases import PhaseClock, TrainingProgress, duration
 from trainables.measure.timing import (
+    TOKENISE,
     TimingResult,
     batch_passes,
     forward_passes,
+    from_text,
     in_fp32,
     measuring,
     speedup,
     synchronize,
+    text_heads,
+    text_passes,
     time_calls,
     time_inference,
+    tokenizer_threads,
 )
 
 __all__ = [
     "MIN_REPEATS",
+    "MIN_ROWS",
+    "TOKENISE",
     "BudgetMeasurement",
     "EnergyMeter",
     "EnergyWindows",
@@ -45,13 +54,18 @@ __all__ = [
     "duration",
     "energy_method",
     "forward_passes",
+    "from_text",
     "in_fp32",
     "inference_energy",
     "measure_by_budget",
     "measuring",
+    "plan_rows",
     "plan_timing",
     "speedup",
     "synchronize",
+    "text_heads",
+    "text_passes",
     "time_calls",
     "time_inference",
+    "tokenizer_threads",
 ]

@@ -3,8 +3,19 @@
 Speedup is a ratio of two timings taken on a machine that other processes share, so
 the models are timed on the same batches, interleaved (each repeat runs every model once, and
 the order rotates between repeats so no model always goes first), and the ratio of medians is
-reported. Batches are moved to the device before timing; the timed region is forward passes
-only.
+reported. A trial times each model from raw text to predicted label (:func:`text_passes`:
+tokenising with the model's own tokenizer, the ids to the device, the forward pass, the argmax),
+the way a deployed classifier spends its time; the tokenising inside each timed call is timed
+too, so the forward-only time of the same call in the same round is its time less the
+tokenising (:meth:`TimingResult.without`). :func:`forward_passes` and :func:`batch_passes` time
+forward passes of pre-tokenised batches (the benchmarks).
+
+Tokenizer threads: a fast tokenizer encodes a batch on the Rust ``tokenizers`` thread pool
+(rayon). With ``tokenizers`` 0.23, ``TOKENIZERS_PARALLELISM`` is read at every batch call, so
+:func:`measuring` with ``threads=1`` sets it to ``false`` for the timed region (and restores it);
+the pool's size, ``RAYON_NUM_THREADS``, is read once, when the pool is first built in the
+process, so with ``threads`` > 1 it is set here too but holds only if no tokenizer has encoded a
+batch in parallel before (set it before the study starts to be sure).
 
 >>> results = time_calls({"teacher": lambda: sum(range(20_000)), "student": lambda: sum(range(99))},
 ...                      repeats=3)
@@ -16,11 +27,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import statistics
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -51,21 +63,83 @@ def _thread_limit(threads: int, device: torch.device) -> Iterator[None]:
     if device.type == "cpu":
         torch.set_num_threads(threads)
     try:
-        with threadpool_limits(limits=threads):
+        with threadpool_limits(limits=threads), tokenizer_threads(threads):
             yield
     finally:
         torch.set_num_threads(before)
 
 
+@contextlib.contextmanager
+def tokenizer_threads(threads: int) -> Iterator[None]:
+    """The fast tokenizers' Rust pool capped at ``threads`` while inside (0: unchanged): one
+    thread is ``TOKENIZERS_PARALLELISM=false`` (read at every batch call); more set
+    ``RAYON_NUM_THREADS``, which holds only if the process has not built the pool yet. The
+    environment is given back as it was.
+
+    >>> with tokenizer_threads(1):
+    ...     os.environ["TOKENIZERS_PARALLELISM"]
+    'false'
+    """
+    if not threads:
+        yield
+        return
+    if threads == 1:
+        settings = {"TOKENIZERS_PARALLELISM": "false"}
+    else:  # a user's TOKENIZERS_PARALLELISM=false stays: a cap, never more threads
+        settings = {"RAYON_NUM_THREADS": str(threads)}
+    before = {name: os.environ.get(name) for name in settings}
+    os.environ.update(settings)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+# The part of a timed call from raw text that tokenises (and moves the ids to the device).
+TOKENISE = "tokenise"
+
+
+class Parts(dict):
+    """What a timed call returns to report the seconds of named parts of its own time
+    (``Parts({TOKENISE: 0.2})``). Only this type counts: a call that returns a model's outputs
+    (a dict of tensors, as ONNX Runtime's rows do) reports no parts."""
+
+
 @dataclass(frozen=True)
 class TimingResult:
-    """Wall-clock seconds of one model over all batches, one entry per repeat."""
+    """Wall-clock seconds of one model over all batches, one entry per repeat; ``parts``: the
+    seconds of named parts inside each repeat's call (e.g. :data:`TOKENISE`), when its calls
+    report them.
+
+    >>> result = TimingResult((4.0, 6.0, 5.0), {TOKENISE: (1.0, 3.0, 1.0)})
+    >>> result.median, result.without(TOKENISE).median, result.share(TOKENISE)
+    (5.0, 3.0, 0.25)
+    """
 
     seconds: tuple[float, ...]
+    parts: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
 
     @property
     def median(self) -> float:
         return statistics.median(self.seconds)
+
+    def without(self, part: str) -> TimingResult:
+        """The same repeats less ``part``'s seconds in each (the rest of the same calls)."""
+        if part not in self.parts:
+            raise KeyError(f"no part {part!r} was timed; timed parts: {sorted(self.parts)}")
+        pairs = zip(self.seconds, self.parts[part], strict=True)
+        return TimingResult(tuple(total - inner for total, inner in pairs))
+
+    def share(self, part: str) -> float:
+        """The median over repeats of ``part``'s share of its repeat's seconds."""
+        if part not in self.parts:
+            raise KeyError(f"no part {part!r} was timed; timed parts: {sorted(self.parts)}")
+        pairs = zip(self.parts[part], self.seconds, strict=True)
+        return statistics.median(inner / total if total > 0 else 0.0 for inner, total in pairs)
 
 
 def time_inference(
@@ -157,7 +231,9 @@ def time_calls(
     rounds runs every call once, round ``r`` starting with call ``r mod len(calls)``, so a slow
     or fast stretch of a shared machine does not always fall on the same call. With a CUDA
     ``device``, ``torch.cuda.synchronize`` brackets each timed call so queued kernels are
-    counted where they were launched. Anything else (inference mode, autocast, eval mode, thread
+    counted where they were launched. A call that returns a mapping of part names to seconds (the
+    parts of its own time: :func:`text_passes`) has them kept per repeat in
+    :attr:`TimingResult.parts`. Anything else (inference mode, autocast, eval mode, thread
     limits) is the caller's to set around this call or inside the calls. ``window(name)``, when
     given, is a context entered around each timed call of ``name`` and left after it, outside the
     clock (an energy meter: its start-up and its last reading are not timed).
@@ -169,6 +245,7 @@ def time_calls(
     sync_device = torch.device("cpu" if device is None else device)
     names = list(calls)
     seconds: dict[str, list[float]] = {name: [] for name in names}
+    parts: dict[str, dict[str, list[float]]] = {name: {} for name in names}
     for _ in range(warmup):
         for name in names:
             calls[name]()
@@ -178,10 +255,19 @@ def time_calls(
             with contextlib.nullcontext() if window is None else window(name):
                 synchronize(sync_device)
                 begin = time.perf_counter()
-                calls[name]()
+                returned = calls[name]()
                 synchronize(sync_device)
                 seconds[name].append(time.perf_counter() - begin)
-    return {name: TimingResult(tuple(seconds[name])) for name in names}
+            if isinstance(returned, Parts):
+                for part, part_seconds in returned.items():
+                    parts[name].setdefault(part, []).append(float(part_seconds))
+    return {
+        name: TimingResult(
+            tuple(seconds[name]),
+            {part: tuple(values) for part, values in parts[name].items() if len(values) == repeats},
+        )
+        for name in names
+    }
 
 
 def speedup(
@@ -195,6 +281,78 @@ def speedup(
     if candidate_median <= 0:
         raise ValueError(f"candidate {candidate!r} has median time {candidate_median}; need > 0")
     return results[baseline].median / candidate_median
+
+
+def text_passes(
+    models: Mapping[str, tuple[nn.Module, Any]],
+    chunks: Sequence[Sequence[str]],
+    *,
+    max_length: int,
+    device: torch.device | str,
+) -> dict[str, list[Callable[[], dict[str, float]]]]:
+    """One call per model and chunk of raw texts (``models``: name -> (model, its own
+    tokenizer)) that turns the chunk into label ids (:func:`from_text`): what a trial times, by
+    budget. Each call returns the seconds it spent tokenising (``{TOKENISE: s}``)."""
+    device = torch.device(device)
+    return {
+        name: [
+            functools.partial(
+                from_text, model, tokenizer, list(chunk), max_length=max_length, device=device
+            )
+            for chunk in chunks
+        ]
+        for name, (model, tokenizer) in models.items()
+    }
+
+
+def text_heads(
+    models: Mapping[str, tuple[nn.Module, Any]],
+    chunk: Sequence[str],
+    *,
+    max_length: int,
+    device: torch.device | str,
+) -> dict[str, Callable[[int], Callable[[], dict[str, float]]]]:
+    """Per model, ``rows`` -> the call of :func:`text_passes` over the first ``rows`` texts of
+    ``chunk`` (the first batch): the sub-batch that
+    :func:`~trainables.measure.budget.measure_by_budget` times when one batch overruns its
+    budget, the same rows for every model."""
+    device = torch.device(device)
+
+    def head(model: nn.Module, tokenizer: Any, rows: int) -> Callable[[], dict[str, float]]:
+        texts = list(chunk)[:rows]
+        return functools.partial(
+            from_text, model, tokenizer, texts, max_length=max_length, device=device
+        )
+
+    return {
+        name: functools.partial(head, model, tokenizer)
+        for name, (model, tokenizer) in models.items()
+    }
+
+
+def from_text(
+    model: nn.Module,
+    tokenizer: Callable[..., Mapping[str, Tensor]],
+    texts: Sequence[str],
+    *,
+    max_length: int,
+    device: torch.device,
+) -> dict[str, float]:
+    """Raw ``texts`` to ``model``'s label ids, as a deployed classifier runs: tokenise as a trial
+    does (truncation to ``max_length``, padding to the longest text: the widths of
+    :meth:`~trainables.data.TokenizedSplit.batches`), the ids to ``device``, the forward pass,
+    the argmax. Returns the seconds of the first two (:data:`TOKENISE`). Inference mode,
+    autocast, eval mode and threads are the caller's."""
+    begin = time.perf_counter()
+    encoded = tokenizer(
+        list(texts), truncation=True, max_length=max_length, padding=True, return_tensors="pt"
+    )
+    # the inputs a trial's model gets from its tokenised splits (no token type ids)
+    inputs = {key: encoded[key].to(device) for key in ("input_ids", "attention_mask")}
+    synchronize(device)
+    tokenised = time.perf_counter() - begin
+    model(**inputs).logits.argmax(dim=-1)
+    return Parts({TOKENISE: tokenised})
 
 
 def _run(model: nn.Module, inputs: list[dict[str, Any]]) -> None:

@@ -8,8 +8,9 @@ same test set as every other trial.
 
 Speed is timed from raw text for both models, since that is what each costs in use: the
 classical model vectorises and predicts; the teacher tokenises, pads, moves to its device and
-runs its forward pass. Both predict label ids, interleaved over the same chunks of test texts
-(:func:`trainables.measure.timing.time_calls`).
+runs its forward pass (:func:`trainables.measure.timing.text_passes`, the harness every encoder
+trial times its models in). Both predict label ids, interleaved over the same chunks of test
+texts (:func:`trainables.measure.timing.time_calls`).
 
 The model itself (:func:`trainables.tfidf.fit_classical`) is a component; this module times it
 against the teacher from raw text (:func:`run_classical`) and is the ``classical`` kind's recipe
@@ -33,7 +34,6 @@ from torch import nn
 from trainables import metrics as M
 from trainables.compress.compaction import parameter_counts
 from trainables.data import DataSplits
-from trainables.evaluation import model_inputs
 from trainables.measure import (
     EnergyMeter,
     InferenceEnergy,
@@ -42,6 +42,8 @@ from trainables.measure import (
     measure_by_budget,
     measuring,
     speedup,
+    text_heads,
+    text_passes,
 )
 from trainables.precision import precision_autocast
 from trainables.tfidf import DEFAULT_C_GRID, ClassicalModel, fit_classical, label_ids, scores
@@ -119,14 +121,14 @@ def time_from_text(
         raise ValueError("time_from_text needs at least one text, got none")
     chunks = _chunks(texts, batch_size)
     label_ids(model.classes, label2id, where="the classical model's classes")  # fail before work
-    calls = {
-        TEACHER: [
-            functools.partial(
-                teacher_from_text, teacher, tokenizer, [chunk], max_length=max_length, device=device
-            )
-            for chunk in chunks
-        ],
+    encoders = {TEACHER: (teacher, tokenizer)}
+    calls: dict[str, list[Callable[[], object]]] = {
+        **text_passes(encoders, chunks, max_length=max_length, device=device),
         CLASSICAL: [functools.partial(model.predict_ids, chunk, label2id) for chunk in chunks],
+    }
+    heads: dict[str, Callable[[int], Callable[[], object]]] = {
+        **text_heads(encoders, chunks[0], max_length=max_length, device=device),
+        CLASSICAL: lambda rows: functools.partial(model.predict_ids, chunks[0][:rows], label2id),
     }
 
     was_training = teacher.training
@@ -142,6 +144,7 @@ def time_from_text(
                 meter=meter,
                 device=device,
                 clock=clock,
+                heads=heads,
             )
     finally:
         teacher.train(was_training)
@@ -151,25 +154,6 @@ def time_from_text(
         counts=measured.counts,
         energy=measured.energy,
     )
-
-
-def teacher_from_text(
-    teacher: nn.Module,
-    tokenizer: Callable[..., Mapping[str, torch.Tensor]],
-    chunks: Sequence[Sequence[str]],
-    *,
-    max_length: int,
-    device: torch.device,
-) -> None:
-    """Turn each chunk of raw texts into the teacher's label ids: tokenising (padding, truncation
-    to ``max_length``), moving the ids to ``device``, the forward pass and the argmax (both models
-    end at label ids, as a deployed classifier would). Inference mode, autocast and eval mode
-    are the caller's."""
-    for chunk in chunks:
-        encoded = tokenizer(
-            list(chunk), truncation=True, max_length=max_length, padding=True, return_tensors="pt"
-        )
-        teacher(**model_inputs(encoded, device)).logits.argmax(dim=-1)
 
 
 # --------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ kind; :func:`save_model` saves a trained one.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,9 +20,9 @@ from trainables import metrics as M
 from trainables.compress.compaction import (
     encoder_density,
     kept_structure,
+    model_flops,
     parameter_counts,
     save_compact,
-    speedup_ideal,
 )
 from trainables.compress.depth import encoder_depth
 from trainables.compress.quantize import (
@@ -34,7 +34,15 @@ from trainables.compress.quantize import (
 from trainables.compress.vocab_trim import trim_vocabulary, vocab_coverage
 from trainables.data import TokenizedSplit
 from trainables.evaluation import classification_metrics, predict
-from trainables.measure import batch_passes, in_fp32, measure_by_budget, measuring, speedup
+from trainables.measure import (
+    TOKENISE,
+    in_fp32,
+    measure_by_budget,
+    measuring,
+    speedup,
+    text_heads,
+    text_passes,
+)
 from trainables.measure.lock import measured_alone
 from trainables.precision import precision_autocast
 from trainables.trial.context import Trial
@@ -114,16 +122,28 @@ def measure(
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Quality, speed, inference energy and size of ``final.model`` against ``reference``.
 
-    ``tokens`` are the splits in the reference's pieces: the same examples as ``final.tokens``,
-    timed batch for batch. ``reference=None`` measures a model that is its own reference (the
-    baseline's unchanged teacher: speedup 1, density 1, timed and metered once).
+    ``tokens`` are the splits in the reference's pieces: the same examples as ``final.tokens``
+    (their widths give the reference's FLOPs). ``reference=None`` measures a model that is its
+    own reference (the baseline's unchanged teacher: speedup 1, density 1, timed and metered
+    once).
 
     Quality on test (reported) and on validation (what searches optimise and fronts are chosen
-    on). Speed: the ratio of median times over the same test batches, timed interleaved by
+    on). Speed: the ratio of median times over the same test texts from raw text to label ids,
+    each model tokenising with its own tokenizer (truncation to ``cfg.max_length``, padded to
+    the batch's longest row, as the trial's batches), moving the ids to the device, its forward
+    pass and the argmax (:func:`~trainables.measure.timing.text_passes`), timed interleaved by
     budget (about ``cfg.timing_seconds`` per model and round, at most ``cfg.timing_batches``
     batches, ``cfg.timing_repeats`` rounds or at least 3 when one batch overruns the budget,
-    single-threaded on CPU: :func:`~trainables.measure.budget.measure_by_budget`; what was timed
-    is reported as ``timed_batches``, ``timed_rows``, ``timing_rounds``). Energy: each model's
+    then the first rows of the first batch: a sub-batch; single-threaded on CPU, the tokenizer's
+    Rust pool too: :func:`~trainables.measure.budget.measure_by_budget`; what was timed is
+    reported as ``timed_batches``, ``timed_rows``, ``timing_rounds``). ``speedup`` is that
+    end-to-end ratio. ``speedup_forward`` is the forward-only ratio of the same calls in the same
+    rounds: each call times its own tokenising (and the ids' move to the device) and each
+    round's forward time is its call's time less that, so no extra passes run and the
+    interleaving and the medians are those of the end-to-end calls. ``tokenise_share`` is the
+    median share of the model's time spent tokenising. ``speedup_ideal`` is the FLOP ratio at the
+    padded widths of the timed batches, each model at its own tokenizer's widths
+    (:func:`speedup_ideal_at`). Energy: each model's
     mean power from CodeCarbon over its timed passes (a window around each, outside the clock),
     plus extra windows (A B B A) when those add up to less than ``cfg.energy_seconds``, times
     its median time per pass (E = P x t: :meth:`InferenceEnergy.at`); per 1,000 predictions and
@@ -146,31 +166,28 @@ def measure(
         classification_metrics(val_logits, validation.labels),
     )
 
-    batches = test.batches(batch_size)[: cfg.timing_batches or None]
-    # One call per model and test batch (batches moved to the device once), timed and metered
-    # alike in the same rounds.
+    # One call per model and chunk of raw test texts, from text to label ids with the model's own
+    # tokenizer (the teacher's; a trimmed model's trimmed one), timed and metered alike.
+    texts = list(trial.splits.test.text)[: cfg.timing_batches * batch_size or None]
+    chunks = [texts[i : i + batch_size] for i in range(0, len(texts), batch_size)]
+    models = {MODEL: (model, final.tokenizer)}
     baseline = MODEL
-    if reference is None:
-        calls = batch_passes({MODEL: model}, batches, device=device)
-    elif final.tokens is tokens:  # the same test batches for both: on the device once
-        calls = batch_passes({TEACHER: reference, MODEL: model}, batches, device=device)
-    else:  # a trimmed vocabulary splits the same texts into other ids
-        reference_batches = tokens["test"].batches(batch_size)[: cfg.timing_batches or None]
-        calls = {
-            **batch_passes({TEACHER: reference}, reference_batches, device=device),
-            **batch_passes({MODEL: model}, batches, device=device),
-        }
     if reference is not None:
+        models = {TEACHER: (reference, trial.tokenizer), **models}
         reference.eval()
         baseline = TEACHER
     model.eval()
+    calls = text_passes(models, chunks, max_length=cfg.max_length, device=device)
+    heads = text_heads(models, chunks[0], max_length=cfg.max_length, device=device)
     metered = list(calls)
     if cfg.precision != "fp32":  # the fp32 reference too, in the same rounds (not metered)
         calls[TEACHER_FP32] = [in_fp32(call, device) for call in calls[baseline]]
+        head = heads[baseline]
+        heads[TEACHER_FP32] = lambda rows: in_fp32(head(rows), device)
     with measuring(device, cfg.precision, trial.timing_threads):
         measured = measure_by_budget(
             calls,
-            [len(batch["input_ids"]) for batch in batches],
+            [len(chunk) for chunk in chunks],
             seconds=cfg.timing_seconds,
             repeats=cfg.timing_repeats,
             max_batches=cfg.timing_batches,
@@ -179,6 +196,7 @@ def measure(
             meter=trial.meter_settings,
             device=device,
             clock=trial.clock,
+            heads=heads,
         )
     timings, energy = measured.timings, measured.energy
     fp32_baseline = TEACHER_FP32 if TEACHER_FP32 in timings else baseline
@@ -186,6 +204,9 @@ def measure(
     dense = final.dense
     teacher = dense if reference is None else reference
     counts, teacher_params = parameter_counts(dense), parameter_counts(teacher)["total"]
+    widths = timed_widths(test, measured.rows, batch_size)
+    teacher_widths = timed_widths(tokens["test"], measured.rows, batch_size)
+    forward = {name: timing.without(TOKENISE) for name, timing in timings.items()}
     metrics = {
         M.ACCURACY: quality["accuracy"],
         M.MACRO_F1: quality["macro_f1"],
@@ -193,7 +214,9 @@ def measure(
         M.VAL_MACRO_F1: val_quality["macro_f1"],
         M.SPEEDUP: speedup(timings, baseline, MODEL),
         M.SPEEDUP_VS_FP32: speedup(timings, fp32_baseline, MODEL),
-        M.SPEEDUP_IDEAL: speedup_ideal(teacher, dense, cfg.max_length),
+        M.SPEEDUP_FORWARD: speedup(forward, baseline, MODEL),
+        M.SPEEDUP_IDEAL: speedup_ideal_at(teacher, dense, teacher_widths, widths),
+        M.TOKENISE_SHARE: timings[MODEL].share(TOKENISE),
         M.INFERENCE_SECONDS: timings[MODEL].median,
         M.TEACHER_INFERENCE_SECONDS: timings[baseline].median,
         **measured.counts,
@@ -220,3 +243,31 @@ def measure(
         test_texts=list(trial.splits.test.text),
     )
     return metrics, predictions
+
+
+def timed_widths(split: TokenizedSplit, rows: int, batch_size: int) -> list[tuple[int, int]]:
+    """(rows, padded width) of each batch of ``split``'s first ``rows`` rows in batches of
+    ``batch_size``: the widths the timed calls ran at (a trial pads each batch to its longest
+    row, truncated to ``max_length``)."""
+    widths = split.attention_mask[:rows].sum(dim=1).tolist()
+    return [
+        (len(widths[i : i + batch_size]), max(1, int(max(widths[i : i + batch_size]))))
+        for i in range(0, len(widths), batch_size)
+    ]
+
+
+def speedup_ideal_at(
+    baseline: nn.Module,
+    compact: nn.Module,
+    baseline_widths: Sequence[tuple[int, int]],
+    compact_widths: Sequence[tuple[int, int]],
+) -> float:
+    """Baseline FLOPs / compact FLOPs over the batches each ran, (rows, padded width) per batch
+    (:func:`timed_widths`; a trimmed vocabulary may split the same texts into more pieces): the
+    FLOP-ideal speedup at the widths that were timed, not at ``max_length``
+    (:func:`~trainables.compress.compaction.model_flops` per sequence, times the rows)."""
+    flops = [
+        sum(rows * model_flops(model, width) for rows, width in widths)
+        for model, widths in ((baseline, baseline_widths), (compact, compact_widths))
+    ]
+    return flops[0] / flops[1]

@@ -39,8 +39,10 @@ COLUMNS: dict[str, Any] = {
     M.VAL_MACRO_F1: REQUIRED,
     M.SPEEDUP: REQUIRED,
     M.SPEEDUP_VS_FP32: REQUIRED,
-    # no encoder: no FLOP ratio, no kept fraction, nothing kept
+    # no encoder: no forward pass, no FLOP ratio, no kept fraction, nothing kept
+    M.SPEEDUP_FORWARD: math.nan,
     M.SPEEDUP_IDEAL: math.nan,
+    M.TOKENISE_SHARE: math.nan,
     M.INFERENCE_SECONDS: REQUIRED,
     M.TEACHER_INFERENCE_SECONDS: REQUIRED,
     M.TIMED_BATCHES: REQUIRED,

@@ -10,8 +10,10 @@ from trainables import metrics as M
 from trainables.config import TrialConfig
 from trainables.measure import (
     MIN_REPEATS,
+    MIN_ROWS,
     TimingPlan,
     measure_by_budget,
+    plan_rows,
     plan_timing,
     time_calls,
 )
@@ -102,6 +104,65 @@ def test_a_batch_over_the_budget_still_gives_one_batch_and_three_rounds(clock):
     teacher, model = ("teacher", 0), ("model", 0)
     assert log == [teacher, model, teacher, model, model, teacher, teacher, model]
     assert measured.timings["teacher"].median == pytest.approx(40.0)
+
+
+def _heads(clock: _Clock, per_row: dict[str, float], log: list[tuple[str, int]]) -> dict:
+    """Per model, rows -> a call over the first rows of batch 0 that logs (model, rows) and
+    takes its seconds per row."""
+
+    def head(name: str, rows: int):
+        def call() -> None:
+            log.append((name, rows))
+            clock.now += per_row[name] * rows
+
+        return call
+
+    return {name: lambda rows, name=name: head(name, rows) for name in per_row}
+
+
+def test_a_batch_over_the_budget_is_timed_on_a_sub_batch_of_its_first_rows(clock):
+    # a real-size CPU model: ~0.25 s per row, a 64-row batch is 16 s against a 3 s budget
+    per_row = {"teacher": 0.25, "model": 0.2}
+    log: list[tuple[str, int]] = []
+    calls = _models(clock, {name: 64 * s for name, s in per_row.items()}, batches=4, log=log)
+    heads = _heads(clock, per_row, log)
+    measured = measure_by_budget(
+        calls, [64] * 4, seconds=3.0, repeats=5, max_batches=8, heads=heads
+    )
+    # the cold probe of 8 rows says 12 rows of the slowest model fill its 3 s round
+    assert measured.plan == TimingPlan(batches=1, repeats=5, rows=12)
+    assert measured.counts == {M.TIMED_BATCHES: 1, M.TIMED_ROWS: 12, M.TIMING_ROUNDS: 5}
+    # probe, one warm-up pass of the sub-batch per model, then the rounds: no whole batch ran
+    assert log[:4] == [("teacher", 8), ("model", 8), ("teacher", 12), ("model", 12)]
+    assert set(log[4:]) == {("teacher", 12), ("model", 12)} and len(log) == 4 + 2 * 5
+    assert measured.timings["teacher"].median == pytest.approx(3.0)
+    assert measured.timings["model"].median == pytest.approx(2.4)
+
+
+def test_a_batch_within_the_budget_is_timed_whole_after_the_probe(clock):
+    per_row = {"teacher": 0.01, "model": 0.005}
+    log: list[tuple[str, int]] = []
+    calls = _models(clock, {name: 64 * s for name, s in per_row.items()}, batches=8, log=log)
+    measured = measure_by_budget(
+        calls, [64] * 8, seconds=3.0, repeats=3, heads=_heads(clock, per_row, log)
+    )
+    assert log[:2] == [("teacher", MIN_ROWS), ("model", MIN_ROWS)]
+    # 0.64 s per batch: 4 whole batches fill the teacher's 3 s
+    assert measured.plan == TimingPlan(batches=4, repeats=3) and measured.rows == 256
+
+
+def test_plan_rows_cuts_a_slow_batch_to_the_budget_with_floors():
+    assert plan_rows(0.08, probe_rows=8, batch_rows=64, seconds=3.0) == 64  # fits whole
+    assert plan_rows(0.08, probe_rows=8, batch_rows=64, seconds=0.0) == 64  # no budget
+    # 2 s per 8 rows: 12 rows in 3 s; a 16 s batch is cut, never below MIN_ROWS rows
+    assert plan_rows(2.0, probe_rows=8, batch_rows=64, seconds=3.0) == 12 < 64
+    assert plan_rows(400.0, probe_rows=8, batch_rows=64, seconds=3.0) == MIN_ROWS
+    assert plan_rows(400.0, probe_rows=4, batch_rows=4, seconds=3.0) == 4
+    # the rows' pass still gets at least MIN_REPEATS rounds when even MIN_ROWS rows overrun
+    plan = plan_timing(400.0, seconds=3.0, repeats=5, batches=1)
+    assert plan.repeats == MIN_REPEATS
+    with pytest.raises(ValueError, match=r"probe_rows >= 1.*probe_rows=0"):
+        plan_rows(1.0, probe_rows=0, batch_rows=64, seconds=3.0)
 
 
 def test_plan_timing_keeps_its_floors_and_cuts_rounds_only_to_the_budget():

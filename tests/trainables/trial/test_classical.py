@@ -17,7 +17,7 @@ from sklearn.pipeline import Pipeline
 
 from trainables import metrics as M
 from trainables.data import DataError, DataSpec, DataSplits, load_splits
-from trainables.measure import time_calls
+from trainables.measure import TOKENISE, time_calls
 from trainables.tfidf import ClassicalModel, fit_classical, tfidf_pipeline
 from trainables.trial.classical import CLASSICAL, TEACHER, run_classical
 
@@ -240,6 +240,9 @@ def test_run_classical_measures_against_the_teacher_from_raw_text(splits, label2
     }
     assert metrics[M.SPEEDUP] == pytest.approx(timings[TEACHER].median / timings[CLASSICAL].median)
     assert metrics[M.INFERENCE_SECONDS] == timings[CLASSICAL].median > 0
+    # the teacher in the encoder trials' harness: its tokenising timed inside each timed call
+    assert len(timings[TEACHER].parts[TOKENISE]) == repeats and not timings[CLASSICAL].parts
+    assert 0 < timings[TEACHER].share(TOKENISE) < 1
     assert teacher.training
 
     # Size: the logistic regression's weights against every teacher parameter.

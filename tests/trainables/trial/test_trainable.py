@@ -83,6 +83,9 @@ def test_pruned_distilled_trial_reports_every_metric(
     assert result[M.NUM_PARAMETERS] < result[M.TEACHER_NUM_PARAMETERS]
     # at least the FFN-only ideal at this shape (1.46 when no head dies; dead heads add more)
     assert result[M.PARAM_REDUCTION] > 0 and result[M.SPEEDUP_IDEAL] > 1.4
+    # timed from raw text; the forward passes alone from the same calls in the same rounds
+    assert math.isfinite(result[M.SPEEDUP_FORWARD]) and result[M.SPEEDUP_FORWARD] > 0
+    assert 0 < result[M.TOKENISE_SHARE] < 1
     assert result[M.ENERGY_KWH] > 0 and result[M.TRAIN_ENERGY_KWH] > 0
     assert result[M.EMISSIONS_KG_PER_1K] == pytest.approx(
         result[M.EMISSIONS_KG] / SMALL_ROWS * 1000, rel=1e-9
@@ -180,6 +183,8 @@ def test_baseline_trial_measures_the_teacher(cfg, tmp_path: Path, small_teacher)
     # "auto" on a CPU is fp32: the fp32 teacher is the teacher
     assert result[M.PRECISION_USED] == "fp32"
     assert result[M.SPEEDUP] == result[M.SPEEDUP_VS_FP32] == 1.0
+    assert result[M.SPEEDUP_FORWARD] == result[M.SPEEDUP_IDEAL] == 1.0
+    assert 0 < result[M.TOKENISE_SHARE] < 1
     # nothing trained, no teacher logits; the teacher measured and weighed
     assert result[M.PHASE_TRAIN] == result[M.PHASE_TEACHER_LOGITS] == 0.0
     assert result[M.PHASE_EVAL] > 0 and result[M.PHASE_TIMING] > 0
@@ -241,6 +246,7 @@ def test_an_int8_baseline_measures_the_quantised_teacher(
     assert int8[M.SPEEDUP] == pytest.approx(
         int8[M.TEACHER_INFERENCE_SECONDS] / int8[M.INFERENCE_SECONDS]
     )
+    assert math.isfinite(int8[M.SPEEDUP_FORWARD]) and int8[M.SPEEDUP_FORWARD] > 0
     kinds = {kind for kind, _ in linear_outputs}
     assert nn.Linear in kinds and any(
         kind.__module__.startswith("torch.ao.nn.quantized") for kind in kinds
@@ -260,6 +266,10 @@ def test_a_trimmed_vocabulary_ships_smaller_and_covers_validation_words(
     assert trimmed[M.MODEL_MB] < folder_megabytes(Path(teacher_files))  # fewer embedding rows
     # measured on validation words, not on the training texts the vocabulary came from (1.0)
     assert 0.5 < trimmed[M.VOCAB_COVERAGE] <= 1.0
+    # timed with its own (trimmed) tokenizer against the teacher with its own; FLOPs at each
+    # one's widths
+    for key in (M.SPEEDUP, M.SPEEDUP_FORWARD, M.SPEEDUP_IDEAL):
+        assert math.isfinite(trimmed[key]) and trimmed[key] > 0, key
 
 
 class _Stop(Exception):
@@ -385,6 +395,7 @@ def test_classical_trial_is_measured_like_the_others(cfg, tmp_path: Path) -> Non
     assert result[M.VAL_ACCURACY] == pytest.approx((saved["val_pred"] == saved["val_gold"]).mean())
     # timed against the teacher from raw text; no encoder, so no density or FLOP ratio
     assert result[M.SPEEDUP] > 0 and math.isnan(result[M.DENSITY])
+    assert math.isnan(result[M.SPEEDUP_FORWARD]) and math.isnan(result[M.TOKENISE_SHARE])
     assert result[M.EMISSIONS_KG_PER_1K] > 0 and result[M.TRAIN_EMISSIONS_KG] > 0
     assert 0 < result[M.NUM_PARAMETERS] < result[M.TEACHER_NUM_PARAMETERS]
     # what a model without an encoder or a vocabulary lacks, from the one table of defaults
