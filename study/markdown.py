@@ -158,6 +158,12 @@ def _payback_text(value: Any) -> str:
     return f"{number:,.0f}" if number < 1e12 else f"{number:.3g}"
 
 
+SPEED_HEADERS = {
+    M.SPEEDUP_FORWARD: "forward-only speedup × (geometric mean)",
+    M.SPEEDUP_IDEAL: "FLOP-ideal × (timed widths)",
+}
+
+
 def configs_markdown(configs: pd.DataFrame, table: pd.DataFrame | None = None) -> str:
     """The configuration table of ``summary.md`` (rows of :func:`config_table`) and its notes;
     ``table`` (the per-trial summary) supplies the energy method(s) and the shared-machine
@@ -182,6 +188,11 @@ def configs_markdown(configs: pd.DataFrame, table: pd.DataFrame | None = None) -
     confirmed = SEARCH_PREFIX + M.VAL_ACCURACY in configs.columns
     if confirmed:  # a confirmation: the run that selected each configuration, beside it
         header.insert(-1, "selecting search run: val accuracy % / speedup ×")
+    # beside the speedup from raw text: the forward passes alone, the FLOP ideal, the depth
+    speeds = [m for m in (M.SPEEDUP_FORWARD, M.SPEEDUP_IDEAL) if f"{m}_mean" in configs]
+    depth = f"{M.LAYERS}_mean" in configs and configs[f"{M.LAYERS}_mean"].nunique() > 1
+    at = header.index("speedup × (geometric mean ×/÷ sd)") + 1
+    header[at:at] = [SPEED_HEADERS[m] for m in speeds] + (["layers"] if depth else [])
     lines = [
         CONFIGS_HEADING,
         "",
@@ -202,6 +213,8 @@ def configs_markdown(configs: pd.DataFrame, table: pd.DataFrame | None = None) -
                     _fmt(row.get("p_holm"), ".3g"),
                     _mean_sd(row, M.VAL_ACCURACY, ".2f", 100.0),
                     _mean_sd(row, M.SPEEDUP, ".2f"),
+                    *[_fmt(row.get(f"{m}_mean"), ".2f") for m in speeds],
+                    *([_fmt(row.get(f"{M.LAYERS}_mean"), ".0f")] if depth else []),
                     _fmt(row.get(f"{M.EMISSIONS_KG_PER_1K}_mean"), ".3g", 1e6),
                     _fmt(row.get(f"{M.ENERGY_RATIO}_mean"), ".2f"),
                     _payback_text(row.get(f"{M.PAYBACK_PREDICTIONS}_mean")),
@@ -225,6 +238,8 @@ def configs_markdown(configs: pd.DataFrame, table: pd.DataFrame | None = None) -
         f"95% bootstrap over {_unit_text(configs)} and seeds (all copies of a text resampled "
         "together). McNemar p: exact two-sided test against the baseline, each text once (texts "
         "whose copies carry conflicting labels left out), single-seed configurations only. "
+        "Speedup: from raw text to label (tokenising included), timed interleaved with the "
+        "teacher; forward-only: the same calls less their tokenising. "
         "Energy ratio: the teacher's inference energy over the model's, metered in the same "
         "trial in alternating windows (the energy counterpart of the speedup). Speedups and "
         "energy ratios are ratios: their mean over seeds is geometric, ×/÷ the geometric sd. "

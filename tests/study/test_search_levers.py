@@ -95,3 +95,30 @@ def test_a_study_wide_depth_setting_leaves_the_baseline_and_the_reference_whole(
         config = TrialConfig.from_dict({**study, **point})
         whole = config.kind != "prune"
         assert (config.drop_layer_share == 0.0) == whole, point["name"]
+
+
+def test_the_configuration_table_shows_forward_only_and_ideal_speed_and_depth() -> None:
+    import pandas as pd
+
+    from study.markdown import configs_markdown
+    from trainables import metrics as M
+
+    configs = pd.DataFrame(
+        {
+            "configuration": ["baseline", "drop 50% layers + KD"],
+            "n_seeds": [3, 3],
+            f"{M.SPEEDUP}_mean": [1.0, 1.7],
+            f"{M.SPEEDUP_FORWARD}_mean": [1.0, 1.9],
+            f"{M.SPEEDUP_IDEAL}_mean": [1.0, 2.0],
+            f"{M.LAYERS}_mean": [4.0, 2.0],
+        }
+    )
+    text = configs_markdown(configs)
+    header = next(line for line in text.splitlines() if line.startswith("| configuration"))
+    cells = [c.strip() for c in header.strip("|").split("|")]
+    row = next(line for line in text.splitlines() if line.startswith("| drop 50%"))
+    values = dict(zip(cells, [c.strip() for c in row.strip("|").split("|")], strict=True))
+    assert values["forward-only speedup × (geometric mean)"] == "1.90"
+    assert values["FLOP-ideal × (timed widths)"] == "2.00" and values["layers"] == "2"
+    # one depth everywhere: no layers column
+    assert "| layers |" not in configs_markdown(configs.assign(**{f"{M.LAYERS}_mean": 4.0}))
