@@ -42,6 +42,14 @@ from pathlib import Path
 import torch
 
 from trainables import metrics
+from trainables.commands.bench_shapes import (
+    REAL_SHAPES,
+    TEACHER_SHAPE,
+    add_timing_args,
+    check_timing_args,
+    structured_random_scores,
+    time_on_random_batch,
+)
 from trainables.compress.compaction import (
     compact_model,
     encoder_density,
@@ -55,34 +63,6 @@ from trainables.compress.quantize import quantize_int8
 from trainables.data import DataSpec
 from trainables.measure import timing as measure
 from trainables.presets import TinyTeacherConfig
-
-TEACHER_SHAPE = {
-    "vocab_size": 197_285,
-    "hidden_size": 768,
-    "num_hidden_layers": 12,
-    "num_attention_heads": 12,
-    "intermediate_size": 3072,
-    "max_position_embeddings": 512,
-    "num_labels": 12,
-}
-# --family: the real shape of each family's usual base model (random weights).
-_BASE = {k: v for k, v in TEACHER_SHAPE.items() if k != "vocab_size"}
-_ROBERTA = {**_BASE, "max_position_embeddings": 514, "pad_token_id": 1, "type_vocab_size": 1}
-REAL_SHAPES: dict[str, dict] = {
-    "bert": TEACHER_SHAPE,  # the paper's model (MahaBERT-style, 197,285 pieces)
-    "xlm-roberta": {**_ROBERTA, "vocab_size": 250_002},  # XLM-R base, MahaRoBERTa
-    "roberta": {**_ROBERTA, "vocab_size": 50_265},  # roberta-base
-    "electra": {**_BASE, "vocab_size": 119_547, "embedding_size": 768},  # an mBERT-vocab ELECTRA
-    "distilbert": {  # distilbert-base-multilingual-cased
-        "vocab_size": 119_547,
-        "dim": 768,
-        "n_layers": 6,
-        "n_heads": 12,
-        "hidden_dim": 3072,
-        "max_position_embeddings": 512,
-        "num_labels": 12,
-    },
-}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -138,19 +118,8 @@ def bench(args: argparse.Namespace) -> dict[str, list[dict]]:
             models[f"{name}+int8"] = quantize_int8(models[name])
             print(f"{name}+int8: quantised ({time.perf_counter() - started:.0f} s)", flush=True)
 
-    for model in models.values():
-        model.to(device)
-    batch = {
-        "input_ids": torch.randint(1000, config.vocab_size, (args.batch_size, args.seq_len)),
-        "attention_mask": torch.ones(args.batch_size, args.seq_len, dtype=torch.long),
-    }
-    print(
-        f"timing {len(models)} models x {args.repeats} repeats, batch {args.batch_size} x "
-        f"{args.seq_len}, {precision} on {device} ({args.threads} threads)",
-        flush=True,
-    )
-    timings = measure.time_inference(
-        models, [batch], device=device, precision=precision, repeats=args.repeats
+    timings, batch = time_on_random_batch(
+        models, config.vocab_size, args, device=device, precision=precision
     )
 
     rows = []
@@ -364,28 +333,6 @@ def vocabulary_rows(model: torch.nn.Module, sizes: list[int]) -> list[dict[str, 
     return rows
 
 
-@torch.no_grad()
-def structured_random_scores(model: torch.nn.Module, generator: torch.Generator) -> None:
-    """Random scores shaped the way trained pruning ends: each head ranks all its blocks the same
-    in Q, K, V and O (so topk drops whole heads), and FFN neurons rank one by one."""
-    family = family_of(model)
-    for layer in family.encoder_layers(model):
-        head_size = family.head_size(layer)
-        head_ranks = torch.randperm(family.head_count(layer), generator=generator).float()
-        for path in family.attention_linears:
-            masked = layer.get_submodule(path)
-            is_output = path == family.attention_output
-            # Heads run along the rows of Q, K and V and along the columns of the output.
-            count = masked.grid[1] if is_output else masked.grid[0]
-            size = masked.block_shape[1] if is_output else masked.block_shape[0]
-            ranks = head_ranks[torch.arange(count) * size // head_size]
-            ranks = ranks.view(1, -1) if is_output else ranks.view(-1, 1)
-            tie_breaker = 0.5 * torch.rand(masked.grid, generator=generator)
-            masked.mask_scores.copy_((ranks + tie_breaker).view_as(masked.mask_scores))
-        neurons = layer.get_submodule(family.ffn_input).mask_scores
-        neurons.copy_(torch.rand(neurons.shape, generator=generator))
-
-
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m trainables.commands.bench",
@@ -406,11 +353,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="the encoder family, at its usual base model's real shape (random weights): bert "
         "= the paper's model, xlm-roberta = XLM-R base, distilbert = distilmBERT, ...",
     )
-    parser.add_argument("--threads", type=int, default=1, help="CPU threads (torch)")
-    parser.add_argument("--repeats", type=int, default=5, help="timed rounds per model")
-    parser.add_argument("--batch-size", type=int, default=32, help="sequences per timed batch")
-    parser.add_argument("--seq-len", type=int, default=128, help="tokens per sequence")
-    parser.add_argument("--seed", type=int, default=0, help="seed of weights, scores and inputs")
+    add_timing_args(parser)
     parser.add_argument("--no-int8", action="store_true", help="skip the int8 rows (CPU)")
     parser.add_argument("--no-onnx", action="store_true", help="skip the ONNX Runtime rows (CPU)")
     parser.add_argument(
@@ -431,8 +374,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if not all(0 < density <= 1 for density in args.densities):
         parser.error(f"densities must lie in (0, 1], got {args.densities}")
-    if args.threads < 1 or args.repeats < 1:
-        parser.error("--threads and --repeats must be >= 1")
+    check_timing_args(parser, args)
     return args
 
 

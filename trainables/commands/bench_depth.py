@@ -7,9 +7,10 @@ shape, as in :mod:`trainables.commands.bench`; ``--shape tiny``: the tiny preset
 FFN 1024, 8,000 pieces) loses ``--drop`` layers each (default a quarter, half and three quarters
 of its depth, rounded: 12 -> 9, 6, 3 layers; 4 -> 3, 2, 1) chosen by ``--selection``, then each
 depth is also pruned to ``--density`` with the whole-head random scores of
-:func:`~trainables.commands.bench.structured_random_scores` (an upper bound for block pruning)
-and compacted; the full depth at that density is the width-only row. On CPU each model is timed
-again after dynamic int8. All models are timed interleaved in one process against the baseline:
+:func:`~trainables.commands.bench_shapes.structured_random_scores` (an upper bound for block
+pruning) and compacted; the full depth at that density is the width-only row. On CPU each model
+is timed again after dynamic int8. All models are timed interleaved in one process against the
+baseline:
 batch ``--batch-size`` x ``--seq-len``, ratio of medians (``trainables.measure``), ``--threads``
 CPU threads; fp32 on CPU, fp16 autocast on CUDA. ``speedup_ideal`` is the FLOP ratio;
 ``density`` counts against the baseline's whole encoder (a dropped layer is pruned weight).
@@ -30,7 +31,13 @@ import json
 import torch
 
 from trainables import metrics
-from trainables.commands.bench import REAL_SHAPES, structured_random_scores
+from trainables.commands.bench_shapes import (
+    REAL_SHAPES,
+    add_timing_args,
+    check_timing_args,
+    structured_random_scores,
+    time_on_random_batch,
+)
 from trainables.compress.compaction import (
     compact_model,
     encoder_density,
@@ -117,21 +124,8 @@ def bench_depth(args: argparse.Namespace) -> dict[str, list[dict]]:
             if name != "baseline":
                 models[f"{name} +int8"] = shared(quantize_int8(models[name]))
                 targets[f"{name} +int8"] = targets[name]
-    for model in models.values():
-        model.to(device)
-    batch = {
-        "input_ids": torch.randint(
-            5, config.vocab_size, (args.batch_size, args.seq_len), generator=generator
-        ),
-        "attention_mask": torch.ones(args.batch_size, args.seq_len, dtype=torch.long),
-    }
-    print(
-        f"timing {len(models)} models x {args.repeats} repeats, batch {args.batch_size} x "
-        f"{args.seq_len}, {precision} on {device} ({args.threads} threads)",
-        flush=True,
-    )
-    timings = measure.time_inference(
-        models, [batch], device=device, precision=precision, repeats=args.repeats
+    timings, _ = time_on_random_batch(
+        models, config.vocab_size, args, device=device, precision=precision, generator=generator
     )
     rows = []
     for name in models:
@@ -181,19 +175,14 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--density", type=float, default=0.25, help="the width-pruning density")
     parser.add_argument("--shape", choices=("teacher", "tiny"), default="teacher")
     parser.add_argument("--family", choices=sorted(REAL_SHAPES), default="bert")
-    parser.add_argument("--threads", type=int, default=1, help="CPU threads (torch)")
-    parser.add_argument("--repeats", type=int, default=5, help="timed rounds per model")
-    parser.add_argument("--batch-size", type=int, default=32, help="sequences per timed batch")
-    parser.add_argument("--seq-len", type=int, default=128, help="tokens per sequence")
-    parser.add_argument("--seed", type=int, default=0, help="seed of weights, scores and inputs")
+    add_timing_args(parser)
     parser.add_argument("--no-int8", dest="int8_off", action="store_true", help="no int8 rows")
     args = parser.parse_args(argv)
     if not 0 < args.density <= 1:
         parser.error(f"--density must lie in (0, 1], got {args.density}")
     if args.shape == "tiny" and args.family != "bert":
         parser.error(f"--shape tiny is a BERT shape; got --family {args.family}")
-    if args.threads < 1 or args.repeats < 1:
-        parser.error("--threads and --repeats must be >= 1")
+    check_timing_args(parser, args)
     return args
 
 
