@@ -106,3 +106,33 @@ def test_a_share_that_rounds_to_no_layer_drops_none_and_says_so(
     assert f"drop_layer_share={share} of a {depth}-layer teacher rounds to 0" in (
         capsys.readouterr().err
     )
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_an_interrupted_depth_trial_resumes_with_the_same_layers(
+    cfg, small_teacher, tmp_path: Path
+) -> None:
+    """The student is rebuilt on resume (the same layers chosen again, learned ones included)
+    and its checkpoint loads into it: the trial finishes where it stopped, at the same depth."""
+    teacher, _, _ = small_teacher
+    depth = encoder_depth(load_teacher(teacher.path)[0])
+
+    def stop_after_first(metrics: dict, checkpoint: Path | None) -> None:
+        if metrics[M.EPOCH] == 1:
+            raise _Stop
+
+    config = cfg(drop_layer_share=0.5, layer_selection="learned", epochs=2)
+    with pytest.raises(_Stop):
+        run_trial(config, report=stop_after_first, trial_dir=tmp_path)
+    resumed: list[int] = []
+    result = run_trial(
+        config,
+        report=lambda metrics, checkpoint: resumed.append(metrics[M.EPOCH]),
+        trial_dir=tmp_path,
+        restore_from=tmp_path / "checkpoints" / "epoch_001",
+    )
+    assert resumed == [2, 2] and result[M.RESUMED_FROM_EPOCH] == 1
+    assert result[M.LAYERS] == depth // 2
