@@ -190,7 +190,8 @@ def configs_markdown(configs: pd.DataFrame, table: pd.DataFrame | None = None) -
         header.insert(-1, "selecting search run: val accuracy % / speedup ×")
     # beside the speedup from raw text: the forward passes alone, the FLOP ideal, the depth
     speeds = [m for m in (M.SPEEDUP_FORWARD, M.SPEEDUP_IDEAL) if f"{m}_mean" in configs]
-    depth = f"{M.LAYERS}_mean" in configs and configs[f"{M.LAYERS}_mean"].nunique() > 1
+    encoders = configs.get("kind", pd.Series("", index=configs.index)) != M.KIND_CLASSICAL
+    depth = f"{M.LAYERS}_mean" in configs and configs[f"{M.LAYERS}_mean"][encoders].nunique() > 1
     at = header.index("speedup × (geometric mean ×/÷ sd)") + 1
     header[at:at] = [SPEED_HEADERS[m] for m in speeds] + (["layers"] if depth else [])
     lines = [
@@ -214,7 +215,7 @@ def configs_markdown(configs: pd.DataFrame, table: pd.DataFrame | None = None) -
                     _mean_sd(row, M.VAL_ACCURACY, ".2f", 100.0),
                     _mean_sd(row, M.SPEEDUP, ".2f"),
                     *[_fmt(row.get(f"{m}_mean"), ".2f") for m in speeds],
-                    *([_fmt(row.get(f"{M.LAYERS}_mean"), ".0f")] if depth else []),
+                    *([_layers_text(row)] if depth else []),
                     _fmt(row.get(f"{M.EMISSIONS_KG_PER_1K}_mean"), ".3g", 1e6),
                     _fmt(row.get(f"{M.ENERGY_RATIO}_mean"), ".2f"),
                     _payback_text(row.get(f"{M.PAYBACK_PREDICTIONS}_mean")),
@@ -255,6 +256,11 @@ def configs_markdown(configs: pd.DataFrame, table: pd.DataFrame | None = None) -
         ]
     lines += _energy_notes(configs if table is None else table)
     return "\n".join(lines) + "\n"
+
+
+def _layers_text(row: dict) -> str:
+    """The encoder layers a configuration kept; none for the classical reference."""
+    return "" if row.get("kind") == M.KIND_CLASSICAL else _fmt(row.get(f"{M.LAYERS}_mean"), ".0f")
 
 
 def _estimated(header: str, table: pd.DataFrame) -> str:

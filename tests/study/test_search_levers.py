@@ -120,5 +120,7 @@ def test_the_configuration_table_shows_forward_only_and_ideal_speed_and_depth() 
     values = dict(zip(cells, [c.strip() for c in row.strip("|").split("|")], strict=True))
     assert values["forward-only speedup × (geometric mean)"] == "1.90"
     assert values["FLOP-ideal × (timed widths)"] == "2.00" and values["layers"] == "2"
-    # one depth everywhere: no layers column
-    assert "| layers |" not in configs_markdown(configs.assign(**{f"{M.LAYERS}_mean": 4.0}))
+    # one depth everywhere (the classical reference has none): no layers column
+    same = configs.assign(**{f"{M.LAYERS}_mean": 4.0, "kind": "prune"})
+    reference = pd.DataFrame([{**same.iloc[0], "kind": "classical", f"{M.LAYERS}_mean": 0.0}])
+    assert "| layers |" not in configs_markdown(pd.concat([same, reference], ignore_index=True))
