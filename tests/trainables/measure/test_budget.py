@@ -1,11 +1,11 @@
 import contextlib
 import math
-import time
 from collections.abc import Iterator
 
 import pandas as pd
 import pytest
 
+from tests.trainables.measure.conftest import FakeClock
 from trainables import metrics as M
 from trainables.config import TrialConfig
 from trainables.measure import (
@@ -20,25 +20,8 @@ from trainables.measure import (
 from trainables.measure import energy as energy_module
 
 
-class _Clock:
-    """A fake ``time.perf_counter``: time moves only when a fake model runs."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> _Clock:
-    fake = _Clock()
-    monkeypatch.setattr(time, "perf_counter", fake)
-    return fake
-
-
 def _models(
-    clock: _Clock, seconds: dict[str, float], batches: int, log: list[tuple[str, int]]
+    clock: FakeClock, seconds: dict[str, float], batches: int, log: list[tuple[str, int]]
 ) -> dict[str, list]:
     """Per model one call per batch that logs (model, batch) and takes its seconds."""
 
@@ -106,7 +89,7 @@ def test_a_batch_over_the_budget_still_gives_one_batch_and_three_rounds(clock):
     assert measured.timings["teacher"].median == pytest.approx(40.0)
 
 
-def _heads(clock: _Clock, per_row: dict[str, float], log: list[tuple[str, int]]) -> dict:
+def _heads(clock: FakeClock, per_row: dict[str, float], log: list[tuple[str, int]]) -> dict:
     """Per model, rows -> a call over the first rows of batch 0 that logs (model, rows) and
     takes its seconds per row."""
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from types import SimpleNamespace
 
 import pytest
 import torch
 from torch import nn
 
+from tests.trainables.measure.conftest import FakeClock
 from trainables.measure import (
     TOKENISE,
     TimingResult,
@@ -26,28 +26,11 @@ from trainables.measure import (
 )
 
 
-class _Clock:
-    """A fake ``time.perf_counter``: time moves only when a fake tokenizer or model runs."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> _Clock:
-    fake = _Clock()
-    monkeypatch.setattr(time, "perf_counter", fake)
-    return fake
-
-
 class _Tokenizer:
     """Counts its calls and takes ``seconds`` of the fake clock per call; pads to the longest
     text (one piece per character), truncated to ``max_length``."""
 
-    def __init__(self, clock: _Clock, seconds: float) -> None:
+    def __init__(self, clock: FakeClock, seconds: float) -> None:
         self.clock, self.seconds, self.calls = clock, seconds, []
 
     def __call__(self, texts, *, truncation, max_length, padding, return_tensors):
@@ -62,7 +45,7 @@ class _Tokenizer:
 class _Model(nn.Module):
     """Takes ``seconds`` of the fake clock per forward pass; records the widths it ran."""
 
-    def __init__(self, clock: _Clock, seconds: float) -> None:
+    def __init__(self, clock: FakeClock, seconds: float) -> None:
         super().__init__()
         self.clock, self.seconds, self.widths = clock, seconds, []
 
