@@ -29,8 +29,9 @@ from torch import nn
 from trainables.atomic import atomic_write
 
 CHECKPOINT_FILE = "trial_state.pt"
-# Beside it: the epoch it ends and the state's size in bytes, readable without loading the
-# (paper-size: ~3 GB) state; the size tells a complete copy from one cut short.
+# Beside it: the epoch it ends, the state's size in bytes and the layers the student dropped,
+# readable without loading the (paper-size: ~3 GB) state; the size tells a complete copy from
+# one cut short, the layers let a resumed trial build the same student before loading it.
 EPOCH_FILE = "epoch.json"
 
 
@@ -44,6 +45,8 @@ class Progress:
     train_energy_kwh: float = 0.0
     train_emissions_kg: float = 0.0
     history: list[dict[str, float]] = field(default_factory=list)
+    # The teacher's encoder layers the student dropped (a resumed trial rebuilds the same ones).
+    dropped_layers: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -71,7 +74,11 @@ class TrainingState:
             torch.save(state, tmp)
         with atomic_write(directory / EPOCH_FILE) as tmp:
             size = (directory / CHECKPOINT_FILE).stat().st_size
-            tmp.write_text(json.dumps({"epoch": progress.epoch, "bytes": size}))
+            tmp.write_text(
+                json.dumps(
+                    {"epoch": progress.epoch, "bytes": size, "dropped_layers": progress.dropped_layers}
+                )
+            )
 
     def load(self, directory: Path) -> Progress:
         """Restore every part from ``directory``'s checkpoint; return its progress."""
@@ -95,6 +102,20 @@ def checkpoint_epoch(directory: Path) -> int:
         return int(json.loads((directory / EPOCH_FILE).read_text())["epoch"])
     except (OSError, ValueError, KeyError, TypeError):
         return -1
+
+
+def checkpoint_dropped_layers(directory: Path) -> list[int] | None:
+    """The teacher layers a checkpoint's student dropped, read without loading its state (None
+    when it does not say: written before it did).
+
+    >>> checkpoint_dropped_layers(Path("/nonexistent")) is None
+    True
+    """
+    try:
+        dropped = json.loads((directory / EPOCH_FILE).read_text())["dropped_layers"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return [int(index) for index in dropped]
 
 
 def newest_checkpoint(restore_from: Path, folder: Path) -> Path:

@@ -50,7 +50,12 @@ from trainables.evaluation import evaluate, model_inputs
 from trainables.measure import EnergyMeter, TrainingProgress
 from trainables.precision import precision_autocast
 from trainables.training import optimizer_step
-from trainables.trial.checkpoint import Progress, TrainingState, newest_checkpoint
+from trainables.trial.checkpoint import (
+    Progress,
+    TrainingState,
+    checkpoint_dropped_layers,
+    newest_checkpoint,
+)
 from trainables.trial.context import Trial
 from trainables.trial.final import final_model, measure, save_model
 from trainables.trial.result import Outcome
@@ -70,8 +75,13 @@ def run(trial: Trial) -> Outcome:
     # Student: a copy of the teacher minus the dropped layers, whose encoder linears carry
     # learnable block masks.
     pruning = cfg.pruning()
+    checkpoints = trial.checkpoints
+    restore = None
+    if trial.restore_from is not None:
+        restore = newest_checkpoint(Path(trial.restore_from), checkpoints)
     with clock.phase(M.PHASE_TRAIN):
-        student = _shallower(cfg, teacher, drop, train, device)
+        stored = None if restore is None else checkpoint_dropped_layers(restore)
+        student, dropped = _shallower(cfg, teacher, drop, train, device, stored)
         student = prune_model(student, pruning).to(device)
     steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
     total_steps = steps_per_epoch * cfg.epochs
@@ -82,11 +92,11 @@ def run(trial: Trial) -> Outcome:
     scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16")
     generator = torch.Generator().manual_seed(cfg.seed)
     state = TrainingState(student, optimizer, scheduler, scaler, generator)
-    checkpoints = trial.checkpoints
-    if trial.restore_from is not None:
+    if restore is not None:
         with clock.phase(M.PHASE_SAVE):  # checkpoint I/O, read back
-            progress = state.load(newest_checkpoint(Path(trial.restore_from), checkpoints))
+            progress = state.load(restore)
         resumed_from = progress.epoch
+    progress.dropped_layers = dropped  # the next checkpoint says them (older ones did not)
     with clock.phase(M.PHASE_TEACHER_LOGITS):
         teacher_logits = _teacher_logits(cfg, teacher, train, device, trial.cache_dir)
     status = TrainingProgress(
@@ -178,14 +188,28 @@ def _drop_count(cfg: TrialConfig, teacher: nn.Module) -> int:
 
 
 def _shallower(
-    cfg: TrialConfig, teacher: nn.Module, count: int, train: TokenizedSplit, device: torch.device
-) -> nn.Module:
+    cfg: TrialConfig,
+    teacher: nn.Module,
+    count: int,
+    train: TokenizedSplit,
+    device: torch.device,
+    stored: list[int] | None = None,
+) -> tuple[nn.Module, list[int]]:
     """A copy of the teacher without the ``count`` layers ``cfg.layer_selection`` picks
-    (``learned``: measured on the first training batches, :func:`learned_layers_to_drop`)."""
+    (``learned``: measured on the first training batches, :func:`learned_layers_to_drop`), and
+    those layers' indices. A resumed trial passes the ones its checkpoint ``stored``: the
+    student it loads must be the one it saved, so nothing is measured again."""
     student = copy.deepcopy(teacher)
-    if count == 0:
-        return student
-    if cfg.layer_selection == "learned":
+    if stored is not None:
+        if len(stored) != count:
+            raise ValueError(
+                f"the checkpoint's student dropped layers {stored}, but this trial drops "
+                f"{count}: resume it with the configuration it was started with"
+            )
+        indices = stored
+    elif count == 0:
+        indices = []
+    elif cfg.layer_selection == "learned":
         batches = [
             model_inputs(batch, device, torch.long)
             for batch in train.batches(cfg.eval_batch_size)[:IMPORTANCE_BATCHES]
@@ -193,7 +217,7 @@ def _shallower(
         indices = learned_layers_to_drop(student.to(device), batches, count)
     else:
         indices = layers_to_drop(encoder_depth(teacher), count, cfg.layer_selection)
-    return drop_layers(student, indices)
+    return (drop_layers(student, indices) if indices else student), list(indices)
 
 
 def _optimizer(student: nn.Module, cfg: TrialConfig) -> torch.optim.Optimizer:

@@ -16,7 +16,8 @@ from trainables import metrics as M
 from trainables.compress.compaction import layer_shapes, load_compact
 from trainables.compress.depth import encoder_depth
 from trainables.teachers.load import load_teacher
-from trainables.trial import run_trial
+from trainables.trial import prune, run_trial
+from trainables.trial.checkpoint import checkpoint_dropped_layers
 
 
 @pytest.fixture
@@ -113,12 +114,21 @@ class _Stop(Exception):
 
 
 def test_an_interrupted_depth_trial_resumes_with_the_same_layers(
-    cfg, small_teacher, tmp_path: Path
+    cfg, small_teacher, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The student is rebuilt on resume (the same layers chosen again, learned ones included)
-    and its checkpoint loads into it: the trial finishes where it stopped, at the same depth."""
+    """The student is rebuilt on resume from the layers its checkpoint names (learned ones are
+    not measured again) and its checkpoint loads into it: the trial finishes where it stopped,
+    at the same depth."""
     teacher, _, _ = small_teacher
     depth = encoder_depth(load_teacher(teacher.path)[0])
+    measured: list[list[int]] = []
+    learned = prune.learned_layers_to_drop
+
+    def record(*args, **kwargs) -> list[int]:
+        measured.append(learned(*args, **kwargs))
+        return measured[-1]
+
+    monkeypatch.setattr(prune, "learned_layers_to_drop", record)
 
     def stop_after_first(metrics: dict, checkpoint: Path | None) -> None:
         if metrics[M.EPOCH] == 1:
@@ -127,6 +137,8 @@ def test_an_interrupted_depth_trial_resumes_with_the_same_layers(
     config = cfg(drop_layer_share=0.5, layer_selection="learned", epochs=2)
     with pytest.raises(_Stop):
         run_trial(config, report=stop_after_first, trial_dir=tmp_path)
+    assert len(measured) == 1
+    assert checkpoint_dropped_layers(tmp_path / "checkpoints" / "epoch_001") == measured[0]
     resumed: list[int] = []
     result = run_trial(
         config,
@@ -135,4 +147,4 @@ def test_an_interrupted_depth_trial_resumes_with_the_same_layers(
         restore_from=tmp_path / "checkpoints" / "epoch_001",
     )
     assert resumed == [2, 2] and result[M.RESUMED_FROM_EPOCH] == 1
-    assert result[M.LAYERS] == depth // 2
+    assert result[M.LAYERS] == depth // 2 and len(measured) == 1
