@@ -24,6 +24,9 @@ LEVERS: tuple[tuple[str, dict[str, object]], ...] = (
     ("vocab", {"vocab_trim": True}),
 )
 INT8 = LEVERS[1]
+# Which layers a depth row drops (trainables.compress.depth implements each rule; defined here,
+# free of torch, for the search space too).
+LAYER_SELECTIONS = ("top", "bottom", "middle", "alternate", "learned")
 
 # Depth and width at matched ideal speed: (share of layers dropped, kept width density), whose
 # kept fraction of encoder compute (1 - share) x density matches a KD row of Table I (0.75,

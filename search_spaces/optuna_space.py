@@ -16,11 +16,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from search_spaces.extended import extended_grid
+from search_spaces.extended import LAYER_SELECTIONS, extended_grid
 from search_spaces.paper import paper_grid
-
-# trainables.compress.depth.LAYER_SELECTIONS (search_spaces stays free of torch)
-LAYER_SELECTIONS = ("top", "bottom", "middle", "alternate", "learned")
 
 
 @dataclass(frozen=True)

@@ -15,13 +15,8 @@ PAPER_TEMPERATURE = 2.0
 PAPER_ALPHA_DISTIL = 0.9
 # The settings that keep the baseline the unmodified teacher, whatever the study's base config
 # sets (``--set quantize=int8`` or ``vocab_trim=true`` make a "baseline + ..." row of their own;
-# a dropped layer needs training, so depth never reaches a baseline row).
-TEACHER_AS_IS: dict[str, object] = {
-    "quantize": "none",
-    "vocab_trim": False,
-    "drop_layers": 0,
-    "drop_layer_share": 0.0,
-}
+# a dropped layer needs training, so no row that trains no student has depth: study.points).
+TEACHER_AS_IS: dict[str, object] = {"quantize": "none", "vocab_trim": False}
 # A study on the paper's data (MahaNews) writes Table I beside its own numbers in these columns.
 PAPER_ACCURACY = "paper_accuracy"  # a fraction, like ours
 PAPER_COLUMNS = ("paper_num_parameters", "paper_param_reduction", "paper_speedup", PAPER_ACCURACY)

@@ -16,11 +16,10 @@ from study.cli import GRIDS, UsageError
 from trainables import metrics as M
 
 # The grid's reference outside BERT: same splits, same test set, seconds to train.
-CLASSICAL_POINT: dict[str, Any] = {
-    "name": CLASSICAL_LABEL,
-    "kind": M.KIND_CLASSICAL,
-    **{key: TEACHER_AS_IS[key] for key in ("drop_layers", "drop_layer_share")},  # no layers
-}
+CLASSICAL_POINT: dict[str, Any] = {"name": CLASSICAL_LABEL, "kind": M.KIND_CLASSICAL}
+# Dropping layers needs a student to train: a row of another kind (the baseline, its levered
+# row, the classical reference) runs without depth, whatever the study's settings say.
+NO_DEPTH: dict[str, Any] = {"drop_layers": 0, "drop_layer_share": 0.0}
 
 
 def grid_points(
@@ -71,7 +70,6 @@ def levered_baseline(settings: dict[str, Any]) -> dict[str, Any] | None:
     True
     """
     levers = {key: settings.get(key, value) for key, value in TEACHER_AS_IS.items()}
-    levers.update(drop_layers=0, drop_layer_share=0.0)  # depth needs training: not a baseline's
     if levers == TEACHER_AS_IS:
         return None
     names = [name for name, lever in LEVERS if any(levers.get(k) == v for k, v in lever.items())]
@@ -81,9 +79,15 @@ def levered_baseline(settings: dict[str, Any]) -> dict[str, Any] | None:
 def replicate(points: list[dict[str, Any]], seeds: int, *, first_seed: int) -> list[dict[str, Any]]:
     """Every point once per student seed ``first_seed``, ``first_seed + 1``, ...: all points
     with the first seed, then all with the next, so an early stop still has whole replicates.
+    A point that trains no student gets :data:`NO_DEPTH`.
 
     >>> [(p["name"], p["seed"]) for p in replicate([{"name": "a"}, {"name": "b"}], 2,
     ...                                            first_seed=7)]
     [('a', 7), ('b', 7), ('a', 8), ('b', 8)]
+    >>> replicate([{"name": "baseline", "kind": "baseline"}], 1, first_seed=7)[0]["drop_layers"]
+    0
     """
+    points = [
+        p if p.get("kind", M.KIND_PRUNE) == M.KIND_PRUNE else {**p, **NO_DEPTH} for p in points
+    ]
     return [{**point, M.SEED: first_seed + i} for i in range(seeds) for point in points]

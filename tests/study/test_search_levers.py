@@ -75,7 +75,16 @@ def test_the_depth_grid_matches_each_width_row_in_ideal_compute() -> None:
 
 def test_a_study_dropping_layers_keeps_its_baseline_whole() -> None:
     assert levered_baseline({"drop_layer_share": 0.5}) is None
-    assert levered_baseline({"drop_layer_share": 0.5, "quantize": "int8"})["drop_layer_share"] == 0
+    study = {"drop_layer_share": 0.5, "quantize": "int8"}
+    points = grid_points(
+        "paper", seeds=1, first_seed=1, classical=False, levered_baseline=levered_baseline(study)
+    )
+    levered = TrialConfig.from_dict({**study, **points[1]})
+    assert (levered.name, levered.quantize, levered.drop_layer_share) == (
+        "baseline + int8",
+        "int8",
+        0,
+    )
 
 
 def test_a_searched_configuration_is_named_like_the_grid_row_it_matches() -> None:
@@ -86,10 +95,6 @@ def test_a_searched_configuration_is_named_like_the_grid_row_it_matches() -> Non
 
 
 def test_a_study_wide_depth_setting_leaves_the_baseline_and_the_reference_whole() -> None:
-    from search_spaces.optuna_space import LAYER_SELECTIONS
-    from trainables.compress.depth import LAYER_SELECTIONS as TRAINABLE_SELECTIONS
-
-    assert LAYER_SELECTIONS == TRAINABLE_SELECTIONS  # search_spaces keeps its own copy
     study = {"drop_layer_share": 0.5, "layer_selection": "middle"}
     for point in grid_points("paper", seeds=1, first_seed=1, classical=True):
         config = TrialConfig.from_dict({**study, **point})

@@ -38,9 +38,9 @@ from collections.abc import Iterable, Mapping, Sequence
 import torch
 from torch import Tensor, nn
 
+from search_spaces.extended import LAYER_SELECTIONS
 from trainables.compress.families import base_model, family_of
 
-LAYER_SELECTIONS = ("top", "bottom", "middle", "alternate", "learned")
 # Training batches the learned importance is measured on (the first ones, unshuffled).
 IMPORTANCE_BATCHES = 4
 

@@ -76,7 +76,11 @@ class TrainingState:
             size = (directory / CHECKPOINT_FILE).stat().st_size
             tmp.write_text(
                 json.dumps(
-                    {"epoch": progress.epoch, "bytes": size, "dropped_layers": progress.dropped_layers}
+                    {
+                        "epoch": progress.epoch,
+                        "bytes": size,
+                        "dropped_layers": progress.dropped_layers,
+                    }
                 )
             )
 
