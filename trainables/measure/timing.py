@@ -316,18 +316,14 @@ def text_heads(
     ``chunk`` (the first batch): the sub-batch that
     :func:`~trainables.measure.budget.measure_by_budget` times when one batch overruns its
     budget, the same rows for every model."""
-    device = torch.device(device)
 
-    def head(model: nn.Module, tokenizer: Any, rows: int) -> Callable[[], dict[str, float]]:
-        texts = list(chunk)[:rows]
-        return functools.partial(
-            from_text, model, tokenizer, texts, max_length=max_length, device=device
-        )
+    def head(name: str, rows: int) -> Callable[[], dict[str, float]]:
+        first = [list(chunk)[:rows]]
+        return text_passes({name: models[name]}, first, max_length=max_length, device=device)[name][
+            0
+        ]
 
-    return {
-        name: functools.partial(head, model, tokenizer)
-        for name, (model, tokenizer) in models.items()
-    }
+    return {name: functools.partial(head, name) for name in models}
 
 
 def from_text(
