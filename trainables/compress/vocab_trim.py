@@ -97,19 +97,27 @@ def kept_ids(
     return sorted(special + used)
 
 
-def trim_tokenizer(tokenizer: Any, keep: Sequence[int]) -> Any:
-    """A copy of the fast ``tokenizer`` whose vocabulary is ``keep`` (old ids, in the new
-    order): the same class, settings, normaliser and pre-tokeniser, with the special tokens'
-    ids renumbered wherever the tokenizer refers to them."""
-    from transformers import AutoTokenizer
-
+def tokenizer_state(tokenizer: Any) -> dict[str, Any]:
+    """The fast ``tokenizer``'s ``tokenizer.json``, parsed (a fresh copy, free to change)."""
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is None:
         raise VocabTrimError(
             f"{type(tokenizer).__name__} is not a fast tokenizer: load it with use_fast=True "
             "(vocabulary trimming rewrites its tokenizer.json)"
         )
-    state = json.loads(backend.to_str())
+    return json.loads(backend.to_str())
+
+
+def trim_tokenizer(
+    tokenizer: Any, keep: Sequence[int], *, state: dict[str, Any] | None = None
+) -> Any:
+    """A copy of the fast ``tokenizer`` whose vocabulary is ``keep`` (old ids, in the new
+    order): the same class, settings, normaliser and pre-tokeniser, with the special tokens'
+    ids renumbered wherever the tokenizer refers to them. ``state``: its
+    :func:`tokenizer_state`, when the caller has parsed it already (it is changed)."""
+    from transformers import AutoTokenizer
+
+    state = tokenizer_state(tokenizer) if state is None else state
     new_id = {old: new for new, old in enumerate(keep)}
     _trim_model(state["model"], keep, new_id)
     missing = [t["content"] for t in state.get("added_tokens", []) if t["id"] not in new_id]
@@ -171,11 +179,14 @@ def _trim_model(model: dict[str, Any], keep: Sequence[int], new_id: dict[int, in
         )
 
 
-def bpe_closure(tokenizer: Any, keep: Sequence[int]) -> list[int]:
+def bpe_closure(
+    tokenizer: Any, keep: Sequence[int], *, state: dict[str, Any] | None = None
+) -> list[int]:
     """``keep`` plus what a BPE vocabulary needs to split the kept pieces' texts as before:
     every piece a merge builds a kept piece from (recursively) and every one-character piece.
-    Other kinds of vocabulary: ``keep`` unchanged. Sorted ids."""
-    model = json.loads(tokenizer.backend_tokenizer.to_str())["model"]
+    Other kinds of vocabulary: ``keep`` unchanged. Sorted ids. ``state``: the tokenizer's
+    :func:`tokenizer_state`, when the caller has parsed it already."""
+    model = (tokenizer_state(tokenizer) if state is None else state)["model"]
     if model.get("type") != "BPE":
         return sorted(keep)
     vocab = model["vocab"]
@@ -281,7 +292,9 @@ def trim_vocabulary(
         raise VocabTrimError("no texts to learn the vocabulary from: pass the training texts")
     counts = token_counts(tokenizer, texts)
     special = set(tokenizer.all_special_ids) | set(tokenizer.get_added_vocab().values())
-    keep = bpe_closure(tokenizer, kept_ids(counts, special_ids=sorted(special), max_size=max_size))
+    state = tokenizer_state(tokenizer)  # parsed once: a large vocabulary's JSON takes a while
+    used = kept_ids(counts, special_ids=sorted(special), max_size=max_size)
+    keep = bpe_closure(tokenizer, used, state=state)
     trimmed = trim_embeddings(model, keep)
     report = TrimReport(
         vocab_before=len(tokenizer),
@@ -290,7 +303,7 @@ def trim_vocabulary(
         parameters_after=_parameters(trimmed),
         coverage=float(counts[keep].sum() / max(1, counts.sum())),
     )
-    return trimmed, trim_tokenizer(tokenizer, keep), report
+    return trimmed, trim_tokenizer(tokenizer, keep, state=state), report
 
 
 def vocab_coverage(
