@@ -45,7 +45,7 @@ from trainables import metrics
 from trainables.commands.bench_shapes import (
     REAL_SHAPES,
     TEACHER_SHAPE,
-    add_timing_args,
+    bench_parser,
     check_timing_args,
     structured_random_scores,
     time_on_random_batch,
@@ -334,11 +334,7 @@ def vocabulary_rows(model: torch.nn.Module, sizes: list[int]) -> list[dict[str, 
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m trainables.commands.bench",
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    parser = bench_parser("trainables.commands.bench", __doc__)
     parser.add_argument(
         "--densities",
         type=float,
@@ -353,7 +349,6 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="the encoder family, at its usual base model's real shape (random weights): bert "
         "= the paper's model, xlm-roberta = XLM-R base, distilbert = distilmBERT, ...",
     )
-    add_timing_args(parser)
     parser.add_argument("--no-int8", action="store_true", help="skip the int8 rows (CPU)")
     parser.add_argument("--no-onnx", action="store_true", help="skip the ONNX Runtime rows (CPU)")
     parser.add_argument(

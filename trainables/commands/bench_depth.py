@@ -33,7 +33,7 @@ import torch
 from trainables import metrics
 from trainables.commands.bench_shapes import (
     REAL_SHAPES,
-    add_timing_args,
+    bench_parser,
     check_timing_args,
     structured_random_scores,
     time_on_random_batch,
@@ -160,11 +160,7 @@ def bench_depth(args: argparse.Namespace) -> dict[str, list[dict]]:
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m trainables.commands.bench_depth",
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    parser = bench_parser("trainables.commands.bench_depth", __doc__)
     parser.add_argument(
         "--drop",
         type=int,
@@ -175,7 +171,6 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--density", type=float, default=0.25, help="the width-pruning density")
     parser.add_argument("--shape", choices=("teacher", "tiny"), default="teacher")
     parser.add_argument("--family", choices=sorted(REAL_SHAPES), default="bert")
-    add_timing_args(parser)
     parser.add_argument("--no-int8", dest="int8_off", action="store_true", help="no int8 rows")
     args = parser.parse_args(argv)
     if not 0 < args.density <= 1:

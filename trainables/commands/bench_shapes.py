@@ -95,6 +95,18 @@ def time_on_random_batch(
     return timings, batch
 
 
+def bench_parser(module: str, doc: str) -> argparse.ArgumentParser:
+    """A benchmark command's parser: ``python -m module``, described by the first paragraph of
+    ``doc``, defaults in the help, and the timing flags (:func:`add_timing_args`)."""
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {module}",
+        description=doc.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    add_timing_args(parser)
+    return parser
+
+
 def add_timing_args(parser: argparse.ArgumentParser) -> None:
     """The flags every benchmark times by: threads, rounds, the batch's shape, the seed."""
     parser.add_argument("--threads", type=int, default=1, help="CPU threads (torch)")
