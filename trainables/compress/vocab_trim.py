@@ -142,7 +142,7 @@ def check_trimmable(tokenizer: Any) -> None:
     unless ``tokenizer``'s vocabulary can be trimmed: checked before a trial trains, so a
     ``vocab_trim`` trial of such a model fails in seconds and the other trials run."""
     backend = getattr(tokenizer, "backend_tokenizer", None)
-    kind = json.loads(backend.to_str())["model"].get("type") if backend is not None else None
+    kind = tokenizer_state(tokenizer)["model"].get("type") if backend is not None else None
     if kind not in SUPPORTED_MODELS:
         raise VocabTrimError(
             f"vocab_trim: the teacher's tokenizer ({type(tokenizer).__name__}, "

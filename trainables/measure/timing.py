@@ -319,9 +319,10 @@ def text_heads(
 
     def head(name: str, rows: int) -> Callable[[], dict[str, float]]:
         first = [list(chunk)[:rows]]
-        return text_passes({name: models[name]}, first, max_length=max_length, device=device)[name][
-            0
+        (call,) = text_passes({name: models[name]}, first, max_length=max_length, device=device)[
+            name
         ]
+        return call
 
     return {name: functools.partial(head, name) for name in models}
 

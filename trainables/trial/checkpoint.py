@@ -45,8 +45,6 @@ class Progress:
     train_energy_kwh: float = 0.0
     train_emissions_kg: float = 0.0
     history: list[dict[str, float]] = field(default_factory=list)
-    # The teacher's encoder layers the student dropped (a resumed trial rebuilds the same ones).
-    dropped_layers: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -58,6 +56,9 @@ class TrainingState:
     scheduler: Any
     scaler: torch.amp.GradScaler
     generator: torch.Generator
+    # The teacher's encoder layers the model dropped: its structure, which a resumed trial must
+    # rebuild before loading the weights (:func:`checkpoint_dropped_layers`).
+    dropped_layers: list[int] = field(default_factory=list)
 
     def save(self, directory: Path, progress: Progress) -> None:
         """Write :data:`CHECKPOINT_FILE` in ``directory`` (atomically)."""
@@ -79,7 +80,7 @@ class TrainingState:
                     {
                         "epoch": progress.epoch,
                         "bytes": size,
-                        "dropped_layers": progress.dropped_layers,
+                        "dropped_layers": self.dropped_layers,
                     }
                 )
             )

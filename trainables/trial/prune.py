@@ -91,12 +91,11 @@ def run(trial: Trial) -> Outcome:
     )
     scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16")
     generator = torch.Generator().manual_seed(cfg.seed)
-    state = TrainingState(student, optimizer, scheduler, scaler, generator)
+    state = TrainingState(student, optimizer, scheduler, scaler, generator, dropped)
     if restore is not None:
         with clock.phase(M.PHASE_SAVE):  # checkpoint I/O, read back
             progress = state.load(restore)
         resumed_from = progress.epoch
-    progress.dropped_layers = dropped  # the next checkpoint says them (older ones did not)
     with clock.phase(M.PHASE_TEACHER_LOGITS):
         teacher_logits = _teacher_logits(cfg, teacher, train, device, trial.cache_dir)
     status = TrainingProgress(
