@@ -36,7 +36,7 @@ import pandas as pd
 from analysis.errors import PairingWarning
 from analysis.front import hypervolume, pareto_front, per_configuration
 from analysis.readers import read_summary
-from analysis.rows import finished_rows
+from analysis.rows import PHASE, PHASE_SEARCH, finished_rows
 from trainables import metrics as M
 
 SIDE, ON_FRONT, DOMINATED_BY = "side", "on_front", "dominated_by"
@@ -62,11 +62,30 @@ def configurations(folder: Path) -> tuple[pd.DataFrame, bool]:
         return per_configuration(table.reset_index(drop=True), always=True), confirmed
 
 
+def _compression_rows(summary: Path) -> pd.DataFrame:
+    """The compression trials of a summary; of a confirmation's, only its own (not the search
+    rows it shows beside them)."""
+    table = read_summary(summary)
+    if PHASE in table:
+        table = table[table[PHASE] != PHASE_SEARCH]
+    kind = table["kind"].fillna(M.KIND_PRUNE) if "kind" in table else M.KIND_PRUNE
+    return table[kind == M.KIND_PRUNE]
+
+
 def trials(folder: Path) -> int:
     """The compression trials a study ran (its budget; not its confirmation's)."""
-    table = read_summary(folder / "summary.csv")
-    kind = table["kind"].fillna(M.KIND_PRUNE) if "kind" in table else M.KIND_PRUNE
-    return int((kind == M.KIND_PRUNE).sum())
+    return len(_compression_rows(folder / "summary.csv"))
+
+
+def trial_minutes(summary: Path) -> float:
+    """What the compression trials of a summary cost: the sum of their ``trial_seconds``, in
+    minutes (NaN where the summary has no such column, or is missing)."""
+    if not summary.exists():
+        return math.nan
+    rows = _compression_rows(summary)
+    if M.TRIAL_SECONDS not in rows:
+        return math.nan
+    return float(pd.to_numeric(rows[M.TRIAL_SECONDS], errors="coerce").sum()) / 60.0
 
 
 def objectives_of(folder: Path) -> dict[str, str]:
@@ -167,6 +186,11 @@ def compare(grid_dir: Path, search_dir: Path, reference: dict[str, float] | None
         "reference": reference,
         "hypervolume": volumes,
         "trials": {"grid": trials(grid_dir), "search": trials(search_dir)},
+        "minutes": {
+            "grid": trial_minutes(grid_dir / "summary.csv"),
+            "search": trial_minutes(search_dir / "summary.csv"),
+            "confirmation": trial_minutes(search_dir / "confirm" / "summary.csv"),
+        },
         "confirmed": confirmed,
         "table": both,
         "all_dominated": bool(len(grid_rows)) and bool((grid_rows[DOMINATED_BY] != "").all()),
@@ -182,6 +206,8 @@ def markdown(result: dict) -> str:
         f"- Trials (compression): grid {result['trials']['grid']}, search "
         f"{result['trials']['search']}"
         + ("" if len(set(result["trials"].values())) == 1 else " (NOT equal budgets)"),
+        "- Compression trial-minutes (sum of `trial_seconds`): "
+        + ", ".join(f"{side} {_minutes(value)}" for side, value in result["minutes"].items()),
         f"- Fronts chosen on {', '.join(result['objectives'])}; reported on "
         f"{', '.join(tested)}. Search configurations: "
         + ("its confirmation's seeds only" if result["confirmed"] else "NOT confirmed"),
@@ -198,6 +224,14 @@ def markdown(result: dict) -> str:
         shown = [c for c in columns if c in rows.columns]
         lines += [f"## {side}", "", _table(rows[shown]), ""]
     return "\n".join(lines)
+
+
+def _minutes(value: float) -> str:
+    """
+    >>> _minutes(12.345), _minutes(math.nan)
+    ('12.3', 'unknown')
+    """
+    return "unknown" if math.isnan(value) else f"{value:.1f}"
 
 
 def _table(rows: pd.DataFrame) -> str:

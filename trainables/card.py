@@ -54,7 +54,7 @@ def write_model_card(folder: str | Path, cfg: TrialConfig, result: Mapping[str, 
     saved = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     shapes = saved.get("compact_layers") or []
     family = str(saved.get("model_type", "")).removeprefix("lowres-compact-")
-    data = cfg.data.to_dict() if hasattr(cfg.data, "to_dict") else dict(cfg.data or {})
+    data = cfg.data.to_dict() if cfg.data is not None else {}
     variant = data.get("variant")
     marathi = data.get("data_dir") is not None and variant in _MAHANEWS
     header: dict[str, Any] = {}

@@ -77,6 +77,27 @@ def test_a_faster_as_accurate_search_dominates_every_grid_configuration(tmp_path
     assert (grid_rows[versus.DOMINATED_BY] != "").all() and result["all_dominated"]
     text = versus.markdown(result)
     assert "NOT equal budgets" in text and "its confirmation's seeds only" in text
+    # no trial_seconds in these summaries: the cost is unknown, not 0
+    assert "trial-minutes (sum of `trial_seconds`): grid unknown, search unknown" in text
+
+
+def test_the_report_counts_each_sides_trial_minutes(tmp_path: Path) -> None:
+    grid = _study(tmp_path / "grid", GRID)
+    search = _study(
+        tmp_path / "search",
+        [("baseline", "baseline", 1.0, 20, 1.0), ("s-fast", "prune", 0.2, 26, 3.5)],
+        confirm=True,
+    )
+    for path, seconds in (
+        (grid / "summary.csv", [600.0, 120.0, 180.0, 30.0]),
+        (search / "summary.csv", [600.0, 240.0]),
+        (search / "confirm" / "summary.csv", [600.0, 240.0, 60.0, 300.0]),
+    ):
+        pd.read_csv(path).assign(**{M.TRIAL_SECONDS: seconds}).to_csv(path, index=False)
+    minutes = versus.compare(grid, search)["minutes"]
+    # prune rows only: not the baseline or the TF-IDF reference; the confirmation's own
+    # prune trial only, not the search row it shows beside it
+    assert minutes == {"grid": 5.0, "search": 4.0, "confirmation": 5.0}
 
 
 def test_a_faster_grid_row_or_a_clearly_better_one_is_not_dominated(tmp_path: Path) -> None:
