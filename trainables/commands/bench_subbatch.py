@@ -29,7 +29,7 @@ import torch
 from transformers import BertConfig, BertForSequenceClassification
 
 from trainables.compress.compaction import speedup_ideal
-from trainables.measure import measure_by_budget, measuring, speedup
+from trainables.measure import TimingBudget, measure_by_budget, measuring, speedup
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,8 +71,7 @@ def bench(args: argparse.Namespace) -> dict[str, object]:
                 measured = measure_by_budget(
                     calls,
                     [args.batch_size],
-                    seconds=args.seconds,
-                    repeats=args.repeats,
+                    TimingBudget(repeats=args.repeats, seconds=args.seconds),
                     heads=heads if way == "sub" else None,
                 )
             row = {

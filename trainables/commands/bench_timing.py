@@ -33,6 +33,7 @@ import torch
 from transformers import BertConfig, BertForSequenceClassification
 
 from trainables.measure import (
+    TimingBudget,
     batch_passes,
     forward_passes,
     inference_energy,
@@ -100,11 +101,13 @@ def bench(args: argparse.Namespace) -> dict[str, object]:
                     measured = measure_by_budget(
                         batch_passes(models, batches, device="cpu"),
                         [args.batch_size] * len(batches),
-                        seconds=args.seconds,
-                        repeats=args.repeats,
-                        max_batches=args.batches,
-                        energy_seconds=args.energy_seconds,
-                        meter=meter if way == "budget" else None,
+                        TimingBudget(
+                            repeats=args.repeats,
+                            seconds=args.seconds,
+                            max_batches=args.batches,
+                            energy_seconds=args.energy_seconds,
+                            meter=meter if way == "budget" else None,
+                        ),
                     )
                     timings, plan = measured.timings, measured.plan
                     note = f"{plan.batches} batches x {plan.repeats} rounds"

@@ -107,6 +107,35 @@ def plan_rows(probe_seconds: float, *, probe_rows: int, batch_rows: int, seconds
     return max(min(MIN_ROWS, batch_rows), min(batch_rows, math.floor(seconds / per_row)))
 
 
+@dataclass(frozen=True, kw_only=True)
+class TimingBudget:
+    """What bounds a trial's timing and inference energy: about ``seconds`` per model and round
+    (0: no budget, every batch up to the cap), ``repeats`` interleaved rounds, at most
+    ``max_batches`` test batches (0: no cap), and each metered model metered for at least
+    ``energy_seconds`` with ``meter`` (:class:`~trainables.measure.energy.EnergyMeter`'s
+    settings; ``None`` or ``enabled=False``: no meter, energy NaN).
+
+    >>> TimingBudget(repeats=0, seconds=3.0)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: a timing budget needs repeats >= 1 ..., got repeats=0, seconds=3.0, ...
+    """
+
+    repeats: int
+    seconds: float = 0.0
+    max_batches: int = 0
+    energy_seconds: float = 0.0
+    meter: Mapping[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if self.repeats < 1 or min(self.seconds, self.max_batches, self.energy_seconds) < 0:
+            raise ValueError(
+                "a timing budget needs repeats >= 1 and seconds, max_batches, energy_seconds "
+                f">= 0, got repeats={self.repeats}, seconds={self.seconds}, "
+                f"max_batches={self.max_batches}, energy_seconds={self.energy_seconds}"
+            )
+
+
 @dataclass(frozen=True)
 class BudgetMeasurement:
     """What :func:`measure_by_budget` measured: the interleaved timings (seconds per pass over
@@ -130,33 +159,28 @@ class BudgetMeasurement:
 def measure_by_budget(
     batch_calls: Mapping[str, Sequence[Callable[[], object]]],
     batch_rows: Sequence[int],
+    budget: TimingBudget,
     *,
-    seconds: float,
-    repeats: int,
-    max_batches: int = 0,
-    energy_seconds: float = 0.0,
     metered: Collection[str] | None = None,
-    meter: Mapping[str, Any] | None = None,
     device: torch.device | str = "cpu",
     clock: PhaseClock | None = None,
     heads: Mapping[str, Callable[[int], Callable[[], object]]] | None = None,
 ) -> BudgetMeasurement:
     """Time ``batch_calls`` (per model, one zero-argument call per test batch, batch ``i`` the
     same inputs for every model, ``batch_rows[i]`` rows) against each other by budget, and meter
-    the ``metered`` ones (default: all) in the same rounds.
+    the ``metered`` ones (default: all) in the same rounds, within ``budget``.
 
     Warm-up, untimed for the figures: each model in turn runs its first batches until it has run
-    ``seconds`` (every batch up to the cap when ``seconds`` is 0); its time per batch is the
+    the budget's ``seconds`` (every batch up to the cap when 0); its time per batch is the
     mean of the warm batches after the first (cold) one, or that first one alone. The slowest
     model's sets the plan (:func:`plan_timing`). ``heads`` (per model, ``rows`` -> a call over
     the first ``rows`` rows of the first batch), with a budget: first a cold probe of
     :data:`MIN_ROWS` rows per model; when the slowest model's first batch would overrun
-    ``seconds`` at that pace, the first :func:`plan_rows` rows of it are warmed up (one pass per
-    model) and timed instead, in at least :data:`MIN_REPEATS` rounds, and no whole batch runs.
-    ``meter`` (``enabled``, ``country_iso_code``,
-    ``output_dir``, ...: :class:`~trainables.measure.energy.EnergyMeter`'s settings; ``None``
-    or ``enabled=False``: no meter at all, energy NaN) meters the rounds, then extra windows make
-    each metered model's total up to ``energy_seconds``. Inference mode, autocast, eval mode
+    the budget's ``seconds`` at that pace, the first :func:`plan_rows` rows of it are warmed up
+    (one pass per model) and timed instead, in at least :data:`MIN_REPEATS` rounds, and no whole
+    batch runs.
+    The budget's ``meter`` meters the rounds, then extra windows make each metered model's
+    total up to its ``energy_seconds``. Inference mode, autocast, eval mode
     and threads are the caller's (:func:`~trainables.measure.timing.measuring`). ``clock``
     counts the warm-up and the timed passes as timing, the meters' start and stop and the extra
     windows as energy.
@@ -172,11 +196,13 @@ def measure_by_budget(
             f"every model needs one call per batch ({available} rows given), got {counts}"
         )
     device = torch.device(device)
-    cap = min(available, max_batches or available)
+    cap = min(available, budget.max_batches or available)
     with clock.phase(M.PHASE_TIMING):
-        plan, passes, rows = _plan(batch_calls, batch_rows, heads, seconds, repeats, cap, device)
+        plan, passes, rows = _plan(
+            batch_calls, batch_rows, heads, budget.seconds, budget.repeats, cap, device
+        )
 
-    settings = dict(meter or {"enabled": False})
+    settings = dict(budget.meter or {"enabled": False})
     windows = EnergyWindows(names if metered is None else metered, **settings)
 
     @contextlib.contextmanager
@@ -187,7 +213,7 @@ def measure_by_budget(
     with clock.phase(M.PHASE_TIMING):
         timings = time_calls(passes, repeats=plan.repeats, warmup=0, device=device, window=window)
     if windows.enabled:
-        short = energy_seconds - min(windows.seconds(name) for name in windows.names)
+        short = budget.energy_seconds - min(windows.seconds(name) for name in windows.names)
         if short > 0:
             metered_passes = {name: passes[name] for name in windows.names}
             with clock.phase(M.PHASE_ENERGY):

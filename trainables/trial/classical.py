@@ -25,7 +25,6 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import torch
@@ -38,6 +37,7 @@ from trainables.measure import (
     EnergyMeter,
     InferenceEnergy,
     PhaseClock,
+    TimingBudget,
     TimingResult,
     measure_by_budget,
     measuring,
@@ -85,11 +85,7 @@ def time_from_text(
     *,
     max_length: int,
     batch_size: int,
-    batches: int,
-    repeats: int,
-    seconds: float = 0.0,
-    energy_seconds: float = 0.0,
-    meter: Mapping[str, Any] | None = None,
+    budget: TimingBudget,
     device: torch.device | str | None = None,
     precision: str = "fp32",
     threads: int = 0,
@@ -98,10 +94,9 @@ def time_from_text(
     """Time the classical model and the teacher from raw text on the same chunks, interleaved.
 
     The first chunks of ``batch_size`` texts are what each model turns into label ids per
-    repeat: as many as a budget of ``seconds`` per model and round buys, at most ``batches``
-    (0: no cap; ``seconds=0``: no budget, ``batches`` chunks and ``repeats`` rounds), as in
-    :func:`~trainables.measure.budget.measure_by_budget`, which with ``meter`` (EnergyMeter
-    settings) also meters both models in the rounds, for at least ``energy_seconds`` each.
+    repeat: as many as ``budget`` buys, as in
+    :func:`~trainables.measure.budget.measure_by_budget`, which with the budget's meter also
+    meters both models in the rounds.
     The teacher's time includes tokenising with padding and
     truncation to ``max_length``, moving the ids to ``device`` and its forward pass under
     ``torch.inference_mode()`` and the autocast of ``precision``; the classical model's includes
@@ -114,9 +109,9 @@ def time_from_text(
     """
     device = _teacher_device(teacher, device)
     precision_autocast(device, precision)  # validates precision before any work
-    if batch_size < 1 or batches < 0:
-        raise ValueError(f"need batch_size >= 1 and batches >= 0, got {batch_size=}, {batches=}")
-    texts = list(texts)[: batches * batch_size or None]
+    if batch_size < 1:
+        raise ValueError(f"need batch_size >= 1, got {batch_size=}")
+    texts = list(texts)[: budget.max_batches * batch_size or None]
     if not texts:
         raise ValueError("time_from_text needs at least one text, got none")
     chunks = _chunks(texts, batch_size)
@@ -138,10 +133,7 @@ def time_from_text(
             measured = measure_by_budget(
                 calls,
                 [len(chunk) for chunk in chunks],
-                seconds=seconds,
-                repeats=repeats,
-                energy_seconds=energy_seconds,
-                meter=meter,
+                budget,
                 device=device,
                 clock=clock,
                 heads=heads,
@@ -190,13 +182,9 @@ def run_classical(
     *,
     max_length: int,
     eval_batch_size: int,
-    timing_batches: int,
-    timing_repeats: int,
+    budget: TimingBudget,
     timing_threads: int,
     seed: int,
-    timing_seconds: float = 0.0,
-    energy_seconds: float = 0.0,
-    meter: Mapping[str, Any] | None = None,
     device: torch.device | str | None = None,
     precision: str = "fp32",
     c_grid: Sequence[float] = DEFAULT_C_GRID,
@@ -206,10 +194,9 @@ def run_classical(
     """Fit, choose ``C``, evaluate on validation and test, and time against the teacher.
 
     ``teacher`` (on ``device``, default its own) and ``tokenizer`` are the study's teacher,
-    timed from raw text on the first chunks of ``eval_batch_size`` test texts that a budget of
-    ``timing_seconds`` per model and round buys, at most ``timing_batches`` (0: no cap),
-    ``timing_repeats`` rounds, with ``timing_threads`` threads (0: unchanged), and metered in
-    those rounds with ``meter`` for at least ``energy_seconds`` each (:func:`time_from_text`).
+    timed from raw text on the first chunks of ``eval_batch_size`` test texts that ``budget``
+    buys, with ``timing_threads`` threads (0: unchanged), and metered in those rounds with the
+    budget's meter (:func:`time_from_text`).
     ``precision`` is the teacher's autocast while timed, as in the other trials.
     ``train_seconds`` is the whole fit, search over ``c_grid`` included. ``clock`` (a trial's)
     counts the fit as training, the predictions as evaluation and the timing as timing.
@@ -247,11 +234,7 @@ def run_classical(
         label2id,
         max_length=max_length,
         batch_size=eval_batch_size,
-        batches=timing_batches,
-        repeats=timing_repeats,
-        seconds=timing_seconds,
-        energy_seconds=energy_seconds,
-        meter=meter,
+        budget=budget,
         device=device,
         precision=precision,
         threads=timing_threads,
@@ -304,13 +287,9 @@ def run(trial: Trial) -> Outcome:
             teacher.config.label2id,
             max_length=cfg.max_length,
             eval_batch_size=cfg.eval_batch_size,
-            timing_batches=cfg.timing_batches,
-            timing_repeats=cfg.timing_repeats,
+            budget=trial.timing_budget,
             timing_threads=threads,
             seed=cfg.seed,
-            timing_seconds=cfg.timing_seconds,
-            energy_seconds=cfg.energy_seconds,
-            meter=trial.meter_settings,
             device=device,
             precision=cfg.precision,
             clock=trial.clock,

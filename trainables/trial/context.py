@@ -13,7 +13,7 @@ from torch import nn
 from trainables import metrics as M
 from trainables.config import TrialConfig
 from trainables.data import DataSplits, TokenizedSplit, tokenize_splits
-from trainables.measure import PhaseClock
+from trainables.measure import PhaseClock, TimingBudget
 
 # Where a trial keeps its latest training checkpoint, unless told otherwise.
 CHECKPOINTS_DIR = "checkpoints"
@@ -61,6 +61,19 @@ class Trial:
             "tracking_mode": self.cfg.energy_tracking,
             "output_dir": self.trial_dir,
         }
+
+    @property
+    def timing_budget(self) -> TimingBudget:
+        """What bounds the trial's timing and inference energy: the config's timing settings,
+        metered with :attr:`meter_settings`."""
+        cfg = self.cfg
+        return TimingBudget(
+            repeats=cfg.timing_repeats,
+            seconds=cfg.timing_seconds,
+            max_batches=cfg.timing_batches,
+            energy_seconds=cfg.energy_seconds,
+            meter=self.meter_settings,
+        )
 
     @property
     def timing_threads(self) -> int:

@@ -188,12 +188,8 @@ def measure(
         measured = measure_by_budget(
             calls,
             [len(chunk) for chunk in chunks],
-            seconds=cfg.timing_seconds,
-            repeats=cfg.timing_repeats,
-            max_batches=cfg.timing_batches,
-            energy_seconds=cfg.energy_seconds,
+            trial.timing_budget,
             metered=metered,
-            meter=trial.meter_settings,
             device=device,
             clock=trial.clock,
             heads=heads,

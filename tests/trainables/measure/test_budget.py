@@ -11,6 +11,7 @@ from trainables.config import TrialConfig
 from trainables.measure import (
     MIN_REPEATS,
     MIN_ROWS,
+    TimingBudget,
     TimingPlan,
     measure_by_budget,
     plan_rows,
@@ -45,7 +46,9 @@ def _rounds(log: list[tuple[str, int]], models: int, batches: int, repeats: int)
 def test_the_budget_sets_the_batches_every_model_runs_the_same_ones_interleaved(clock):
     log: list[tuple[str, int]] = []
     calls = _models(clock, {"teacher": 0.5, "model": 0.25}, batches=20, log=log)
-    measured = measure_by_budget(calls, [64] * 20, seconds=2.0, repeats=5, max_batches=0)
+    measured = measure_by_budget(
+        calls, [64] * 20, TimingBudget(repeats=5, seconds=2.0, max_batches=0)
+    )
 
     # the slowest model's 0.5 s per batch: 4 batches fill its 2 s round
     assert measured.plan == TimingPlan(batches=4, repeats=5)
@@ -66,12 +69,14 @@ def test_the_budget_sets_the_batches_every_model_runs_the_same_ones_interleaved(
 def test_the_cap_holds_and_no_budget_times_every_batch_up_to_it(clock):
     log: list[tuple[str, int]] = []
     calls = _models(clock, {"teacher": 0.01, "model": 0.01}, batches=20, log=log)
-    capped = measure_by_budget(calls, [8] * 20, seconds=2.0, repeats=5, max_batches=3)
+    capped = measure_by_budget(calls, [8] * 20, TimingBudget(repeats=5, seconds=2.0, max_batches=3))
     assert capped.plan == TimingPlan(batches=3, repeats=5) and capped.rows == 24
     assert {index for _, index in log} == {0, 1, 2}  # warm-up included: never past the cap
 
     log.clear()
-    unbudgeted = measure_by_budget(calls, [8] * 20, seconds=0.0, repeats=2, max_batches=6)
+    unbudgeted = measure_by_budget(
+        calls, [8] * 20, TimingBudget(repeats=2, seconds=0.0, max_batches=6)
+    )
     assert unbudgeted.plan == TimingPlan(batches=6, repeats=2)
     # no budget: one warm-up pass over every timed batch per model, then the rounds
     assert len(log) == 2 * 6 * (1 + 2)
@@ -80,7 +85,9 @@ def test_the_cap_holds_and_no_budget_times_every_batch_up_to_it(clock):
 def test_a_batch_over_the_budget_still_gives_one_batch_and_three_rounds(clock):
     log: list[tuple[str, int]] = []
     calls = _models(clock, {"teacher": 40.0, "model": 30.0}, batches=2, log=log)
-    measured = measure_by_budget(calls, [64, 32], seconds=3.0, repeats=5, max_batches=8)
+    measured = measure_by_budget(
+        calls, [64, 32], TimingBudget(repeats=5, seconds=3.0, max_batches=8)
+    )
     assert measured.plan == TimingPlan(batches=1, repeats=MIN_REPEATS)
     assert measured.counts == {M.TIMED_BATCHES: 1, M.TIMED_ROWS: 64, M.TIMING_ROUNDS: 3}
     # warm-up: one batch per model (it already overran the budget), then 3 rounds of one batch
@@ -110,7 +117,7 @@ def test_a_batch_over_the_budget_is_timed_on_a_sub_batch_of_its_first_rows(clock
     calls = _models(clock, {name: 64 * s for name, s in per_row.items()}, batches=4, log=log)
     heads = _heads(clock, per_row, log)
     measured = measure_by_budget(
-        calls, [64] * 4, seconds=3.0, repeats=5, max_batches=8, heads=heads
+        calls, [64] * 4, TimingBudget(repeats=5, seconds=3.0, max_batches=8), heads=heads
     )
     # the cold probe of 8 rows says 12 rows of the slowest model fill its 3 s round
     assert measured.plan == TimingPlan(batches=1, repeats=5, rows=12)
@@ -127,7 +134,7 @@ def test_a_batch_within_the_budget_is_timed_whole_after_the_probe(clock):
     log: list[tuple[str, int]] = []
     calls = _models(clock, {name: 64 * s for name, s in per_row.items()}, batches=8, log=log)
     measured = measure_by_budget(
-        calls, [64] * 8, seconds=3.0, repeats=3, heads=_heads(clock, per_row, log)
+        calls, [64] * 8, TimingBudget(repeats=3, seconds=3.0), heads=_heads(clock, per_row, log)
     )
     assert log[:2] == [("teacher", MIN_ROWS), ("model", MIN_ROWS)]
     # 0.64 s per batch: 4 whole batches fill the teacher's 3 s
@@ -165,9 +172,11 @@ def test_plan_timing_keeps_its_floors_and_cuts_rounds_only_to_the_budget():
 
 def test_measure_by_budget_refuses_models_without_a_call_per_batch():
     with pytest.raises(ValueError, match="at least one model"):
-        measure_by_budget({}, [1], seconds=1.0, repeats=3)
+        measure_by_budget({}, [1], TimingBudget(repeats=3, seconds=1.0))
     with pytest.raises(ValueError, match=r"one call per batch \(2 rows given\).*'b': 1"):
-        measure_by_budget({"a": [print, print], "b": [print]}, [1, 1], seconds=1.0, repeats=3)
+        measure_by_budget(
+            {"a": [print, print], "b": [print]}, [1, 1], TimingBudget(repeats=3, seconds=1.0)
+        )
 
 
 def test_a_window_around_each_timed_call_stays_outside_the_clock(clock):
@@ -201,11 +210,8 @@ def test_energy_windows_come_from_the_timing_rounds(tmp_path):
     measured = measure_by_budget(
         calls,
         [10, 10, 10],
-        seconds=0.5,
-        repeats=3,
-        energy_seconds=0.0,
+        TimingBudget(repeats=3, seconds=0.5, energy_seconds=0.0, meter=meter),
         metered=["teacher", "model"],
-        meter=meter,
     )
     rows = pd.read_csv(tmp_path / "emissions.csv").project_name
     # one window per metered model and round, in the rounds' rotating order; no extra window,
@@ -229,7 +235,7 @@ def test_short_rounds_get_extra_windows_up_to_energy_seconds(tmp_path):
     meter = {"country_iso_code": "IND", "output_dir": tmp_path}
     calls = {"teacher": _instant(), "model": _instant()}
     measured = measure_by_budget(
-        calls, [10, 10, 10], seconds=0.5, repeats=3, energy_seconds=1.0, meter=meter
+        calls, [10, 10, 10], TimingBudget(repeats=3, seconds=0.5, energy_seconds=1.0, meter=meter)
     )
     rows = [row.split(":", 1)[1] for row in pd.read_csv(tmp_path / "emissions.csv").project_name]
     # the three rounds' windows, then extra windows alternating A B B A for the rest
@@ -254,7 +260,7 @@ def test_energy_off_makes_no_meter_at_all(monkeypatch, clock):
     for meter in (None, {"enabled": False, "country_iso_code": "IND"}):
         log.clear()
         measured = measure_by_budget(
-            calls, [8] * 4, seconds=1.0, repeats=3, energy_seconds=10.0, meter=meter
+            calls, [8] * 4, TimingBudget(repeats=3, seconds=1.0, energy_seconds=10.0, meter=meter)
         )
         for energy in measured.energy.values():
             assert math.isnan(energy.energy_kwh) and energy.method == "disabled"

@@ -15,6 +15,7 @@ from torch import nn
 from tests.trainables.measure.conftest import FakeClock
 from trainables.measure import (
     TOKENISE,
+    TimingBudget,
     TimingResult,
     measure_by_budget,
     measuring,
@@ -66,7 +67,7 @@ def test_a_slow_tokenizer_shows_in_the_end_to_end_time_not_in_the_forward_time(c
         max_length=32,
         device="cpu",
     )
-    measured = measure_by_budget(calls, [2, 1], seconds=0.0, repeats=3)
+    measured = measure_by_budget(calls, [2, 1], TimingBudget(repeats=3, seconds=0.0))
     timings = measured.timings
     # every batch tokenised once per warm-up and round, with the model's own tokenizer
     assert fast.calls == slow.calls == chunks * 4

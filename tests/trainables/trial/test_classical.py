@@ -17,7 +17,7 @@ from sklearn.pipeline import Pipeline
 
 from trainables import metrics as M
 from trainables.data import DataError, DataSpec, DataSplits, load_splits
-from trainables.measure import TOKENISE, time_calls
+from trainables.measure import TOKENISE, TimingBudget, time_calls
 from trainables.tfidf import ClassicalModel, fit_classical, tfidf_pipeline
 from trainables.trial.classical import CLASSICAL, TEACHER, run_classical
 
@@ -131,8 +131,7 @@ def test_a_label_the_teacher_lacks_is_refused_with_the_fix(fitted, splits, label
             label2id=label2id,
             max_length=16,
             eval_batch_size=8,
-            timing_batches=1,
-            timing_repeats=1,
+            budget=TimingBudget(repeats=1, max_batches=1),
             timing_threads=1,
             seed=SEED,
         )
@@ -198,8 +197,7 @@ def test_run_classical_measures_against_the_teacher_from_raw_text(splits, label2
         label2id,
         max_length=32,
         eval_batch_size=batch_size,
-        timing_batches=batches,
-        timing_repeats=repeats,
+        budget=TimingBudget(repeats=repeats, max_batches=batches),
         timing_threads=1,
         seed=SEED,
         c_grid=(4.0, 64.0),
