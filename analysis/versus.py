@@ -36,7 +36,7 @@ import pandas as pd
 from analysis.errors import PairingWarning
 from analysis.front import hypervolume, pareto_front, per_configuration
 from analysis.readers import read_summary
-from analysis.rows import PHASE, PHASE_SEARCH, finished_rows
+from analysis.rows import PHASE, PHASE_SEARCH, baseline_rows, finished_rows
 from trainables import metrics as M
 
 SIDE, ON_FRONT, DOMINATED_BY = "side", "on_front", "dominated_by"
@@ -45,9 +45,9 @@ DELTA, DELTA_HIGH = "delta_accuracy_mean", "delta_accuracy_ci_high"
 REPORTED = {M.VAL_ACCURACY: M.ACCURACY, M.VAL_MACRO_F1: M.MACRO_F1}
 
 
-def configurations(folder: Path) -> tuple[pd.DataFrame, bool]:
-    """The finished configurations of a study folder (means over seeds) without the classical
-    reference, and whether they are a confirmation's."""
+def finished(folder: Path) -> tuple[pd.DataFrame, bool]:
+    """The finished trials of a study folder without the classical reference (its
+    confirmation's, when it has one), and whether they are a confirmation's."""
     confirmed = (folder / "confirm" / "summary.csv").exists()
     path = folder / "confirm" / "summary.csv" if confirmed else folder / "summary.csv"
     if not path.exists():
@@ -57,9 +57,48 @@ def configurations(folder: Path) -> tuple[pd.DataFrame, bool]:
         table = table[table["kind"].fillna(M.KIND_PRUNE) != M.KIND_CLASSICAL]
     if table.empty:
         raise ValueError(f"{path} has no finished trial")
+    return table.reset_index(drop=True), confirmed
+
+
+def with_baseline(rows: pd.DataFrame, lender: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
+    """``rows`` with a baseline to pair against: their own, else ``lender``'s (a search runs
+    none until it is confirmed; the grid's teacher, on the same test texts, is the same
+    reference), and whether it was borrowed. Refused when the two name different teachers.
+
+    >>> search = pd.DataFrame({"kind": ["prune"], "teacher": ["t"], "accuracy": [0.8]})
+    >>> grid = pd.DataFrame({"kind": ["baseline", "prune"], "teacher": ["t", "t"]})
+    >>> rows, borrowed = with_baseline(search, grid)
+    >>> rows["kind"].tolist(), borrowed
+    (['baseline', 'prune'], True)
+    >>> with_baseline(search, grid.assign(teacher="u"))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: the search ran no baseline and the grid's teacher is another (['u'], not ['t']): ...
+    """
+    if not baseline_rows(rows).empty:
+        return rows, False
+    lent = baseline_rows(lender)
+    if lent.empty:
+        return rows, False
+    if "teacher" in rows and "teacher" in lent:
+        theirs, mine = (
+            sorted(set(lent["teacher"].astype(str))),
+            sorted(set(rows["teacher"].astype(str))),
+        )
+        if theirs != mine:
+            raise ValueError(
+                f"the search ran no baseline and the grid's teacher is another ({theirs}, not "
+                f"{mine}): compare studies of one teacher, or confirm the search (--confirm) "
+                "first"
+            )
+    return pd.concat([lent, rows], ignore_index=True), True
+
+
+def summarised(rows: pd.DataFrame) -> pd.DataFrame:
+    """One row per configuration, means over seeds, with the paired intervals."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PairingWarning)
-        return per_configuration(table.reset_index(drop=True), always=True), confirmed
+        return per_configuration(rows, always=True)
 
 
 def _compression_rows(summary: Path) -> pd.DataFrame:
@@ -151,8 +190,10 @@ def compare(grid_dir: Path, search_dir: Path, reference: dict[str, float] | None
     """Everything the report says: both sides' configurations, fronts, hypervolumes and the
     grid configurations' dominance."""
     objectives = objectives_of(search_dir)
-    grid, _ = configurations(grid_dir)
-    search, confirmed = configurations(search_dir)
+    grid_rows, _ = finished(grid_dir)
+    search_rows, confirmed = finished(search_dir)
+    search_rows, borrowed = with_baseline(search_rows, grid_rows)
+    grid, search = summarised(grid_rows), summarised(search_rows)
     tested = reported(objectives)
     for name, table in (("grid", grid), ("search", search)):
         missing = [n for n in {**objectives, **tested} if n not in table.columns]
@@ -192,6 +233,7 @@ def compare(grid_dir: Path, search_dir: Path, reference: dict[str, float] | None
             "confirmation": trial_minutes(search_dir / "confirm" / "summary.csv"),
         },
         "confirmed": confirmed,
+        "borrowed_baseline": borrowed,
         "table": both,
         "all_dominated": bool(len(grid_rows)) and bool((grid_rows[DOMINATED_BY] != "").all()),
     }
@@ -210,7 +252,12 @@ def markdown(result: dict) -> str:
         + ", ".join(f"{side} {_minutes(value)}" for side, value in result["minutes"].items()),
         f"- Fronts chosen on {', '.join(result['objectives'])}; reported on "
         f"{', '.join(tested)}. Search configurations: "
-        + ("its confirmation's seeds only" if result["confirmed"] else "NOT confirmed"),
+        + ("its confirmation's seeds only" if result["confirmed"] else "NOT confirmed")
+        + (
+            " (it ran no baseline: its accuracy changes pair it with the grid's)"
+            if result.get("borrowed_baseline")
+            else ""
+        ),
         "- Reference point: " + ", ".join(f"{k} {v:.4g}" for k, v in result["reference"].items()),
         "- Hypervolume: "
         + ", ".join(f"{side} {volume:.4g}" for side, volume in result["hypervolume"].items()),

@@ -81,6 +81,26 @@ def test_a_faster_as_accurate_search_dominates_every_grid_configuration(tmp_path
     assert "trial-minutes (sum of `trial_seconds`): grid unknown, search unknown" in text
 
 
+def test_an_unconfirmed_search_without_a_baseline_pairs_with_the_grids(tmp_path: Path) -> None:
+    grid = _study(tmp_path / "grid", GRID)
+    search = _study(tmp_path / "search", [("s-fast", "prune", 0.2, 26, 3.5)])
+    result = versus.compare(grid, search)
+    assert result["borrowed_baseline"] and not result["confirmed"]
+    rows = result["table"][result["table"]["side"] == "search"]
+    # the grid's teacher (20 wrong of 400) is the reference: 6 more wrong is -1.5 points
+    fast = rows[rows["kind"] == "prune"].iloc[0]
+    assert fast[versus.DELTA] == pytest.approx(-6 / N)
+    assert result["all_dominated"]
+    assert "pair it with the grid's" in versus.markdown(result)
+
+    # another teacher is no reference: refused, naming both
+    for folder, teacher in ((grid, "teacher-a"), (search, "teacher-b")):
+        path = folder / "summary.csv"
+        pd.read_csv(path).assign(teacher=teacher).to_csv(path, index=False)
+    with pytest.raises(ValueError, match=r"teacher is another \(\['teacher-a'\], not"):
+        versus.compare(grid, search)
+
+
 def test_the_report_counts_each_sides_trial_minutes(tmp_path: Path) -> None:
     grid = _study(tmp_path / "grid", GRID)
     search = _study(
