@@ -25,6 +25,7 @@ from analysis.configurations import (
 )
 from analysis.errors import PairingWarning, SelectionWarning
 from analysis.rows import (
+    MAJORITY_REASON,
     N_SEEDS,
     RANK,
     REASON,
@@ -35,6 +36,7 @@ from analysis.rows import (
     finished_mask,
     finished_rows,
     is_kind,
+    majority_mask,
 )
 from trainables.metrics import OBJECTIVES, TEST_OF
 
@@ -148,7 +150,9 @@ def exclusion_reasons(results: pd.DataFrame, objectives: Objectives | None = Non
     """Why each row cannot be on a front: ``"status ERROR"``, ``"no accuracy"``, ... or ``None``.
 
     A row is excluded when its ``status`` (if the table has one) is not ``TERMINATED``, when
-    one of its objective values is missing or not finite, or when it is a reference and not a
+    one of its objective values is missing or not finite, when its validation accuracy is not
+    above always answering the most common label (:data:`MAJORITY_REASON`, whatever the
+    objectives: a collapsed model is chosen by nobody), or when it is a reference and not a
     compression (``kind == "classical"``: :data:`REFERENCE_REASON`).
 
     >>> t = pd.DataFrame({"accuracy": [0.8, float("nan"), 0.9], "speedup": [1.0, 2.0, 9.0],
@@ -163,6 +167,7 @@ def exclusion_reasons(results: pd.DataFrame, objectives: Objectives | None = Non
     reasons = np.full(len(results), None, dtype=object)
     for name in reversed(list(objectives)):
         reasons[~np.isfinite(values[name].to_numpy())] = f"no {name}"
+    reasons[majority_mask(results)] = MAJORITY_REASON
     if STATUS in results.columns:
         status = results[STATUS]
         unfinished = ~finished_mask(results)

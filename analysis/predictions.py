@@ -21,6 +21,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from trainables.metrics import majority_share
+
 TEXTS = "distinct texts"
 ROWS = "rows"
 
@@ -83,3 +85,14 @@ def read_test_predictions(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     without the groups)."""
     pred, gold, _ = read_predictions(path)
     return pred, gold
+
+
+def val_majority(path: str | Path) -> float:
+    """The validation's majority share (:func:`trainables.metrics.majority_share` of
+    ``val_gold``) from a prediction file; NaN where the file or its ``val_gold`` is missing or
+    unreadable (results written before trials reported it fill it in from here)."""
+    try:
+        gold = _arrays(path).get("val_gold")
+    except ValueError:
+        return float("nan")
+    return float("nan") if gold is None or gold.size == 0 else majority_share(gold)

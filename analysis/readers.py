@@ -16,11 +16,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
+from analysis.predictions import val_majority
 from analysis.rows import FAILED, FINISHED, STATUS, UNFINISHED, finished_report
 from trainables.errors import first_line
-from trainables.metrics import FINAL_METRICS
+from trainables.metrics import FINAL_METRICS, PREDICTIONS_FILE, VAL_MAJORITY
 
 if TYPE_CHECKING:
     import optuna
@@ -55,10 +57,35 @@ def read_summary(path: str | Path) -> pd.DataFrame:
     if path.suffix not in (".csv", ".parquet"):
         raise ValueError(f"{path} is neither .csv nor .parquet; give a summary table of the study")
     try:
-        return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+        table = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
     except (ValueError, OSError) as error:  # not a table, empty, unreadable
         reason = first_line(error)
         raise ValueError(f"cannot read {path} as a table: {reason}") from error
+    return fill_val_majority(table)
+
+
+def fill_val_majority(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with :data:`~trainables.metrics.VAL_MAJORITY` filled in, from each row's
+    prediction file, where the trial did not report it (results written before it existed).
+
+    >>> import tempfile, numpy as np
+    >>> path = tempfile.mkdtemp() + "/p.npz"
+    >>> np.savez(path, val_gold=np.array([0, 1, 1, 1]))
+    >>> table = pd.DataFrame({"predictions_file": [path, ""]})
+    >>> fill_val_majority(table)["val_majority"].tolist()
+    [0.75, nan]
+    """
+    if PREDICTIONS_FILE not in table.columns or table.empty:
+        return table
+    column = table.get(VAL_MAJORITY, pd.Series(float("nan"), index=table.index))
+    known = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float, copy=True)
+    files = table[PREDICTIONS_FILE].to_numpy()
+    for row in np.flatnonzero(np.isnan(known)):
+        if isinstance(files[row], str) and files[row]:
+            known[row] = val_majority(files[row])
+    table = table.copy()
+    table[VAL_MAJORITY] = known
+    return table
 
 
 def flatten_config(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -140,7 +167,7 @@ def read_tune_experiment(directory: str | Path) -> pd.DataFrame:
         raise ValueError(
             f"{directory} holds no Tune trials (no */{_TUNE_PARAMS} or */{_TUNE_RESULT})"
         )
-    return pd.DataFrame([_tune_trial(d) for d in trial_dirs])
+    return fill_val_majority(pd.DataFrame([_tune_trial(d) for d in trial_dirs]))
 
 
 def _optuna_study_name(storage: str, study_name: str | None) -> str:

@@ -21,7 +21,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from trainables.metrics import FINAL_METRICS, KIND_BASELINE, KIND_CLASSICAL
+from trainables.metrics import (
+    FINAL_METRICS,
+    KIND_BASELINE,
+    KIND_CLASSICAL,
+    VAL_ACCURACY,
+    VAL_MAJORITY,
+)
 
 # The status of a finished trial (finished_report); every other status has no final metrics.
 FINISHED = "TERMINATED"
@@ -36,6 +42,10 @@ BASELINE = KIND_BASELINE  # the value of `kind` (or `name`) that marks the unpru
 # compression of the teacher, so it must neither join the compression front nor dominate it.
 REFERENCE_KINDS = (KIND_CLASSICAL,)
 REFERENCE_REASON = "reference, not a compression"
+# A model no better on validation than always answering the most common label: it learnt the
+# label counts only (a model pruned past collapse predicts one class for every text). It is the
+# fastest of all, so a front would otherwise keep it, and with it a region no user wants.
+MAJORITY_REASON = "no better than the most common label on validation"
 # A table with this column holds one row per configuration (see analysis.per_configuration).
 N_SEEDS = "n_seeds"
 SD_SUFFIX = "_sd"  # `<metric>_sd`: the standard deviation over a configuration's seeds
@@ -60,6 +70,22 @@ def finished_report(report: Mapping[str, Any]) -> bool:
     (True, False)
     """
     return all(name in report for name in FINAL_METRICS)
+
+
+def majority_mask(results: pd.DataFrame) -> np.ndarray:
+    """Per row, whether its validation accuracy is not above :data:`VAL_MAJORITY` (always
+    answering the validation's most common label); False where either is missing.
+
+    >>> majority_mask(pd.DataFrame({"val_accuracy": [0.8, 0.12, 0.5],
+    ...                             "val_majority": [0.15, 0.15, None]})).tolist()
+    [False, True, False]
+    """
+    if VAL_ACCURACY not in results.columns or VAL_MAJORITY not in results.columns:
+        return np.zeros(len(results), dtype=bool)
+    accuracy = pd.to_numeric(results[VAL_ACCURACY], errors="coerce").to_numpy(dtype=float)
+    majority = pd.to_numeric(results[VAL_MAJORITY], errors="coerce").to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        return np.asarray(accuracy <= majority)
 
 
 def is_kind(results: pd.DataFrame, kinds: tuple[str, ...]) -> np.ndarray:

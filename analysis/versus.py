@@ -31,15 +31,26 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from analysis.errors import PairingWarning
 from analysis.front import hypervolume, pareto_front, per_configuration
 from analysis.readers import read_summary
-from analysis.rows import PHASE, PHASE_SEARCH, baseline_rows, finished_rows
+from analysis.rows import (
+    MAJORITY_REASON,
+    PHASE,
+    PHASE_SEARCH,
+    baseline_rows,
+    finished_rows,
+    majority_mask,
+)
 from trainables import metrics as M
 
 SIDE, ON_FRONT, DOMINATED_BY = "side", "on_front", "dominated_by"
+# Why a configuration is off every front and dominates nothing, whatever its speed ("" if not):
+# no better on validation than always answering the most common label.
+LEFT_OFF = "left_off"
 DELTA, DELTA_HIGH = "delta_accuracy_mean", "delta_accuracy_ci_high"
 # The objective a front is chosen on, and the one it is reported with.
 REPORTED = {M.VAL_ACCURACY: M.ACCURACY, M.VAL_MACRO_F1: M.MACRO_F1}
@@ -111,20 +122,16 @@ def _compression_rows(summary: Path) -> pd.DataFrame:
     return table[kind == M.KIND_PRUNE]
 
 
-def trials(folder: Path) -> int:
-    """The compression trials a study ran (its budget; not its confirmation's)."""
-    return len(_compression_rows(folder / "summary.csv"))
-
-
-def trial_minutes(summary: Path) -> float:
-    """What the compression trials of a summary cost: the sum of their ``trial_seconds``, in
-    minutes (NaN where the summary has no such column, or is missing)."""
+def budget(summary: Path) -> tuple[int, float]:
+    """What the compression trials of a summary cost: how many ran, and the sum of their
+    ``trial_seconds`` in minutes (NaN where the summary has no such column); ``(0, NaN)`` where
+    the summary is missing (a search not confirmed)."""
     if not summary.exists():
-        return math.nan
+        return 0, math.nan
     rows = _compression_rows(summary)
     if M.TRIAL_SECONDS not in rows:
-        return math.nan
-    return float(pd.to_numeric(rows[M.TRIAL_SECONDS], errors="coerce").sum()) / 60.0
+        return len(rows), math.nan
+    return len(rows), float(pd.to_numeric(rows[M.TRIAL_SECONDS], errors="coerce").sum()) / 60.0
 
 
 def objectives_of(folder: Path) -> dict[str, str]:
@@ -210,7 +217,9 @@ def compare(grid_dir: Path, search_dir: Path, reference: dict[str, float] | None
         table = table.assign(**{SIDE: side, ON_FRONT: table.index.isin(fronts[side].index)})
         rows.append(table)
     both = pd.concat(rows, ignore_index=True)
-    candidates = search[search["kind"].fillna(M.KIND_PRUNE) == M.KIND_PRUNE]
+    both[LEFT_OFF] = np.where(majority_mask(both), MAJORITY_REASON, "")
+    kind = search["kind"].fillna(M.KIND_PRUNE)
+    candidates = search[(kind == M.KIND_PRUNE).to_numpy() & ~majority_mask(search)]
     dominated: list[str] = []
     for _, row in both.iterrows():
         if row[SIDE] != "grid" or row.get("kind", M.KIND_PRUNE) != M.KIND_PRUNE:
@@ -221,17 +230,18 @@ def compare(grid_dir: Path, search_dir: Path, reference: dict[str, float] | None
         dominated.append("" if best is None else str(best.get("configuration", "?")))
     both[DOMINATED_BY] = dominated
     grid_rows = both[(both[SIDE] == "grid") & (both["kind"].fillna(M.KIND_PRUNE) == M.KIND_PRUNE)]
+    budgets = {
+        "grid": budget(grid_dir / "summary.csv"),
+        "search": budget(search_dir / "summary.csv"),
+        "confirmation": budget(search_dir / "confirm" / "summary.csv"),
+    }
     return {
         "objectives": objectives,
         "reported": tested,
         "reference": reference,
         "hypervolume": volumes,
-        "trials": {"grid": trials(grid_dir), "search": trials(search_dir)},
-        "minutes": {
-            "grid": trial_minutes(grid_dir / "summary.csv"),
-            "search": trial_minutes(search_dir / "summary.csv"),
-            "confirmation": trial_minutes(search_dir / "confirm" / "summary.csv"),
-        },
+        "trials": {side: budgets[side][0] for side in ("grid", "search")},
+        "minutes": {side: minutes for side, (_, minutes) in budgets.items()},
         "confirmed": confirmed,
         "borrowed_baseline": borrowed,
         "table": both,
@@ -255,7 +265,7 @@ def markdown(result: dict) -> str:
         + ("its confirmation's seeds only" if result["confirmed"] else "NOT confirmed")
         + (
             " (it ran no baseline: its accuracy changes pair it with the grid's)"
-            if result.get("borrowed_baseline")
+            if result["borrowed_baseline"]
             else ""
         ),
         "- Reference point: " + ", ".join(f"{k} {v:.4g}" for k, v in result["reference"].items()),
@@ -263,14 +273,23 @@ def markdown(result: dict) -> str:
         + ", ".join(f"{side} {volume:.4g}" for side, volume in result["hypervolume"].items()),
         "- Every grid compression configuration dominated within intervals by a search "
         f"configuration: {'yes' if result['all_dominated'] else 'no'}",
+        f"- Left off both fronts, dominating nothing ({MAJORITY_REASON}, `{LEFT_OFF}`): "
+        + ", ".join(f"{side} {n}" for side, n in _left_off(table).items()),
         "",
     ]
-    columns = ["configuration", *tested, DELTA, DELTA_HIGH, ON_FRONT, DOMINATED_BY]
+    columns = ["configuration", *tested, DELTA, DELTA_HIGH, ON_FRONT, DOMINATED_BY, LEFT_OFF]
     for side in ("grid", "search"):
         rows = table[table[SIDE] == side]
         shown = [c for c in columns if c in rows.columns]
         lines += [f"## {side}", "", _table(rows[shown]), ""]
     return "\n".join(lines)
+
+
+def _left_off(table: pd.DataFrame) -> dict[str, int]:
+    """How many configurations of each side are left off (:data:`LEFT_OFF`)."""
+    return {
+        side: int((table[table[SIDE] == side][LEFT_OFF] != "").sum()) for side in ("grid", "search")
+    }
 
 
 def _minutes(value: float) -> str:
@@ -302,7 +321,9 @@ def _table(rows: pd.DataFrame) -> str:
 
 
 def plot(result: dict, path: Path) -> Path:
-    """Both fronts: test accuracy against speedup (log axis), every configuration faint."""
+    """Both fronts: test accuracy against speedup (log axis), every configuration faint but the
+    ones left off (:data:`LEFT_OFF`: collapsed models would stretch the accuracy axis down to a
+    region no user wants; the title counts them)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -311,6 +332,7 @@ def plot(result: dict, path: Path) -> Path:
     figure, axes = plt.subplots(figsize=(7, 4.5))
     for side, colour in (("grid", "tab:blue"), ("search", "tab:orange")):
         rows = result["table"][result["table"][SIDE] == side]
+        rows = rows[rows[LEFT_OFF] == ""]
         front = rows[rows[ON_FRONT]].sort_values(M.SPEEDUP)
         axes.scatter(rows[M.SPEEDUP], rows[M.ACCURACY], color=colour, alpha=0.25, s=18)
         label = f"{side} front (hypervolume {result['hypervolume'][side]:.3g})"
@@ -318,6 +340,9 @@ def plot(result: dict, path: Path) -> Path:
     axes.set_xscale("log")
     axes.set_xlabel("speedup over the teacher (log scale)")
     axes.set_ylabel("test accuracy")
+    left_off = sum(_left_off(result["table"]).values())
+    if left_off:
+        axes.set_title(f"not drawn: {left_off} configuration(s) {MAJORITY_REASON}", fontsize=9)
     axes.legend()
     figure.tight_layout()
     figure.savefig(path, dpi=120)

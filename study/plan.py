@@ -317,6 +317,7 @@ def confirm_plan(args: argparse.Namespace, search_dir: Path) -> StudyPlan:
     import pandas as pd
 
     from analysis.front import pareto_front
+    from analysis.readers import read_summary
     from study.records import FINISHED
 
     study_file, summary_file = search_dir / STUDY_FILE, search_dir / "summary.csv"
@@ -328,7 +329,7 @@ def confirm_plan(args: argparse.Namespace, search_dir: Path) -> StudyPlan:
     search = StudyPlan.from_json(study_file.read_text())
     if search.mode != "search":
         raise UsageError(f"{search_dir} holds a {search.mode} study; --confirm needs a search")
-    table = pd.read_csv(summary_file)
+    table = read_summary(summary_file)
     kind = table["kind"].fillna(M.KIND_PRUNE) if "kind" in table else M.KIND_PRUNE
     finished = table[(table["status"] == FINISHED) & (kind == M.KIND_PRUNE)]
     missing = [name for name in search.objectives if name not in finished.columns]

@@ -230,15 +230,15 @@ def _resources(args: argparse.Namespace, saved: dict[str, Any] | None):
 
 def _searcher(plan: StudyPlan):
     """The grid's fixed points, or the Optuna searcher seeded with the paper's points."""
-    from study import tuner
+    from study import searchers
 
     if plan.mode in ("grid", "confirm"):
-        return tuner.grid_searcher(plan.points)
+        return searchers.grid_searcher(plan.points)
     assert plan.optuna_storage is not None
-    return tuner.optuna_searcher(
+    return searchers.optuna_searcher(
         space=plan.search_space(),
         points=plan.points,
-        storage=tuner.optuna_storage(plan.optuna_storage),
+        storage=searchers.optuna_storage(plan.optuna_storage),
         study_name=plan.name,
         sampler=plan.sampler,
         seed=plan.base_config["seed"],

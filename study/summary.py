@@ -34,6 +34,7 @@ from trainables import metrics as M
 
 # Metrics besides FINAL_METRICS worth a column, in table order.
 EXTRA_METRICS = (
+    M.VAL_MAJORITY,
     M.SPEEDUP_FORWARD,
     M.TOKENISE_SHARE,
     M.TIMED_BATCHES,

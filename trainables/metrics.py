@@ -5,6 +5,8 @@ The same word is the key in ``tune.report``, the column in ``summary.csv`` and t
 
 from __future__ import annotations
 
+import numpy as np
+
 # Quality on the held-out test split: reported, never optimised or selected on.
 ACCURACY = "accuracy"
 MACRO_F1 = "macro_f1"
@@ -12,6 +14,9 @@ MACRO_F1 = "macro_f1"
 # model in the final report. Searches optimise it and fronts are selected on it.
 VAL_ACCURACY = "val_accuracy"
 VAL_MACRO_F1 = "val_macro_f1"
+# The validation accuracy of always answering the validation's most common label: a model whose
+# validation accuracy is not above it learnt no more than the label counts, and no front takes it.
+VAL_MAJORITY = "val_majority"
 
 # Speed: teacher inference time / compact-student inference time, from raw text to predicted
 # label (each model's own tokenizer included), same texts, device, precision, threads.
@@ -176,8 +181,15 @@ FINAL_METRICS: tuple[str, ...] = (
 )
 
 # What a configuration summarises over its seeds: the final metrics, and some that results
-# written before them lack (NaN there): the forward-only speedup, the tokenising share, depth.
-SUMMARISED_METRICS: tuple[str, ...] = (*FINAL_METRICS, SPEEDUP_FORWARD, TOKENISE_SHARE, LAYERS)
+# written before them lack (NaN there): the forward-only speedup, the tokenising share, depth,
+# the majority share (readers fill it in from the prediction files).
+SUMMARISED_METRICS: tuple[str, ...] = (
+    *FINAL_METRICS,
+    SPEEDUP_FORWARD,
+    TOKENISE_SHARE,
+    LAYERS,
+    VAL_MAJORITY,
+)
 
 # Where a finished trial saved its per-example predictions: an ``.npz`` with int64 label ids
 # ``test_pred``, ``test_gold``, ``val_pred``, ``val_gold`` (ids of the teacher's label2id), read
@@ -214,3 +226,16 @@ ENERGY_METRICS: tuple[str, ...] = (
 OBJECTIVES: dict[str, str] = {VAL_ACCURACY: "max", SPEEDUP: "max", EMISSIONS_KG: "min"}
 # The test-split metric that reports what a validation metric selected.
 TEST_OF: dict[str, str] = {VAL_ACCURACY: ACCURACY, VAL_MACRO_F1: MACRO_F1}
+
+
+def majority_share(gold: np.ndarray) -> float:
+    """:data:`VAL_MAJORITY` of a split's gold labels: the accuracy of always answering the most
+    common one.
+
+    >>> majority_share(np.array([2, 0, 2, 1]))
+    0.5
+    """
+    gold = np.asarray(gold)
+    if gold.size == 0:
+        raise ValueError("no labels: the majority share of an empty split is undefined")
+    return float(np.unique(gold, return_counts=True)[1].max() / gold.size)

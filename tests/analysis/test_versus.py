@@ -61,13 +61,15 @@ GRID = [
 ]
 
 
+def _fast_search(tmp_path: Path, *extra: tuple[str, str, float, int, float]) -> Path:
+    """A confirmed search whose one configuration is faster than the grid's and as accurate."""
+    rows = [("baseline", "baseline", 1.0, 20, 1.0), ("s-fast", "prune", 0.2, 26, 3.5), *extra]
+    return _study(tmp_path / "search", rows, confirm=True)
+
+
 def test_a_faster_as_accurate_search_dominates_every_grid_configuration(tmp_path: Path) -> None:
     grid = _study(tmp_path / "grid", GRID)
-    search = _study(
-        tmp_path / "search",
-        [("baseline", "baseline", 1.0, 20, 1.0), ("s-fast", "prune", 0.2, 26, 3.5)],
-        confirm=True,
-    )
+    search = _fast_search(tmp_path)
     result = versus.compare(grid, search)
     assert result["confirmed"] and result["trials"] == {"grid": 2, "search": 1}
     assert result["hypervolume"]["search"] > result["hypervolume"]["grid"] > 0
@@ -103,11 +105,7 @@ def test_an_unconfirmed_search_without_a_baseline_pairs_with_the_grids(tmp_path:
 
 def test_the_report_counts_each_sides_trial_minutes(tmp_path: Path) -> None:
     grid = _study(tmp_path / "grid", GRID)
-    search = _study(
-        tmp_path / "search",
-        [("baseline", "baseline", 1.0, 20, 1.0), ("s-fast", "prune", 0.2, 26, 3.5)],
-        confirm=True,
-    )
+    search = _fast_search(tmp_path)
     for path, seconds in (
         (grid / "summary.csv", [600.0, 120.0, 180.0, 30.0]),
         (search / "summary.csv", [600.0, 240.0]),
@@ -118,6 +116,20 @@ def test_the_report_counts_each_sides_trial_minutes(tmp_path: Path) -> None:
     # prune rows only: not the baseline or the TF-IDF reference; the confirmation's own
     # prune trial only, not the search row it shows beside it
     assert minutes == {"grid": 5.0, "search": 4.0, "confirmation": 5.0}
+
+
+def test_a_collapsed_configuration_is_left_off_and_moves_no_reference(tmp_path: Path) -> None:
+    grid = _study(tmp_path / "grid", GRID)
+    # 300 of 400 wrong (validation too): no better than always answering the most common label
+    # (30% of the validation's), and the fastest by far
+    search = _fast_search(tmp_path, ("s-collapsed", "prune", 0.05, 300, 40.0))
+    result = versus.compare(grid, search)
+    table = result["table"].set_index("configuration")
+    left_off = table[table[versus.LEFT_OFF] != ""]
+    assert list(left_off[M.SPEEDUP].round(6)) == [40.0] and not left_off[versus.ON_FRONT].any()
+    # the default reference is the worst of the fronts without it, not its 25% accuracy
+    assert result["reference"][M.ACCURACY] > 0.8
+    assert result["all_dominated"] and "search 1" in versus.markdown(result)
 
 
 def test_a_faster_grid_row_or_a_clearly_better_one_is_not_dominated(tmp_path: Path) -> None:

@@ -41,7 +41,7 @@ def test_the_search_starts_from_the_paper_then_the_extended_grid() -> None:
 
 
 def test_conditional_parameters_are_searched_only_under_their_parent(tmp_path: Path) -> None:
-    from study.tuner import optuna_searcher, optuna_storage
+    from study.searchers import optuna_searcher, optuna_storage
 
     space = optuna_space(["levers"])
     searcher = optuna_searcher(

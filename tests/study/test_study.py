@@ -59,7 +59,7 @@ def _final(accuracy: float, speedup: float, emissions: float) -> dict:
 
 
 def test_optuna_searcher_is_multi_objective_seeded_and_not_seeded_twice(tmp_path: Path) -> None:
-    from study.tuner import optuna_searcher, optuna_storage
+    from study.searchers import optuna_searcher, optuna_storage
 
     url = f"sqlite:///{tmp_path / 'optuna.db'}"
     space = optuna_space()
@@ -104,8 +104,33 @@ def test_optuna_searcher_is_multi_objective_seeded_and_not_seeded_twice(tmp_path
     assert (table["status"] == "TERMINATED").sum() == 7 and "accuracy" in table.columns
 
 
+def test_a_collapsed_trial_is_infeasible_to_the_search(tmp_path: Path) -> None:
+    from study.searchers import MAJORITY_CONSTRAINT, optuna_searcher, optuna_storage
+
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    space = optuna_space()
+    searcher = optuna_searcher(
+        space=space, points=paper_points(space)[:3], storage=optuna_storage(url),
+        study_name="s", sampler="tpe", seed=0,
+    )  # fmt: skip
+    for i in range(3):
+        searcher.suggest(f"t{i}")
+    # a classifier; one that learnt the label counts only (one class for every text, the
+    # fastest); one written before trials reported the majority share (no constraint)
+    searcher.on_trial_complete("t0", result={**_final(0.8, 2.0, 1e-6), M.VAL_MAJORITY: 0.15})
+    searcher.on_trial_complete("t1", result={**_final(0.15, 19.0, 1e-7), M.VAL_MAJORITY: 0.15})
+    searcher.on_trial_complete("t2", result=_final(0.7, 1.5, 2e-6))
+    trials = optuna.load_study(study_name="s", storage=url).trials
+    assert trials[0].constraints[MAJORITY_CONSTRAINT] == pytest.approx(-0.65)
+    assert trials[1].constraints[MAJORITY_CONSTRAINT] > 0  # a tie is no better
+    assert trials[2].constraints == {}
+    # so the sampler's front (and Optuna's own plots) leave it off, fastest as it is
+    best = optuna.load_study(study_name="s", storage=url).best_trials
+    assert [t.number for t in best] == [0]
+
+
 def test_grid_searcher_suggests_each_point_once_and_restores_its_position(tmp_path: Path) -> None:
-    from study.tuner import grid_searcher
+    from study.searchers import grid_searcher
 
     points = [{"name": "a"}, {"name": "b"}, {"name": "c"}]
     searcher = grid_searcher(points)

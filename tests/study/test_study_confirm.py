@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -64,6 +65,19 @@ def _search_dir(tmp_path: Path) -> Path:
         ]
         + [{"name": "e", "status": "ERROR", "kind": "prune", "target_density": 0.1}]
     )  # fmt: skip
+    table[M.VAL_MAJORITY] = 0.15
+    # pruned past collapse: the fastest, but no better on validation than always answering the
+    # most common label, so never confirmed; its share comes from its prediction file (a search
+    # written before trials reported it)
+    predictions = tmp_path / "z.npz"
+    np.savez(predictions, val_gold=np.array([0] * 3 + [1] * 17), val_pred=np.zeros(20, int))
+    collapsed = {
+        "name": "z", "status": "TERMINATED", "kind": "prune", "target_density": 0.05,
+        "distil": True, "temperature": 2.0, "alpha_distil": 0.9, M.VAL_ACCURACY: 0.15,
+        M.ACCURACY: 0.11, M.SPEEDUP: 19.0, M.EMISSIONS_KG: 1e-7, "seed": 42,
+        M.PREDICTIONS_FILE: str(predictions),
+    }  # fmt: skip
+    table = pd.concat([table, pd.DataFrame([collapsed])], ignore_index=True)
     table.to_csv(tmp_path / "summary.csv", index=False)
     return tmp_path
 

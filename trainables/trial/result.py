@@ -37,6 +37,7 @@ COLUMNS: dict[str, Any] = {
     M.MACRO_F1: REQUIRED,
     M.VAL_ACCURACY: REQUIRED,
     M.VAL_MACRO_F1: REQUIRED,
+    M.VAL_MAJORITY: REQUIRED,  # from the saved validation labels (trainables.trial.run)
     M.SPEEDUP: REQUIRED,
     M.SPEEDUP_VS_FP32: REQUIRED,
     # no encoder: no forward pass, no FLOP ratio, no kept fraction, nothing kept

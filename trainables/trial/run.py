@@ -188,7 +188,9 @@ def _finish(trial: Trial, outcome: Outcome) -> dict[str, Any]:
     and the model card of a shipped model folder, then the final report."""
     with trial.clock.phase(M.PHASE_SAVE):
         npz = save_predictions(outcome.predictions, trial.trial_dir / PREDICTIONS_NPZ)
-    result = result_row(trial.cfg, {**outcome.metrics, **phase_columns(trial.clock)})
+    majority = M.majority_share(outcome.predictions["val_gold"])
+    metrics = {**outcome.metrics, M.VAL_MAJORITY: majority, **phase_columns(trial.clock)}
+    result = result_row(trial.cfg, metrics)
     if result.get(MODEL_DIR):
         write_model_card(result[MODEL_DIR], trial.cfg, result)
     result[M.PREDICTIONS_FILE] = str(npz)

@@ -78,6 +78,9 @@ def test_pruned_distilled_trial_reports_every_metric(
     assert reports[-1][0] is result
     for name in M.FINAL_METRICS:
         assert math.isfinite(result[name]), name
+    # always answering the validation's most common label: what the saved labels give
+    val_gold = np.load(tmp_path / "predictions.npz")["val_gold"]
+    assert result[M.VAL_MAJORITY] == np.bincount(val_gold).max() / val_gold.size
     # the compact encoder keeps at least the target (a head whose Q/K died but V/O live stays)
     assert 0.25 - 0.03 <= result[M.DENSITY] < 0.75
     assert result[M.NUM_PARAMETERS] < result[M.TEACHER_NUM_PARAMETERS]
