@@ -7,8 +7,9 @@ GRID and SEARCH are study folders (``results/NAME``) run on the same teacher and
 
 - the front, chosen on validation among its configurations (means over seeds), reported on test;
 - its hypervolume over the test-reported objectives (test accuracy for validation accuracy),
-  both against one reference point: the worst value of each objective over the two fronts
-  (``--reference`` to give one), so each front is measured on the same ruler;
+  both against one reference point: the worst value of each objective over the two fronts, a
+  tenth of its range beyond (``--reference`` to give one, e.g. the accuracy a user can lose),
+  so each front is measured on the same ruler;
 - for every compression configuration of the grid, whether a search configuration dominates it
   within the intervals: at least as fast (geometric mean speedup) and as good in any other
   objective, with the grid configuration's mean accuracy change against the teacher no higher
@@ -154,19 +155,29 @@ def reported(objectives: dict[str, str]) -> dict[str, str]:
     return {REPORTED.get(name, name): mode for name, mode in objectives.items()}
 
 
+# How far beyond the worst value of the two fronts the default reference point lies, as a share
+# of each objective's range over them: at the worst value itself a front's extreme points (its
+# fastest, its most accurate) add no volume (Ishibuchi et al. 2018 on choosing the point).
+NADIR_MARGIN = 0.1
+
+
 def nadir(fronts: Sequence[pd.DataFrame], objectives: dict[str, str]) -> dict[str, float]:
-    """The worst value of each objective over the fronts' rows: a reference point both fronts
-    are measured against.
+    """A reference point both fronts are measured against: the worst value of each objective
+    over the fronts' rows, moved outward by :data:`NADIR_MARGIN` of its range over them.
 
     >>> a = pd.DataFrame({"accuracy": [0.9, 0.8], "speedup": [1.0, 3.0]})
     >>> nadir([a, a.assign(accuracy=[0.85, 0.7])], {"accuracy": "max", "speedup": "max"})
-    {'accuracy': 0.7, 'speedup': 1.0}
+    {'accuracy': 0.68, 'speedup': 0.8}
     """
     union = pd.concat([front[list(objectives)] for front in fronts], ignore_index=True)
-    return {
-        name: float(union[name].min() if mode == "max" else union[name].max())
-        for name, mode in objectives.items()
-    }
+    point = {}
+    for name, mode in objectives.items():
+        values = pd.to_numeric(union[name], errors="coerce")
+        worst, best = (
+            (values.min(), values.max()) if mode == "max" else (values.max(), values.min())
+        )
+        point[name] = round(float(worst - NADIR_MARGIN * (best - worst)), 12)
+    return point
 
 
 def dominates(search: pd.Series, grid: pd.Series, objectives: dict[str, str]) -> bool:
@@ -359,7 +370,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--reference",
         metavar="NAME=VALUE,...",
         help="the hypervolume reference point on the reported objectives, e.g. "
-        "accuracy=0.8,speedup=1 (default: the worst value over both fronts)",
+        "accuracy=0.8,speedup=1 (default: the worst value over both fronts, a tenth of the range "
+        "beyond)",
     )
     args = parser.parse_args(argv)
     try:

@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.labels import energy_estimated, levers
+from analysis.labels import depth_label, energy_estimated, levers
 from analysis.replicates import SEARCH_PREFIX
 from analysis.rows import GSD_SUFFIX, SD_SUFFIX
 from study.records import FAILED, FINISHED, WALL_SECONDS
@@ -39,12 +39,18 @@ def _fmt(value: Any, spec: str, scale: float = 1.0) -> str:
 
 
 def _config_text(row: Mapping[str, Any]) -> str:
-    """The trial's searched settings in a few characters: ``d=0.75 KD T=2 α=0.9 heads int8``."""
+    """The trial's searched settings in a few characters:
+    ``drop 50% layers (middle) d=0.75 KD T=2 α=0.9 heads int8``.
+
+    >>> _config_text({"kind": "prune", "target_density": 0.75, "drop_layer_share": 0.5,
+    ...               "layer_selection": "middle", "quantize": "int8"})
+    'drop 50% layers (middle) d=0.75 int8'
+    """
     if row.get("kind") == M.KIND_BASELINE:  # as it is, or int8 / trimmed ("baseline + int8")
         return " ".join(["teacher", *levers(row)])
     if row.get("kind") == M.KIND_CLASSICAL:  # trains none of the BERT settings
         return "char 2-5-gram TF-IDF, C on validation"
-    parts = []
+    parts = [depth_label(row)] if depth_label(row) else []
     density = row.get("target_density")
     if density is not None and not (isinstance(density, float) and math.isnan(density)):
         parts.append(f"d={float(density):.3g}")
