@@ -50,7 +50,7 @@ from trainables import metrics as M
 # Config keys that do not make a configuration: the replicate's seed, the display name, where
 # caches live, and whether other trials happened to share the machine (a measuring condition,
 # not a setting: a --confirm re-run of the same configuration may run alone).
-BOOKKEEPING = frozenset({"name", M.SEED, "cache_dir", M.MACHINE_SHARED})
+BOOKKEEPING = frozenset({"name", M.SEED, "cache_dir", "student_cache", M.MACHINE_SHARED})
 DATA_PREFIX = "data/"
 CONFIGURATION_ID = "configuration_id"
 

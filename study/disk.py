@@ -3,7 +3,8 @@
 A trial keeps one training checkpoint while it can resume (Tune's ``checkpoint_NNNNNN`` copy in
 its storage folder, :mod:`trainables.trial.checkpoint`); once Tune marks it complete,
 :func:`remove_training_checkpoints` removes it and the trial's model, predictions and metrics
-stay. The study ends with :func:`disk_line`.
+stay. The study ends with :func:`remove_students` (the trained students twins shared) and
+:func:`disk_line`.
 
 >>> is_training_checkpoint("checkpoint_000002"), is_training_checkpoint("model")
 (True, False)
@@ -14,6 +15,7 @@ stay. The study ends with :func:`disk_line`.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pyarrow.fs
@@ -24,6 +26,9 @@ from trainables.trial.context import CHECKPOINTS_DIR
 TUNE_CHECKPOINT_PREFIX = "checkpoint_"
 # What marks a trial's folder in a study folder (Tune writes it when the trial starts).
 TRIAL_MARKER = "params.json"
+# The study's trained students, shared by twins (trainables.trial.students): a cache, removed
+# when the study ends (a resumed study trains again what it misses).
+STUDENTS_DIR = "students"
 
 
 def is_training_checkpoint(name: str) -> bool:
@@ -42,6 +47,12 @@ def remove_training_checkpoints(filesystem: pyarrow.fs.FileSystem, trial_path: s
             filesystem.delete_dir(info.path)
             removed.append(info.base_name)
     return sorted(removed)
+
+
+def remove_students(study_dir: Path) -> None:
+    """Remove the study's student cache (:data:`STUDENTS_DIR`): every trial that could reuse a
+    student has run, and each kept its own model."""
+    shutil.rmtree(study_dir / STUDENTS_DIR, ignore_errors=True)
 
 
 def folder_bytes(folder: Path) -> int:

@@ -21,6 +21,7 @@ from typing import Any
 from search_spaces.optuna_space import Choice, FloatRange, Param, optuna_space, seed_points
 from search_spaces.paper import TEACHER_AS_IS
 from study.cli import UsageError, parse_objectives, parse_set
+from study.disk import STUDENTS_DIR
 from study.points import grid_points, levered_baseline, replicate
 from trainables import metrics as M
 
@@ -168,7 +169,14 @@ def new_plan(args: argparse.Namespace, name: str, results_dir: Path) -> StudyPla
     )
     scores = ", ".join(f"{k} {v:.4g}" for k, v in teacher.metrics.items())
     print(f"teacher: {teacher.path}" + (f" ({scores})" if scores else ""), flush=True)
-    plan.base_config = {**settings, "teacher": teacher.path, "data": spec.to_dict()}
+    plan.base_config = {
+        # the study's own student cache: an int8 or trimmed row reuses its twin's training
+        # (`--set student_cache=` turns it off)
+        "student_cache": str(results_dir / STUDENTS_DIR),
+        **settings,
+        "teacher": teacher.path,
+        "data": spec.to_dict(),
+    }
     _checked(plan.base_config)
     return plan
 
@@ -359,7 +367,10 @@ def confirm_plan(args: argparse.Namespace, search_dir: Path) -> StudyPlan:
         name=search.name,
         mode="confirm",
         sampler=search.sampler,
-        base_config=dict(search.base_config),
+        base_config={
+            **search.base_config,
+            "student_cache": str(search_dir / CONFIRM_DIR / STUDENTS_DIR),
+        },
         points=replicate(points, args.seeds, first_seed=first_seed),
         compare_paper=search.compare_paper,
         objectives=dict(search.objectives),

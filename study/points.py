@@ -32,7 +32,8 @@ def grid_points(
     levered_baseline: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """The grid's points (and the classical reference), each once per seed; with ``rows`` only
-    the rows of those names, and the baseline, which every comparison is paired with.
+    the rows of those names, and the baseline, which every comparison is paired with. Rows
+    that add int8 or vocabulary trimming come after the others (:func:`twins_last`).
     ``levered_baseline`` (:func:`levered_baseline`) follows the baseline as a row of its own.
 
     >>> points = grid_points("paper", seeds=3, first_seed=42, classical=True)
@@ -52,11 +53,31 @@ def grid_points(
                 f"{', '.join(names)}"
             )
         points = [p for p in points if p["name"] in rows or p.get("kind") == M.KIND_BASELINE]
+    points = twins_last(points)
     if levered_baseline is not None:
         at = next(i for i, p in enumerate(points) if p.get("kind") == M.KIND_BASELINE) + 1
         points.insert(at, dict(levered_baseline))
     points += [dict(CLASSICAL_POINT)] if classical else []
     return replicate(points, seeds, first_seed=first_seed)
+
+
+def twins_last(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows that add int8 or a trimmed vocabulary after training after every other row,
+    each group in its order: by the time such a row starts, the twin that trains its student
+    (the same row without the lever) has usually finished, and the row reuses the student
+    (:mod:`trainables.trial.students`) instead of training it again.
+
+    >>> [p["name"] for p in twins_last([{"name": "a"}, {"name": "a8", "quantize": "int8"},
+    ...                                 {"name": "b"}, {"name": "bv", "vocab_trim": True}])]
+    ['a', 'b', 'a8', 'bv']
+    """
+
+    def after_training(point: dict[str, Any]) -> bool:
+        if point.get("kind", M.KIND_PRUNE) != M.KIND_PRUNE:
+            return False
+        return point.get("quantize", "none") != "none" or bool(point.get("vocab_trim"))
+
+    return [p for p in points if not after_training(p)] + [p for p in points if after_training(p)]
 
 
 def levered_baseline(settings: dict[str, Any]) -> dict[str, Any] | None:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from study.cli import EXIT_USAGE, build_parser, check_flags
-from study.disk import disk_line
+from study.disk import disk_line, remove_students
 from study.errors import UsageError
 from study.plan import CONFIRM_DIR, STUDY_FILE, StudyPlan, confirm_plan, new_plan
 from study.records import FAILED, FINISHED, count_by_status
@@ -105,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"Optuna study {name!r}: optuna-dashboard {plan.optuna_storage}", flush=True)
         results = study_tuner.fit()
         counts, paths = _summarise(results, plan, results_dir)
+        remove_students(results_dir)
     finally:
         tuner.stop_ray()
 

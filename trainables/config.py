@@ -48,6 +48,9 @@ class TrialConfig:
     data: DataSpec | None = None
     max_length: int = 128
     cache_dir: str | None = None  # tokens and teacher logits are cached here
+    # Trained students shared by trials that differ only after training (an int8 or trimmed row
+    # and its twin; trainables.trial.students); None: every trial trains its own.
+    student_cache: str | None = None
 
     # Pruning: PruningConfig's fields of the same name, with its defaults (their meaning is
     # documented there), except min_density: the study guards where PruningConfig does not.

@@ -201,6 +201,9 @@ PREDICTIONS_FILE = "predictions_file"
 # resumes from its last epoch checkpoint).
 NODE_ID = "node_id"
 RESUMED_FROM_EPOCH = "resumed_from_epoch"
+# Whether the trial measured a student a twin trained (trainables.trial.students): it did not
+# train, and its training cost columns are the twin's, what the model it measured cost.
+STUDENT_REUSED = "student_reused"
 
 # What else a final report carries besides the numbers above (strings, flags, paths).
 FINAL_DETAILS: tuple[str, ...] = (
@@ -210,6 +213,7 @@ FINAL_DETAILS: tuple[str, ...] = (
     PRECISION_USED,
     NODE_ID,
     RESUMED_FROM_EPOCH,
+    STUDENT_REUSED,
 )
 
 # The inference-energy metrics: measured only with measure_energy on.

@@ -119,8 +119,12 @@ def test_rows_pick_grid_rows_and_keep_the_baseline_and_the_reference() -> None:
 
 
 def _record(trial: str, point: dict, seed: int, **metrics: float) -> TrialRecord:
-    """A finished trial as the study records it: every final metric (1.0 unless given)."""
-    config = {"teacher": "/t", "data": {"data_dir": "/d"}, **point, "seed": seed}
+    """A finished trial as the study records it: every final metric (1.0 unless given). A
+    search's trials and its confirmation's keep their students in different caches, which
+    makes no other configuration."""
+    cache = f"/r/{'confirm/' if trial.startswith('c') else ''}students"
+    config = {"teacher": "/t", "data": {"data_dir": "/d"}, "student_cache": cache, **point}
+    config["seed"] = seed
     return TrialRecord(
         trial, "TERMINATED", {**dict.fromkeys(M.FINAL_METRICS, 1.0), **metrics}, config
     )

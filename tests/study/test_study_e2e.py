@@ -185,6 +185,11 @@ def test_paper_grid_interrupted_and_resumed_writes_summary_configs_and_data(
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     trial_dirs = sorted(d for d in study.iterdir() if (d / "params.json").exists())
     assert len(trial_dirs) == 8
+    # the trained students twins could share are a cache of the running study: gone at its end
+    assert json.loads((study / "study.json").read_text())["base_config"]["student_cache"] == str(
+        study / "students"
+    )
+    assert not (study / "students").exists()
     for trial_dir in trial_dirs:
         assert len(_final_reports(trial_dir)) == 1, trial_dir.name  # finished once, none lost
         epochs = [

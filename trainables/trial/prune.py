@@ -59,15 +59,51 @@ from trainables.trial.checkpoint import (
 from trainables.trial.context import Trial
 from trainables.trial.final import final_model, measure, save_model
 from trainables.trial.result import Outcome
+from trainables.trial.students import StudentCache
 
 
 def run(trial: Trial) -> Outcome:
-    """Train the student for ``cfg.epochs`` (resuming from ``trial.restore_from``), compact it,
-    measure it against the teacher and save it."""
+    """Train the student for ``cfg.epochs`` (resuming from ``trial.restore_from``), or load it
+    from the study's student cache where a twin trained it (:mod:`trainables.trial.students`);
+    compact it, measure it against the teacher and save it."""
+    cfg, clock = trial.cfg, trial.clock
+    drop = _drop_count(cfg, trial.teacher)  # too many layers: refused before any work
+    tokens = trial.tokenize(trial.tokenizer)
+    students = StudentCache.of(cfg, _teacher_id(cfg.teacher), tokens["train"])
+    with clock.phase(M.PHASE_SAVE):  # reading a stored student back is I/O, as a checkpoint's
+        stored = None if students is None else students.load(trial.device)
+    if stored is None:
+        compact, progress, resumed_from = _train(trial, tokens, drop)
+        if students is not None:
+            with clock.phase(M.PHASE_SAVE):
+                students.store(compact, progress)
+    else:
+        (compact, progress), resumed_from = stored, 0
+
+    with clock.phase(M.PHASE_COMPACT):  # vocabulary trim (its tokens: tokenising), int8
+        final = final_model(trial, compact, tokens)
+    measured, predictions = measure(trial, final, tokens, reference=trial.teacher)
+    metrics = {
+        **measured,
+        M.TRAIN_EMISSIONS_KG: progress.train_emissions_kg,
+        M.TRAIN_ENERGY_KWH: progress.train_energy_kwh,
+        M.TRAIN_SECONDS: progress.train_seconds,
+        M.EPOCH: progress.epoch,
+        **final.vocabulary,
+        M.RESUMED_FROM_EPOCH: resumed_from,
+        M.STUDENT_REUSED: stored is not None,
+        **save_model(trial, final),
+    }
+    return Outcome(metrics, predictions, progress.history)
+
+
+def _train(
+    trial: Trial, tokens: dict[str, TokenizedSplit], drop: int
+) -> tuple[nn.Module, Progress, int]:
+    """The trained, compacted student (in eval mode), its progress, and the epoch this run
+    resumed from (0: from the start)."""
     cfg, device, teacher, clock = trial.cfg, trial.device, trial.teacher, trial.clock
     autocast = precision_autocast(device, cfg.precision)
-    drop = _drop_count(cfg, teacher)  # too many layers: refused before any work
-    tokens = trial.tokenize(trial.tokenizer)
     train = tokens["train"]
     progress = Progress()
     resumed_from = 0
@@ -153,21 +189,7 @@ def run(trial: Trial) -> Outcome:
         apply_threshold(student, pruning.schedule_end)
         compact = compact_model(student).eval()
     del student, optimizer, state
-
-    with clock.phase(M.PHASE_COMPACT):  # vocabulary trim (its tokens: tokenising), int8
-        final = final_model(trial, compact, tokens)
-    measured, predictions = measure(trial, final, tokens, reference=teacher)
-    metrics = {
-        **measured,
-        M.TRAIN_EMISSIONS_KG: progress.train_emissions_kg,
-        M.TRAIN_ENERGY_KWH: progress.train_energy_kwh,
-        M.TRAIN_SECONDS: progress.train_seconds,
-        M.EPOCH: progress.epoch,
-        **final.vocabulary,
-        M.RESUMED_FROM_EPOCH: resumed_from,
-        **save_model(trial, final),
-    }
-    return Outcome(metrics, predictions, progress.history)
+    return compact, progress, resumed_from
 
 
 def _drop_count(cfg: TrialConfig, teacher: nn.Module) -> int:

@@ -77,6 +77,7 @@ COLUMNS: dict[str, Any] = {
     M.VOCAB_SIZE: OPTIONAL,  # only models with a vocabulary
     M.VOCAB_COVERAGE: OPTIONAL,  # only trimmed vocabularies
     M.RESUMED_FROM_EPOCH: 0,
+    M.STUDENT_REUSED: False,
     # where the wall time went (phase_columns): a phase a kind does not have took 0 s (the
     # TF-IDF model has no teacher logits, compaction or tokens of its own), so totals add up
     **dict.fromkeys(M.PHASES, 0.0),
