@@ -142,8 +142,15 @@ def test_a_study_spreads_over_the_nodes_and_survives_losing_one(
     simulated, workers = cluster
     args = _args(simulated.address, mahanews_dir, tmp_path, "multi", small_teacher[0].path)
     study = tmp_path / "multi"
+    # No student cache: a first attempt can finish training before its node's processes die,
+    # and its retry would then load that student instead of resuming (right, but not what this
+    # test is about).
+    flags = [
+        "--search", "optuna", "-n", "3", "--epochs", "2", "--max-failures", "2",
+        "--set", "student_cache=",
+    ]  # fmt: skip
     with subprocess.Popen(
-        [*args, "--search", "optuna", "-n", "3", "--epochs", "2", "--max-failures", "2"],
+        [*args, *flags],
         cwd=REPO,
         env=_env(),
         stdout=subprocess.PIPE,

@@ -69,8 +69,11 @@ def test_the_depth_grid_matches_each_width_row_in_ideal_compute() -> None:
         assert row["distil"] and round(kept, 6) in (0.75, 0.5, 0.25), row["name"]
         TrialConfig.from_dict(row | {"name": row["name"]})
     names = [p["name"] for p in grid_points("depth", seeds=1, first_seed=1, classical=False)]
-    assert names[:3] == ["baseline", "25% pruning + KD", "25% pruning + KD + int8"]
-    assert "drop 50% layers + 50% pruning + KD + int8" in names
+    assert names[:3] == ["baseline", "25% pruning + KD", "50% pruning + KD"]
+    # each int8 row after every row that trains, its twin among them (it reuses that student)
+    first_int8 = next(i for i, name in enumerate(names) if name.endswith("+ int8"))
+    assert all(name.endswith("+ int8") for name in names[first_int8:]) and first_int8 == 10
+    assert names[-1] == "drop 50% layers + 50% pruning + KD + int8"
 
 
 def test_a_study_dropping_layers_keeps_its_baseline_whole() -> None:
