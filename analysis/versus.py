@@ -57,19 +57,31 @@ DELTA, DELTA_HIGH = "delta_accuracy_mean", "delta_accuracy_ci_high"
 REPORTED = {M.VAL_ACCURACY: M.ACCURACY, M.VAL_MACRO_F1: M.MACRO_F1}
 
 
-def finished(folder: Path) -> tuple[pd.DataFrame, bool]:
-    """The finished trials of a study folder without the classical reference (its
-    confirmation's, when it has one), and whether they are a confirmation's."""
-    confirmed = (folder / "confirm" / "summary.csv").exists()
-    path = folder / "confirm" / "summary.csv" if confirmed else folder / "summary.csv"
-    if not path.exists():
-        raise ValueError(f"{folder} has no summary.csv: give the folder of a finished study")
-    table = finished_rows(read_summary(path))
+def summaries(grid_dir: Path, search_dir: Path) -> dict[str, pd.DataFrame | None]:
+    """Each side's ``summary.csv``, read once: ``grid``, ``search`` and ``confirmation`` (the
+    search's ``confirm/summary.csv``; None when it was not confirmed)."""
+    paths = {
+        "grid": grid_dir / "summary.csv",
+        "search": search_dir / "summary.csv",
+        "confirmation": search_dir / "confirm" / "summary.csv",
+    }
+    for side in ("grid", "search"):
+        if not paths[side].exists():
+            raise ValueError(
+                f"{paths[side].parent} has no summary.csv: give the folder of a finished study"
+            )
+    return {side: read_summary(p) if p.exists() else None for side, p in paths.items()}
+
+
+def finished(table: pd.DataFrame, side: str) -> pd.DataFrame:
+    """The finished trials of one side's summary (:func:`summaries`) without the classical
+    reference."""
+    table = finished_rows(table)
     if "kind" in table:
         table = table[table["kind"].fillna(M.KIND_PRUNE) != M.KIND_CLASSICAL]
     if table.empty:
-        raise ValueError(f"{path} has no finished trial")
-    return table.reset_index(drop=True), confirmed
+        raise ValueError(f"the {side} summary has no finished trial")
+    return table.reset_index(drop=True)
 
 
 def with_baseline(rows: pd.DataFrame, lender: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
@@ -113,23 +125,22 @@ def summarised(rows: pd.DataFrame) -> pd.DataFrame:
         return per_configuration(rows, always=True)
 
 
-def _compression_rows(summary: Path) -> pd.DataFrame:
-    """The compression trials of a summary; of a confirmation's, only its own (not the search
-    rows it shows beside them)."""
-    table = read_summary(summary)
+def budget(table: pd.DataFrame | None) -> tuple[int, float]:
+    """What the compression trials of a summary cost: how many ran, and the sum of their
+    ``trial_seconds`` in minutes (NaN where the summary has no such column); ``(0, NaN)``
+    without a summary (a search not confirmed). Of a confirmation's summary, only its own
+    trials count, not the search rows it shows beside them.
+
+    >>> budget(pd.DataFrame({"kind": ["baseline", "prune", "prune"],
+    ...                      "trial_seconds": [60.0, 120.0, 240.0]}))
+    (2, 6.0)
+    """
+    if table is None:
+        return 0, math.nan
     if PHASE in table:
         table = table[table[PHASE] != PHASE_SEARCH]
     kind = table["kind"].fillna(M.KIND_PRUNE) if "kind" in table else M.KIND_PRUNE
-    return table[kind == M.KIND_PRUNE]
-
-
-def budget(summary: Path) -> tuple[int, float]:
-    """What the compression trials of a summary cost: how many ran, and the sum of their
-    ``trial_seconds`` in minutes (NaN where the summary has no such column); ``(0, NaN)`` where
-    the summary is missing (a search not confirmed)."""
-    if not summary.exists():
-        return 0, math.nan
-    rows = _compression_rows(summary)
+    rows = table[kind == M.KIND_PRUNE]
     if M.TRIAL_SECONDS not in rows:
         return len(rows), math.nan
     return len(rows), float(pd.to_numeric(rows[M.TRIAL_SECONDS], errors="coerce").sum()) / 60.0
@@ -208,8 +219,11 @@ def compare(grid_dir: Path, search_dir: Path, reference: dict[str, float] | None
     """Everything the report says: both sides' configurations, fronts, hypervolumes and the
     grid configurations' dominance."""
     objectives = objectives_of(search_dir)
-    grid_rows, _ = finished(grid_dir)
-    search_rows, confirmed = finished(search_dir)
+    tables = summaries(grid_dir, search_dir)
+    confirmed = tables["confirmation"] is not None
+    grid_rows = finished(tables["grid"], "grid")
+    side = "confirmation" if confirmed else "search"
+    search_rows = finished(tables[side], side)
     search_rows, borrowed = with_baseline(search_rows, grid_rows)
     grid, search = summarised(grid_rows), summarised(search_rows)
     tested = reported(objectives)
@@ -241,11 +255,7 @@ def compare(grid_dir: Path, search_dir: Path, reference: dict[str, float] | None
         dominated.append("" if best is None else str(best.get("configuration", "?")))
     both[DOMINATED_BY] = dominated
     grid_rows = both[(both[SIDE] == "grid") & (both["kind"].fillna(M.KIND_PRUNE) == M.KIND_PRUNE)]
-    budgets = {
-        "grid": budget(grid_dir / "summary.csv"),
-        "search": budget(search_dir / "summary.csv"),
-        "confirmation": budget(search_dir / "confirm" / "summary.csv"),
-    }
+    budgets = {side: budget(table) for side, table in tables.items()}
     return {
         "objectives": objectives,
         "reported": tested,

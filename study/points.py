@@ -72,10 +72,9 @@ def twins_last(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ['a', 'b', 'a8', 'bv']
     """
 
-    def after_training(point: dict[str, Any]) -> bool:
-        if point.get("kind", M.KIND_PRUNE) != M.KIND_PRUNE:
-            return False
-        return point.get("quantize", "none") != "none" or bool(point.get("vocab_trim"))
+    def after_training(point: dict[str, Any]) -> bool:  # a lever TEACHER_AS_IS leaves off
+        trains = point.get("kind", M.KIND_PRUNE) == M.KIND_PRUNE
+        return trains and any(point.get(k, v) != v for k, v in TEACHER_AS_IS.items())
 
     return [p for p in points if not after_training(p)] + [p for p in points if after_training(p)]
 
